@@ -1,0 +1,190 @@
+"""Command line: a thin layer over the Python API (``baldistill.run`` and friends)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .progress import console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Budget-capped multi-stage balanced distillation of a teacher LLM into a small student.")
+
+DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
+
+
+def _fail(msg: str, code: int = 2):
+    console.print(f"[red]error:[/red] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _guard(fn):
+    """Turn the errors a user can fix into one line, and Ctrl-C into exit 130."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        from .config import ConfigError
+        from .data import DataError
+        from .runfolder import RunFolderError
+
+        try:
+            return fn(*a, **kw)
+        except (ConfigError, DataError, RunFolderError, FileNotFoundError) as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            out = kw.get("out")
+            console.print("\n[yellow]interrupted.[/yellow]" + (
+                f" Completed stages are kept; continue with the same command plus --resume (--out {out})." if out else ""))
+            raise typer.Exit(130)
+    return wrapper
+
+
+def _run(cfg, out: Path, resume: bool):
+    from .pipeline import run
+    from .report import print_table, results_table
+
+    metrics = run(cfg, out, resume=resume)
+    print_table(results_table(metrics))
+    console.print(f"run folder: {out}  (metrics.json, predictions.jsonl, stages/, ledger.jsonl, adapter/)")
+    return metrics
+
+
+@app.command()
+@_guard
+def demo(out: Annotated[Path, typer.Option(help="run folder (must not exist or be empty)")] = Path("runs/demo"),
+         method: Annotated[Optional[str], typer.Option(help="override the method, e.g. random-ft-cot")] = None,
+         set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
+         resume: bool = False):
+    """Distil the bundled long-tailed demo data into SmolLM2-135M-Instruct with the reference teacher."""
+    from .config import load_config
+
+    overrides = list(set_ or []) + ([f"method={method}"] if method else [])
+    _run(load_config(DEMO_CONFIG, overrides), out, resume)
+
+
+@app.command("run")
+@_guard
+def run_cmd(config: Annotated[Path, typer.Argument(help="YAML config")],
+            out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/run"),
+            set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
+            resume: Annotated[bool, typer.Option(help="continue the run in --out after its last completed stage")] = False):
+    """Run any distillation described by a config file."""
+    from .config import load_config
+
+    _run(load_config(config, set_ or []), out, resume)
+
+
+@app.command()
+@_guard
+def stats(data: Annotated[Path, typer.Argument(help="JSONL/CSV file with a domain field")],
+          budget: Annotated[Optional[int], typer.Option(help="teacher budget B: marks head/tail and shows quotas")] = None,
+          stages: int = 5,
+          policy: Annotated[str, typer.Option(help="adaptive | naive | proportional")] = "adaptive",
+          domain_field: str = "domain"):
+    """The long-tail profile of a dataset: per-domain counts, head/tail under a budget, a histogram."""
+    from .data import domain_counts, load_examples
+    from .report import print_table, stats_table
+
+    if policy not in ("adaptive", "naive", "proportional"):
+        _fail(f"--policy {policy!r}: use adaptive, naive or proportional")
+    exs = load_examples(data, {"domain": domain_field})
+    print_table(stats_table(domain_counts(exs), budget, stages, policy))
+
+
+def _load_run(run: Path):
+    from .config import load_config
+
+    if not (run / "config.yaml").exists():
+        _fail(f"{run}: not a run folder (no config.yaml)")
+    cfg = load_config(run / "config.yaml")
+    from .student import Student
+
+    student = Student(cfg.student, cfg.data.instruction, cfg.seed)
+    if (run / "adapter").exists():
+        student.load_adapter(run / "adapter")
+    return cfg, student
+
+
+@app.command()
+@_guard
+def evaluate(run: Annotated[Path, typer.Option(help="run folder")],
+             data: Annotated[Path, typer.Option(help="test file (JSONL/CSV)")],
+             out: Annotated[Optional[Path], typer.Option(help="write scores here (JSON)")] = None):
+    """Score a trained student on a test file, per domain, head and tail apart."""
+    import json
+
+    from . import policies
+    from .data import domain_counts, load_examples
+    from .evaluate import Evaluator
+    from .report import print_table, results_table
+
+    cfg, student = _load_run(run)
+    pool = load_examples(cfg.data.train, cfg.data.fields)
+    test = load_examples(data, cfg.data.fields, "test")
+    sizes = domain_counts(pool)
+    ev = Evaluator(pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.budget))
+    summary, rows = ev.evaluate(student, test)
+    m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
+    shown = {**{k: m.get(k) for k in ("method", "budget", "stages", "spent", "n_train", "n_train_by_domain", "teacher")},
+             **summary, "pool_sizes": sizes, "majority": ev.majority(test), "n_test": len(test)}
+    shown = {**shown, "method": shown["method"] or cfg.method, "budget": cfg.budget, "stages": shown["stages"] or 0,
+             "spent": shown["spent"] or 0, "n_train": shown["n_train"] or 0}
+    print_table(results_table(shown))
+    if out:
+        out.write_text(json.dumps({"summary": summary, "predictions": rows}, indent=2, default=str))
+
+
+@app.command()
+@_guard
+def predict(run: Annotated[Path, typer.Option(help="run folder")],
+            text: Annotated[Optional[str], typer.Argument(help="one input")] = None,
+            data: Annotated[Optional[Path], typer.Option(help="JSONL/CSV file of inputs")] = None):
+    """Use the distilled student: prints its rationale and the parsed answer (JSONL with --data)."""
+    import json
+
+    from .answers import parse_answer
+    from .data import load_examples
+
+    if (text is None) == (data is None):
+        _fail("give either one TEXT or --data FILE")
+    cfg, student = _load_run(run)
+    labels = None
+    if cfg.data.task == "classification":
+        labels = sorted({e.answer for e in load_examples(cfg.data.train, cfg.data.fields)})
+    if text is not None:
+        g = student.generate([text])[0]
+        console.print(f"[bold]rationale:[/bold] {g.text}\n[bold]answer:[/bold] {parse_answer(g.text, labels)}")
+        return
+    import csv
+
+    path = Path(data)
+    if path.suffix == ".csv":
+        rows = list(csv.DictReader(path.open()))
+    else:
+        rows = [json.loads(l) for l in path.open() if l.strip()]
+    key = cfg.data.fields.get("input", "input")
+    missing = [i for i, r in enumerate(rows, 1) if not r.get(key)]
+    if missing:
+        _fail(f"{path}:{missing[0]}: missing field '{key}'")
+    for r, g in zip(rows, student.generate([r[key] for r in rows])):
+        sys.stdout.write(json.dumps({**r, "rationale": g.text, "prediction": parse_answer(g.text, labels)}) + "\n")
+
+
+@app.command()
+@_guard
+def export(run: Annotated[Path, typer.Option(help="run folder")],
+           out: Annotated[Path, typer.Option(help="destination folder")],
+           merge: Annotated[bool, typer.Option(help="merge LoRA into the weights (a plain HF model in safetensors)")] = False):
+    """The student as a Hugging Face folder that transformers, vLLM and the HF tooling load directly."""
+    from .export import export_student
+
+    export_student(run, out, merge)
+    console.print(f"wrote {'merged model' if merge else 'LoRA adapter'} to {out}")
+
+
+def main():  # pragma: no cover
+    app()

@@ -1,0 +1,190 @@
+"""Typed run configuration, validated once on load with messages a user can act on.
+
+A config is YAML; ``--set key.sub=value`` overrides any field (values parsed as YAML). Relative data
+paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .methods import METHODS
+
+MethodName = Literal[
+    "baldistill-a", "baldistill-n", "active-ft-cot", "random-ft-cot", "random-ft", "zero-shot", "balance-ft-cot"
+]
+
+DEFAULT_INSTRUCTION = "Solve the task. Reason briefly, then end with: The answer is <answer>."
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; one line, naming the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    train: Path = Field(description="training pool (JSONL or CSV) with input, answer, domain")
+    test: Path = Field(description="test file, natural distribution")
+    reserve: Path | None = Field(None, description="unseen examples per domain; used only by the reference teacher")
+    fields: dict[str, str] = Field(default_factory=dict, description="rename fields, e.g. {input: question}")
+    task: Literal["qa", "classification"] = "qa"
+    metric: Literal["accuracy", "token_f1"] = "accuracy"
+    instruction: str = DEFAULT_INSTRUCTION
+    max_test_per_domain: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _fields(self):
+        bad = set(self.fields) - {"input", "answer", "domain", "id", "rationale"}
+        if bad:
+            raise ValueError(f"data.fields: unknown keys {sorted(bad)}; allowed: input, answer, domain, id, rationale")
+        return self
+
+
+class LoraConfig(_Strict):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] | str = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+class TrainConfig(_Strict):
+    epochs: float = Field(4, gt=0)
+    lr: float = Field(2e-3, gt=0)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    scheduler: str = "linear"
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(384, ge=16, description="prompt + response tokens; longer examples are truncated from the left of the prompt")
+    fresh_adapter_each_stage: bool = Field(True, description="paper: a fresh LoRA on everything selected so far; false: continue the adapter on the new stage's examples")
+
+
+class GenerationConfig(_Strict):
+    max_new_tokens: int = Field(64, ge=1)
+    batch_size: int = Field(16, ge=1)
+
+
+class StudentConfig(_Strict):
+    model: str = Field("smollm2-135m-instruct", description="hub name, local folder, or an offline alias")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    threads: int | None = Field(None, ge=1)
+    lora: LoraConfig = LoraConfig()
+    train: TrainConfig = TrainConfig()
+    generation: GenerationConfig = GenerationConfig()
+    score_batch_size: int = Field(16, ge=1, description="sequences per IFD forward pass")
+
+
+class TeacherConfig(_Strict):
+    kind: Literal["reference"] = "reference"
+    synthesis_noise: float = Field(0.0, ge=0, le=1, description="fraction of synthetic examples with a wrong answer or from another domain")
+    synthesis_seeds: int = Field(3, ge=0, description="real examples of the domain shown to the teacher when synthesizing")
+
+
+class SelectionConfig(_Strict):
+    ifd_variant: Literal["ppl_ratio", "loss_ratio"] = "ppl_ratio"
+    response: Literal["generated", "reference"] = Field(
+        "generated", description="y in IFD: the student's own rationale (paper). 'reference' reads unpaid teacher text; never use it in comparisons")
+    drop_ifd_ge_1: bool = False
+    candidates_per_domain: int | None = Field(None, ge=1, description="score at most this many random candidates per domain (faster, less selective)")
+
+
+class RunConfig(_Strict):
+    method: MethodName = "baldistill-a"
+    budget: int = Field(..., ge=1, description="teacher budget B in annotated examples (one teacher call = one unit)")
+    stages: int = Field(5, ge=1, description="K; single-stage methods ignore it")
+    seed: int = 0
+    data: DataConfig
+    student: StudentConfig = StudentConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    selection: SelectionConfig = SelectionConfig()
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.budget < self.effective_stages:
+            raise ValueError(f"budget ({self.budget}) must be at least the number of stages ({self.effective_stages})")
+        return self
+
+    @property
+    def effective_stages(self) -> int:
+        return self.stages if METHODS[self.method].multi_stage else 1
+
+
+def _set_dotted(d: dict, key: str, value) -> None:
+    parts = key.split(".")
+    cur = d
+    for p in parts[:-1]:
+        nxt = cur.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {key}: '{p}' is not a section")
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def _format(e: ValidationError) -> str:
+    errs = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see the README's config reference)"
+        errs.append(f"{loc}: {msg}")
+    return "; ".join(errs)
+
+
+def load_config(source: str | Path | dict, overrides: list[str] | None = None) -> RunConfig:
+    """Load and validate a config (a YAML path or a dict) with ``key=value`` overrides."""
+    base = Path.cwd()
+    if isinstance(source, dict):
+        raw = source
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        base = path.resolve().parent
+    raw = _deepcopy(raw)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set budget=200")
+        k, v = item.split("=", 1)
+        _set_dotted(raw, k.strip(), yaml.safe_load(v) if v.strip() else "")
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for key in ("train", "test", "reserve"):
+            if data.get(key):
+                p = Path(str(data[key])).expanduser()
+                data[key] = p if p.is_absolute() else (base / p).resolve()
+    try:
+        cfg = RunConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format(e)) from None
+    for key in ("train", "test", "reserve"):
+        p = getattr(cfg.data, key)
+        if p is not None and not Path(p).exists():
+            raise ConfigError(f"data.{key}: file not found: {p}")
+    return cfg
+
+
+def _deepcopy(x):
+    if isinstance(x, dict):
+        return {k: _deepcopy(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_deepcopy(v) for v in x]
+    return x
+
+
+def dump_config(cfg: RunConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,312 @@
+"""Multi-stage balanced distillation, read top to bottom like the paper's pseudo-code:
+
+    for stage i = 0..K-1:
+        allocate   quotas per domain (balancing policy)
+        select     head examples: random at stage 0, top-IFD by the current student after
+        synthesize tail deficits with the teacher
+        annotate   the selected real examples with teacher rationales (gold answer given)
+        check      answers; drop rationales that disagree with the gold
+        train      the student on everything selected so far
+        record     the stage in the run folder
+    evaluate the final student per domain, head and tail apart
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import policies
+from .answers import answers_match
+from .config import RunConfig
+from .data import Example, domain_counts, load_examples
+from .evaluate import Evaluator
+from .ifd import select_top
+from .ledger import BudgetExceeded, Ledger, TeacherUnavailable
+from .methods import METHODS, Method
+from .progress import bar
+from .runfolder import RunFolder
+from .teacher import ReferenceTeacher, Teacher
+
+log = logging.getLogger("baldistill")
+
+
+@dataclass
+class State:
+    """What carries from one stage to the next (and what --resume restores)."""
+    remaining: dict[str, list[str]]  # unselected real example ids per domain, in pool order
+    train: list[Example] = field(default_factory=list)  # everything selected and kept so far
+    synth_used: list[str] = field(default_factory=list)  # reserve ids the reference teacher has drawn
+
+
+def allocate(method: Method, pool_sizes: dict[str, int], budget: int, stages: int) -> list[dict[str, int]]:
+    """Per-stage quotas. Global methods get one stage-wide number under the key '*'."""
+    if method.policy == "global":
+        return [{"*": s} for s in policies.stage_shares(budget, stages)]
+    return policies.quotas(method.policy, pool_sizes, budget, stages)
+
+
+class Distiller:
+    def __init__(self, cfg: RunConfig, folder: RunFolder, student=None, teacher: Teacher | None = None):
+        self.cfg, self.folder = cfg, folder
+        self.method = METHODS[cfg.method]
+        fields = cfg.data.fields
+        self.pool = load_examples(cfg.data.train, fields, "train")
+        self.test = load_examples(cfg.data.test, fields, "test")
+        self.reserve = load_examples(cfg.data.reserve, fields, "reserve") if cfg.data.reserve else []
+        self.by_id = {e.id: e for e in self.pool}
+        self.pool_sizes = domain_counts(self.pool)
+        self.domains = list(self.pool_sizes)
+        self.labels = sorted({e.answer for e in self.pool}) if cfg.data.task == "classification" else None
+        self.stages = cfg.effective_stages
+        self.plan = allocate(self.method, self.pool_sizes, cfg.budget, self.stages) if self.method.train else []
+        self.ledger = Ledger(cfg.budget, folder.path / "ledger.jsonl")
+        self._student, self._teacher = student, teacher
+
+    # heavy parts are built on first use, so a zero-cost step never loads a model
+    @property
+    def student(self):
+        if self._student is None:
+            from .student import Student
+            self._student = Student(self.cfg.student, self.cfg.data.instruction, self.cfg.seed)
+        return self._student
+
+    @property
+    def teacher(self) -> Teacher:
+        if self._teacher is None:
+            self._teacher = ReferenceTeacher(self.reserve, self.cfg.teacher.synthesis_noise, self.cfg.seed)
+        return self._teacher
+
+    # ---------------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> dict:
+        t0 = time.time()
+        state, start = State(remaining={d: [e.id for e in self.pool if e.domain == d] for d in self.domains}), 0
+        if resume:
+            state, start = self.restore(state)
+        log.info("method %s: %s", self.method.name, self.method.summary)
+        log.info("budget B=%d over K=%d stage(s); %d domains, pool %d", self.cfg.budget, self.stages,
+                 len(self.domains), len(self.pool))
+        if self.method.train:
+            for i in range(start, self.stages):
+                self.stage(i, state)
+        return self.finish(state, time.time() - t0)
+
+    def stage(self, i: int, state: State) -> None:
+        rng = random.Random(f"{self.cfg.seed}/stage/{i}")
+        quota = self.plan[i]
+        remaining = {d: len(state.remaining[d]) for d in self.domains}
+        head, tail = policies.tail_split(quota, remaining) if "*" not in quota else (self.domains, [])
+        log.info("stage %d/%d: quota %s; tail %s", i + 1, self.stages, quota, tail or "none")
+        self.folder.write_json(f"stages/{i}/quota.json", {"stage": i, "quota": quota, "head": head, "tail": tail,
+                                                           "remaining_before": remaining})
+        deficits = {d: quota[d] - remaining[d] for d in tail}
+        selected, scored = self.select(i, quota, state, rng)
+        synthetic = self.synthesize(i, deficits, rng) if self.method.synthesize else []
+        new = self.annotate(i, selected) + synthetic
+        state.train.extend(new)
+        self.folder.write_jsonl(f"stages/{i}/selected.jsonl", selected)
+        self.folder.write_jsonl(f"stages/{i}/synthetic.jsonl", synthetic)
+        self.folder.write_jsonl(f"stages/{i}/ifd.jsonl", scored)
+        self.folder.write_jsonl(f"stages/{i}/train.jsonl", state.train)
+        fresh = self.cfg.student.train.fresh_adapter_each_stage
+        if fresh:
+            self.student.new_adapter(self.cfg.seed + i)
+        data = state.train if fresh else new
+        stats = self.student.fit([(e.input, self.target(e)) for e in data], seed=self.cfg.seed + i,
+                                 desc=f"stage {i + 1}/{self.stages}: training on {len(data)}") if data else {}
+        self.student.save_adapter(self.folder.path / f"stages/{i}/adapter")
+        if hasattr(self.teacher, "used"):
+            state.synth_used = sorted(self.teacher.used)
+        self.folder.write_json(f"stages/{i}/done.json", {
+            "stage": i, "selected": len(selected), "synthetic": len(synthetic), "kept_new": len(new),
+            "n_train": len(state.train), "spent": self.ledger.spent, "training": stats,
+            "remaining": state.remaining, "synth_used": state.synth_used})
+
+    def target(self, e: Example) -> str:
+        """What the student learns to write: the teacher rationale, or the label alone (random-ft)."""
+        if self.method.rationale and e.rationale:
+            return e.rationale
+        return f"The answer is {e.answer}."
+
+    # ---- select ----------------------------------------------------------------------------
+    def select(self, i: int, quota: dict[str, int], state: State, rng: random.Random) -> tuple[list[Example], list[dict]]:
+        use_ifd = i > 0 and self.method.selector == "ifd"
+        if "*" in quota:  # global: one ranking over all domains
+            pool = [x for d in self.domains for x in state.remaining[d]]
+            k = min(quota["*"], len(pool))
+            if not use_ifd:
+                picked = rng.sample(pool, k)
+                scored = []
+            else:
+                cands = [x for d in self.domains for x in self.candidates(state.remaining[d], rng)]
+                scored = self.score(i, cands)
+                top = select_top([s["ifd"] for s in scored], k, self.cfg.selection.drop_ifd_ge_1)
+                picked = [scored[j]["id"] for j in top]
+                if len(picked) < k:  # the candidate cap left too few: fill at random
+                    rest = sorted(set(pool) - set(picked))
+                    picked += rng.sample(rest, k - len(picked))
+        else:  # per domain, each under its own quota
+            takes = {d: min(quota[d], len(state.remaining[d])) for d in self.domains}
+            picked, scored = [], []
+            to_score = {d: self.candidates(state.remaining[d], rng, takes[d]) for d in self.domains
+                        if use_ifd and 0 < takes[d] < len(state.remaining[d])}
+            all_scored = self.score(i, [x for c in to_score.values() for x in c]) if to_score else []
+            scored = all_scored
+            for d in self.domains:
+                if takes[d] == 0:
+                    continue
+                if d in to_score:
+                    mine = [s for s in all_scored if s["domain"] == d]
+                    top = select_top([s["ifd"] for s in mine], takes[d], self.cfg.selection.drop_ifd_ge_1)
+                    picked += [mine[j]["id"] for j in top]
+                else:
+                    picked += rng.sample(state.remaining[d], takes[d])
+        chosen = set(picked)
+        for d in self.domains:
+            state.remaining[d] = [x for x in state.remaining[d] if x not in chosen]
+        return [self.by_id[x] for x in picked], scored
+
+    def candidates(self, ids: list[str], rng: random.Random, at_least: int = 0) -> list[str]:
+        cap = self.cfg.selection.candidates_per_domain
+        if cap is None or len(ids) <= max(cap, at_least):
+            return list(ids)
+        return rng.sample(ids, max(cap, at_least))
+
+    def score(self, i: int, ids: list[str]) -> list[dict]:
+        """IFD of each candidate under the current student; y = its own generated rationale (default)."""
+        exs = [self.by_id[x] for x in ids]
+        texts = [e.input for e in exs]
+        if self.cfg.selection.response == "generated":
+            gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales")
+            responses, shown = [g.ids for g in gens], [g.text for g in gens]
+        else:  # explicit opt-in only: reads reference text the teacher budget did not pay for
+            shown = [self.target(e) for e in exs]
+            responses = [self.student.encode(s) for s in shown]
+        scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD")
+        return [{"id": e.id, "domain": e.domain, "ifd": s.ifd, "cond_nll": s.cond_nll, "direct_nll": s.direct_nll,
+                 "response": r} for e, s, r in zip(exs, scores, shown)]
+
+    # ---- teacher ---------------------------------------------------------------------------
+    def synthesize(self, i: int, deficits: dict[str, int], rng: random.Random) -> list[Example]:
+        """Fill each tail domain's deficit (quota minus real examples left) with synthetic examples."""
+        out: list[Example] = []
+        if not deficits:
+            return out
+        with bar(f"stage {i + 1}: teacher synthesis", sum(deficits.values())) as advance:
+            for d, n in deficits.items():
+                real = [e for e in self.pool if e.domain == d]
+                seeds = rng.sample(real, min(self.cfg.teacher.synthesis_seeds, len(real)))
+                for _ in range(n):
+                    try:
+                        with self.ledger.call(stage=i, domain=d, kind="synthesize") as entry:
+                            s = self.teacher.synthesize(d, seeds, 1)[0]
+                            entry.example_id = s.example.id
+                            entry.prompt_tokens, entry.completion_tokens = s.usage.prompt_tokens, s.usage.completion_tokens
+                    except TeacherUnavailable as e:
+                        log.warning("%s; %s keeps a deficit of %d", e, d, n - sum(x.domain == d for x in out))
+                        break
+                    except BudgetExceeded as e:
+                        log.warning("%s", e)
+                        return out
+                    out.append(s.example)
+                    advance()
+        return out
+
+    def annotate(self, i: int, selected: list[Example]) -> list[Example]:
+        """Teacher rationales for real examples (gold answer given); keep those whose answer agrees."""
+        if not self.method.rationale:  # labels only: no teacher calls
+            return list(selected)
+        kept: list[Example] = []
+        with bar(f"stage {i + 1}: teacher annotation", len(selected)) as advance:
+            for ex in selected:
+                with self.ledger.call(stage=i, domain=ex.domain, kind="annotate", example_id=ex.id) as entry:
+                    ann = self.teacher.annotate(ex, self.labels)
+                    entry.prompt_tokens, entry.completion_tokens = ann.usage.prompt_tokens, ann.usage.completion_tokens
+                if ann.answer is None:
+                    self.ledger.mark(ex.id, "dropped", "no answer could be parsed")
+                elif not answers_match(ann.answer, ex.answer):
+                    self.ledger.mark(ex.id, "dropped", f"answer {ann.answer!r} != gold {ex.answer!r}")
+                else:
+                    kept.append(Example(ex.id, ex.domain, ex.input, ex.answer, ann.rationale, "real"))
+                advance()
+        return kept
+
+    # ---- resume, evaluate, record ----------------------------------------------------------
+    def restore(self, state: State) -> tuple[State, int]:
+        """Continue after the last completed stage; work of a stage cut short is redone."""
+        done = self.folder.completed_stages()
+        if not done:
+            self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=-1)
+            return state, 0
+        last = done[-1]
+        info = self.folder.read_json(f"stages/{last}/done.json")
+        from .data import read_jsonl
+        state = State(remaining=info["remaining"],
+                      train=[Example.from_json(r) for r in read_jsonl(self.folder.path / f"stages/{last}/train.jsonl")],
+                      synth_used=info.get("synth_used", []))
+        self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=last)
+        if hasattr(self.teacher, "used"):
+            self.teacher.used = set(state.synth_used)
+        self.student.load_adapter(self.folder.path / f"stages/{last}/adapter",
+                                  trainable=not self.cfg.student.train.fresh_adapter_each_stage)
+        log.info("resuming after stage %d of %d", last + 1, self.stages)
+        return state, last + 1
+
+    def finish(self, state: State, seconds: float) -> dict:
+        tail = policies.reporting_tail(self.pool_sizes, self.cfg.budget)
+        ev = Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
+        from .evaluate import limit_per_domain
+        test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
+        summary, rows = ev.evaluate(self.student, test, desc=f"evaluating {self.method.name} on {len(test)} test items")
+        self.folder.write_jsonl("predictions.jsonl", rows)
+        if self.method.train and self.student.has_adapter():
+            final = self.folder.path / "adapter"
+            if final.exists():
+                shutil.rmtree(final)
+            self.student.save_adapter(final)
+        n_by_domain = {d: sum(e.domain == d for e in state.train) for d in self.domains}
+        spent = self.ledger.summary()
+        units_by_domain = {d: spent["by_domain"].get(d, {}).get("units", 0) for d in self.domains}
+        metrics = {
+            "method": self.method.name,
+            "teacher": f"{self.teacher.name} ({self.teacher.label})" if self.method.rationale else None,
+            "budget": self.cfg.budget,
+            "stages": self.stages,
+            "spent": self.ledger.spent,
+            "n_train": len(state.train),
+            "n_train_synthetic": sum(e.source == "synthetic" for e in state.train),
+            "n_train_by_domain": n_by_domain,
+            # units paid for that did not become training data (dropped by the answer check)
+            "shortfall_by_domain": {d: units_by_domain[d] - n_by_domain[d] for d in self.domains}
+            if self.method.rationale else {},
+            "n_test": len(test),
+            **summary,
+            "majority": ev.majority(test),
+            "pool_sizes": self.pool_sizes,
+            "wall_seconds": round(seconds, 1),
+            "ledger": {k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "by_stage", "by_kind")},
+        }
+        self.folder.write_json("metrics.json", metrics)
+        return metrics
+
+
+def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, teacher: Teacher | None = None) -> dict:
+    """Run one distillation described by ``cfg`` into the folder ``out``; returns metrics.json's content."""
+    from .config import dump_config
+    from .runfolder import environment
+
+    folder = RunFolder.create(Path(out), resume)
+    handler = folder.attach_log()
+    logging.getLogger("baldistill").setLevel(logging.INFO)
+    try:
+        if not resume:
+            folder.write_text("config.yaml", dump_config(cfg))
+        folder.write_json("env.json", environment())
+        return Distiller(cfg, folder, student, teacher).run(resume=resume)
+    finally:
+        logging.getLogger("baldistill").removeHandler(handler)
+        handler.close()

@@ -1,0 +1,200 @@
+"""The student: a Hugging Face causal LM with a LoRA adapter (peft), trained with the HF Trainer.
+
+One place builds the token spans that training, IFD scoring and evaluation share: the prompt is the
+user turn rendered with the tokenizer's chat template (with the generation prompt), the completion is
+what the template appends for the assistant turn. Both are tokenised separately, so the span
+boundary is exact and identical to what the model sees when it generates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .assets import resolve_model
+from .config import StudentConfig
+from .ifd import IFDScore, ifd_scores
+from .progress import TrainerProgress, bar
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(cfg: StudentConfig) -> tuple[torch.device, torch.dtype]:
+    if cfg.device != "auto":
+        device = torch.device(cfg.device)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if cfg.dtype != "auto":
+        dtype = getattr(torch, cfg.dtype)
+    elif device.type == "cuda" and torch.cuda.is_bf16_supported():
+        dtype = torch.bfloat16
+    else:
+        dtype = torch.float32
+    return device, dtype
+
+
+@dataclass
+class Generation:
+    text: str
+    ids: list[int]  # generated tokens, without the end-of-sequence token
+
+
+class Student:
+    def __init__(self, cfg: StudentConfig, instruction: str = "", seed: int = 0):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.cfg, self.instruction, self.seed = cfg, instruction, seed
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device, self.dtype = pick_device(cfg)
+        self.path = resolve_model(cfg.model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.base = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device)
+        self.base.eval()
+        self.model = self.base  # a PeftModel once an adapter is attached
+        self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+        gen_eos = self.base.generation_config.eos_token_id
+        gen_eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
+        self.eos_ids = sorted({i for i in [self.tokenizer.eos_token_id, *gen_eos] if i is not None})
+        tok = self.tokenizer
+        self.start_ids = [tok.bos_token_id] if tok.bos_token_id is not None else (
+            [tok.eos_token_id] if tok.eos_token_id is not None else [])
+
+    # ---- prompt and spans -------------------------------------------------------------------
+    def user_text(self, text: str) -> str:
+        return f"{self.instruction}\n\n{text}" if self.instruction else text
+
+    def prompt_text(self, text: str) -> str:
+        if self.chat:
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": self.user_text(text)}], tokenize=False, add_generation_prompt=True)
+        bos = self.tokenizer.bos_token or ""
+        return f"{bos}{self.user_text(text)}\nAnswer: Let's think step by step.\n"
+
+    def completion_text(self, text: str, response: str) -> str:
+        if self.chat:
+            msgs = [{"role": "user", "content": self.user_text(text)}, {"role": "assistant", "content": response}]
+            full = self.tokenizer.apply_chat_template(msgs, tokenize=False)
+            prompt = self.prompt_text(text)
+            if full.startswith(prompt):
+                return full[len(prompt):]
+        return response + (self.tokenizer.eos_token or "")
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def prompt_ids(self, text: str) -> list[int]:
+        return self.encode(self.prompt_text(text))
+
+    def train_features(self, text: str, response: str) -> dict:
+        p, c = self.prompt_ids(text), self.encode(self.completion_text(text, response))
+        limit = self.cfg.train.max_length
+        if len(p) + len(c) > limit:  # keep the whole response; cut the prompt from the left
+            p = p[max(0, len(p) + len(c) - limit):]
+            c = c[:limit]
+        return {"input_ids": p + c, "labels": [-100] * len(p) + c, "attention_mask": [1] * (len(p) + len(c))}
+
+    # ---- generation -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, texts: list[str], desc: str = "generating") -> list[Generation]:
+        gcfg = self.cfg.generation
+        prompts = [self.prompt_ids(t) for t in texts]
+        order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
+        out: list[Generation | None] = [None] * len(prompts)
+        pad = self.tokenizer.pad_token_id
+        self.model.eval()
+        with bar(desc, len(prompts)) as advance:
+            for s in range(0, len(order), gcfg.batch_size):
+                idx = order[s:s + gcfg.batch_size]
+                width = max(len(prompts[k]) for k in idx)
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                for row, k in enumerate(idx):  # left padding
+                    ids[row, width - len(prompts[k]):] = torch.tensor(prompts[k])
+                    mask[row, width - len(prompts[k]):] = 1
+                gen = self.model.generate(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
+                    max_new_tokens=gcfg.max_new_tokens, pad_token_id=pad, eos_token_id=self.eos_ids,
+                    temperature=None, top_p=None, top_k=None)
+                for row, k in enumerate(idx):
+                    new = gen[row, width:].tolist()
+                    cut = next((j for j, t in enumerate(new) if t in self.eos_ids), len(new))
+                    new = new[:cut]
+                    out[k] = Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), new)
+                advance(len(idx))
+        return out  # type: ignore[return-value]
+
+    # ---- IFD --------------------------------------------------------------------------------
+    def ifd(self, texts: list[str], responses: list[list[int]], variant: str, desc: str = "scoring IFD") -> list[IFDScore]:
+        prompts = [self.prompt_ids(t) for t in texts]
+        self.model.eval()
+        with bar(desc, 2 * len(texts)) as advance:
+            return ifd_scores(self.model, prompts, responses, self.start_ids, variant,
+                              self.cfg.score_batch_size, self.tokenizer.pad_token_id, advance)
+
+    # ---- LoRA -------------------------------------------------------------------------------
+    def new_adapter(self, seed: int) -> None:
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        if isinstance(self.model, PeftModel):
+            self.base = self.model.unload()  # drop the old adapter, keep the frozen base
+        torch.manual_seed(seed)
+        lc = self.cfg.lora
+        self.model = get_peft_model(self.base, LoraConfig(
+            r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout, target_modules=lc.target_modules,
+            bias="none", task_type="CAUSAL_LM"))
+
+    def has_adapter(self) -> bool:
+        from peft import PeftModel
+
+        return isinstance(self.model, PeftModel)
+
+    def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training") -> dict:
+        """Fine-tune the current adapter on (input, target response) pairs; completion-only loss."""
+        from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
+
+        if not self.has_adapter():
+            self.new_adapter(seed)
+        tc = self.cfg.train
+        features = [self.train_features(x, y) for x, y in pairs]
+        with tempfile.TemporaryDirectory(prefix="baldistill-trainer-") as tmp:
+            args = TrainingArguments(
+                output_dir=tmp, per_device_train_batch_size=tc.batch_size, gradient_accumulation_steps=tc.grad_accum,
+                num_train_epochs=tc.epochs, learning_rate=tc.lr, lr_scheduler_type=tc.scheduler,
+                warmup_steps=tc.warmup_ratio, weight_decay=tc.weight_decay, max_grad_norm=1.0,
+                logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True, seed=seed, data_seed=seed,
+                use_cpu=self.device.type == "cpu", bf16=self.dtype == torch.bfloat16 and self.device.type == "cuda",
+                train_sampling_strategy="group_by_length", remove_unused_columns=False, dataloader_num_workers=0)
+            progress = TrainerProgress(desc)
+            trainer = Trainer(model=self.model, args=args, train_dataset=features,
+                              data_collator=DataCollatorForSeq2Seq(self.tokenizer, padding=True, label_pad_token_id=-100),
+                              callbacks=[progress])
+            trainer.remove_callback(PrinterCallback)
+            result = trainer.train()
+        self.model.eval()
+        return {"examples": len(pairs), "steps": result.global_step, "train_loss": float(result.training_loss),
+                "loss_tokens": sum(sum(1 for t in f["labels"] if t != -100) for f in features),
+                "losses": progress.losses}
+
+    def save_adapter(self, path: Path) -> None:
+        self.model.save_pretrained(str(path))
+
+    def load_adapter(self, path: Path, trainable: bool = False) -> None:
+        from peft import PeftModel
+
+        if self.has_adapter():
+            self.base = self.model.unload()
+        self.model = PeftModel.from_pretrained(self.base, str(path), is_trainable=trainable)
+        self.model.eval()

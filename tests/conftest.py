@@ -1,0 +1,85 @@
+"""Shared fixtures: a tiny randomly initialised Llama with a byte-level BPE tokenizer trained in code
+(no files, no hub), saved once per session as a local model folder that the real loading code reads."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("BALDISTILL_PROGRESS", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo"
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def _corpus() -> list[str]:
+    texts = []
+    for split in ("train", "test", "reserve"):
+        for line in (DEMO / f"{split}.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            texts += [r["input"], r["rationale"], r["answer"]]
+    return texts
+
+
+def make_tiny_model(folder: Path, chat: bool, seed: int = 0) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    special = ["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(_corpus(), trainers.BpeTrainer(vocab_size=512, special_tokens=special,
+                                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    eos = "<|im_end|>" if chat else "</s>"
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token=eos, pad_token="<pad>")
+    if chat:
+        hf.chat_template = CHATML
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=hf.vocab_size if len(hf) <= hf.vocab_size else len(hf), hidden_size=64,
+                      intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=512, bos_token_id=hf.bos_token_id, eos_token_id=hf.eos_token_id,
+                      pad_token_id=hf.pad_token_id, tie_word_embeddings=False)
+    model = LlamaForCausalLM(cfg)
+    model.generation_config.eos_token_id = hf.eos_token_id
+    model.save_pretrained(folder)
+    hf.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A local folder with a tiny Llama and a ChatML chat template."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-chat"), chat=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_plain(tmp_path_factory) -> Path:
+    """The same without a chat template (a base model)."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-plain"), chat=False)
+
+
+def tiny_config(model: Path, **over) -> dict:
+    """A run config over the demo data that a tiny model finishes in seconds."""
+    cfg = {
+        "method": "baldistill-a", "budget": 48, "stages": 3, "seed": 0,
+        "data": {"train": str(DEMO / "train.jsonl"), "test": str(DEMO / "test.jsonl"),
+                 "reserve": str(DEMO / "reserve.jsonl"), "max_test_per_domain": 3},
+        "student": {"model": str(model), "threads": 2,
+                    "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3},
+                    "generation": {"max_new_tokens": 8, "batch_size": 16}},
+        "selection": {"candidates_per_domain": 6},
+    }
+    for k, v in over.items():
+        cur = cfg
+        *path, last = k.split(".")
+        for p in path:
+            cur = cur.setdefault(p, {})
+        cur[last] = v
+    return cfg
