@@ -40,8 +40,13 @@ def _head_logits(model, hidden: torch.Tensor) -> torch.Tensor:
     return logits.float()
 
 
-def _batch_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum and count of NLL over positions where ``target`` (aligned with ids) is True, per row."""
+def token_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """NLL of every token marked in ``target`` (aligned with ids), and the row each belongs to.
+
+    Runs the backbone once and the language-model head only at the positions that predict a marked
+    token (the response), instead of over the whole vocabulary at every position. Shared by IFD
+    scoring and by training (it carries gradients when called outside inference mode).
+    """
     sel = target[:, 1:]  # token t+1 is predicted from position t
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
     if decoder is not None:
@@ -49,10 +54,14 @@ def _batch_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tenso
         logits = _head_logits(model, hidden[:, :-1][sel])
     else:  # fall back to full logits
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][sel].float()
-    nll = F.cross_entropy(logits, ids[:, 1:][sel], reduction="none")
-    rows = sel.nonzero()[:, 0]
+    return F.cross_entropy(logits, ids[:, 1:][sel], reduction="none"), sel.nonzero()[:, 0]
+
+
+def _batch_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum and count of NLL over the marked positions, per row."""
+    nll, rows = token_nll(model, ids, mask, target)
     sums = torch.zeros(ids.shape[0], dtype=torch.float64, device=ids.device).index_add_(0, rows, nll.double())
-    return sums, sel.sum(1)
+    return sums, target[:, 1:].sum(1)
 
 
 @torch.inference_mode()
@@ -106,7 +115,8 @@ def select_top(scores: Sequence[float], k: int, drop_ge_1: bool = False) -> list
 
     ranked = sorted(range(len(scores)), key=lambda i: (-key(i), i))
     if drop_ge_1:
-        below = [i for i in ranked if key(i) < 1]
+        nan = [i for i in ranked if math.isnan(scores[i])]
+        below = [i for i in ranked if key(i) < 1 and i not in nan]
         above = [i for i in ranked if key(i) >= 1]
-        ranked = below + above
+        ranked = below + above + nan
     return ranked[:k]

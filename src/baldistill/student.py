@@ -19,7 +19,7 @@ import torch
 
 from .assets import resolve_model
 from .config import StudentConfig
-from .ifd import IFDScore, ifd_scores
+from .ifd import IFDScore, ifd_scores, token_nll
 from .progress import TrainerProgress, bar
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,14 @@ class Generation:
 
 class Student:
     def __init__(self, cfg: StudentConfig, instruction: str = "", seed: int = 0):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import warnings
 
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
         self.cfg, self.instruction, self.seed = cfg, instruction, seed
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -163,7 +169,7 @@ class Student:
 
     def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training") -> dict:
         """Fine-tune the current adapter on (input, target response) pairs; completion-only loss."""
-        from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainingArguments
+        from transformers import DataCollatorForSeq2Seq, PrinterCallback, TrainingArguments
 
         if not self.has_adapter():
             self.new_adapter(seed)
@@ -178,7 +184,7 @@ class Student:
                 use_cpu=self.device.type == "cpu", bf16=self.dtype == torch.bfloat16 and self.device.type == "cuda",
                 train_sampling_strategy="group_by_length", remove_unused_columns=False, dataloader_num_workers=0)
             progress = TrainerProgress(desc)
-            trainer = Trainer(model=self.model, args=args, train_dataset=features,
+            trainer = _completion_trainer()(model=self.model, args=args, train_dataset=features,
                               data_collator=DataCollatorForSeq2Seq(self.tokenizer, padding=True, label_pad_token_id=-100),
                               callbacks=[progress])
             trainer.remove_callback(PrinterCallback)
@@ -198,3 +204,25 @@ class Student:
             self.base = self.model.unload()
         self.model = PeftModel.from_pretrained(self.base, str(path), is_trainable=trainable)
         self.model.eval()
+
+
+def _completion_trainer():
+    from transformers import Trainer
+
+    class CompletionTrainer(Trainer):
+        """The HF Trainer with a completion-only loss that applies the LM head at response positions
+        only (same value as the model's own loss with prompt labels at -100; less work with a big
+        vocabulary). Everything else (optimiser, schedule, accelerate, DDP/FSDP) is the Trainer's."""
+
+        loss_is_scaled_for_ga = True
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs["labels"]
+            nll, _ = token_nll(model, inputs["input_ids"], inputs["attention_mask"], labels != -100)
+            if num_items_in_batch is None:
+                loss = nll.mean() / self.current_gradient_accumulation_steps
+            else:
+                loss = nll.sum() / num_items_in_batch
+            return (loss, None) if return_outputs else loss
+
+    return CompletionTrainer
