@@ -100,10 +100,8 @@ def majority_predictions(train: Iterable[tuple[str, str]], classification: bool)
 
 def majority_baseline(
     train: Iterable[tuple[str, str]], test: Iterable[tuple[str, str]], metric: str,
-    tail_domains: Iterable[str], classification: bool, fallback: Mapping[str, str] | None = None,
+    tail_domains: Iterable[str], classification: bool,
 ) -> dict:
     preds = majority_predictions(train, classification)
     items = [Scored(d, g, preds.get(d), score(preds.get(d), g, metric)) for d, g in test]
-    s = summarize(items, tail_domains)
-    s.pop("per_domain")
-    return s
+    return summarize(items, tail_domains)

@@ -218,8 +218,8 @@ class Distiller:
 
     def annotate(self, i: int, selected: list[Example]) -> list[Example]:
         """Teacher rationales for real examples (gold answer given); keep those whose answer agrees."""
-        if not self.method.rationale:  # labels only: no teacher calls
-            return list(selected)
+        if not self.method.rationale:  # labels only: no teacher calls, no rationale
+            return [Example(ex.id, ex.domain, ex.input, ex.answer, None, "real") for ex in selected]
         kept: list[Example] = []
         with bar(f"stage {i + 1}: teacher annotation", len(selected)) as advance:
             for ex in selected:

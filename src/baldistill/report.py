@@ -13,21 +13,23 @@ def _f(x) -> str:
 
 
 def results_table(m: dict) -> Table:
-    t = Table(title=f"{m['method']}: per-domain {('score' )} (B={m['budget']}, K={m['stages']}, spent {m['spent']})")
-    for col in ("domain", "split", "pool", "train", "test n", "score"):
+    """Per-domain scores (head and tail marked), then macro/micro beside the majority-class baseline."""
+    t = Table(title=f"{m['method']}: B={m['budget']}, K={m['stages']}, spent {m['spent']}")
+    for col in ("domain", "split", "pool", "train", "test n", "score", "majority"):
         t.add_column(col, justify="left" if col in ("domain", "split") else "right")
-    pools = m.get("pool_sizes", {})
+    pools, maj = m.get("pool_sizes", {}), m.get("majority", {})
+    maj_dom = maj.get("per_domain", {})
     for d, v in sorted(m["per_domain"].items(), key=lambda kv: -pools.get(kv[0], 0)):
         t.add_row(d, "tail" if v["tail"] else "head", str(pools.get(d, "")), str(m.get("n_train_by_domain", {}).get(d, 0)),
-                  str(v["n"]), _f(v["score"]))
+                  str(v["n"]), _f(v["score"]), _f(maj_dom.get(d, {}).get("score")))
     t.add_section()
-    maj = m.get("majority", {})
-    for name, block in (("macro", m), ("head macro", m["head"]), ("tail macro", m["tail"])):
-        ref = maj if name == "macro" else maj.get(name.split()[0], {})
-        t.add_row(name, "", "", "", "", f"{_f(block['macro'])}  (majority {_f(ref.get('macro'))})")
-    t.add_row("micro", "", "", "", str(m.get("n_test", "")), f"{_f(m['micro'])}  (majority {_f(maj.get('micro'))})")
+    t.add_row("macro", "", "", "", "", _f(m["macro"]), _f(maj.get("macro")))
+    t.add_row("head macro", "", "", "", "", _f(m["head"]["macro"]), _f(maj.get("head", {}).get("macro")))
+    t.add_row("tail macro", "", "", "", "", _f(m["tail"]["macro"]), _f(maj.get("tail", {}).get("macro")))
+    t.add_row("micro", "", "", "", str(m.get("n_test", "")), _f(m["micro"]), _f(maj.get("micro")))
     if "macro_f1" in m:
-        t.add_row("macro-F1 / micro-F1", "", "", "", "", f"{_f(m['macro_f1'])} / {_f(m['micro_f1'])}")
+        t.add_row("macro-F1", "", "", "", "", _f(m["macro_f1"]), "")
+        t.add_row("micro-F1", "", "", "", "", _f(m["micro_f1"]), "")
     caption = []
     if m.get("teacher"):
         caption.append(f"teacher: {m['teacher']}")
