@@ -1,0 +1,47 @@
+import json
+
+from typer.testing import CliRunner
+
+from baldistill.cli import app
+
+from conftest import DEMO
+
+runner = CliRunner()
+
+
+def test_stats_shows_head_tail_and_quotas():
+    r = runner.invoke(app, ["stats", str(DEMO / "train.jsonl"), "--budget", "96", "--stages", "3"])
+    assert r.exit_code == 0, r.output
+    assert "products" in r.output and "tail" in r.output and "25 18 11" in r.output
+
+
+def test_demo_predict_evaluate_export(tiny_model, tmp_path):
+    out = tmp_path / "run"
+    args = ["demo", "--out", str(out), "--set", f"student.model={tiny_model}", "--set", "budget=24",
+            "--set", "student.train.epochs=1", "--set", "data.max_test_per_domain=2",
+            "--set", "student.generation.max_new_tokens=6"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "tail macro" in r.output and (out / "metrics.json").exists()
+    r = runner.invoke(app, args)  # a second run into the same folder is refused in one line
+    assert r.exit_code == 2 and "--resume" in r.output
+    r = runner.invoke(app, ["predict", "--run", str(out), "What is 2 * 3?"])
+    assert r.exit_code == 0 and "rationale:" in r.output
+    r = runner.invoke(app, ["evaluate", "--run", str(out), "--data", str(DEMO / "test.jsonl"), "--out", str(tmp_path / "e.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "e.json").read_text())["summary"]["per_domain"]
+    r = runner.invoke(app, ["export", "--run", str(out), "--out", str(tmp_path / "merged"), "--merge"])
+    assert r.exit_code == 0, r.output
+    from transformers import AutoModelForCausalLM
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "merged") is not None
+    r = runner.invoke(app, ["export", "--run", str(out), "--out", str(tmp_path / "adapter")])
+    assert r.exit_code == 0 and (tmp_path / "adapter/adapter_config.json").exists()
+
+
+def test_bad_input_is_one_line(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("budget: 10\ndata: {train: nope.jsonl, test: nope.jsonl}\n")
+    r = runner.invoke(app, ["run", str(bad), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "data.train: file not found" in r.output
+    r = runner.invoke(app, ["stats", str(tmp_path / "missing.jsonl")])
+    assert r.exit_code == 2 and "file not found" in r.output

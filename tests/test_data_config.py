@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from baldistill.config import ConfigError, load_config
+from baldistill.data import DataError, domain_counts, load_examples
+
+from conftest import DEMO, tiny_config
+
+SHIPPED = sorted((DEMO.parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    cfg = load_config(path)
+    assert cfg.data.train.exists() and cfg.budget >= cfg.effective_stages
+
+
+def test_overrides_and_relative_paths(tmp_path):
+    (tmp_path / "d").mkdir()
+    for s in ("train", "test"):
+        (tmp_path / "d" / f"{s}.jsonl").write_text(json.dumps({"input": "x", "answer": "y", "domain": "z"}) + "\n")
+    (tmp_path / "c.yaml").write_text("budget: 10\nstages: 2\ndata: {train: d/train.jsonl, test: d/test.jsonl}\n")
+    cfg = load_config(tmp_path / "c.yaml", ["budget=20", "student.train.lr=0.01", "method=baldistill-n"])
+    assert cfg.budget == 20 and cfg.student.train.lr == 0.01 and cfg.method == "baldistill-n"
+    assert cfg.data.train == (tmp_path / "d/train.jsonl").resolve()
+
+
+@pytest.mark.parametrize("over,needle", [
+    (["budget=0"], "budget"),
+    (["stages=5", "budget=3"], "at least the number of stages"),
+    (["method=magic"], "method"),
+    (["student.lora.rank=8"], "student.lora.rank: unknown field"),
+    (["teacher.synthesis_noise=1.5"], "teacher.synthesis_noise"),
+    (["data.train=/nope.jsonl"], "data.train: file not found"),
+    (["budget"], "expected key=value"),
+])
+def test_bad_configs_give_one_line_messages(tiny_model, over, needle):
+    with pytest.raises(ConfigError) as e:
+        load_config(tiny_config(tiny_model), over)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_data_validation_names_file_line_field(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"input": "a", "answer": "b", "domain": "c"}\n{"input": "a", "domain": "c"}\n')
+    with pytest.raises(DataError, match=r"bad.jsonl:2: missing or empty field 'answer'"):
+        load_examples(p)
+    p.write_text('{"input": "a", "answer": "b", "domain": "c"}\nnot json\n')
+    with pytest.raises(DataError, match=r"bad.jsonl:2: not valid JSON"):
+        load_examples(p)
+    p.write_text('{"q": "a", "label": 3, "topic": "c", "id": 1}\n{"q": "b", "label": 4, "topic": "c", "id": 1}\n')
+    with pytest.raises(DataError, match="duplicate id '1'"):
+        load_examples(p, {"input": "q", "answer": "label", "domain": "topic"})
+
+
+def test_csv_and_remapped_fields(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("question,label,topic\nwhat?,yes,t1\nwhy?,no,t2\nhow?,yes,t1\n")
+    exs = load_examples(p, {"input": "question", "answer": "label", "domain": "topic"})
+    assert [e.answer for e in exs] == ["yes", "no", "yes"] and domain_counts(exs) == {"t1": 2, "t2": 1}
