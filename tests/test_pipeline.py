@@ -130,3 +130,9 @@ def test_options_continued_training_reference_response_and_plain_model(tiny_mode
     assert m["spent"] == 30 and m["stages"] == 2
     done = json.loads((tmp_path / "opts/stages/1/done.json").read_text())
     assert done["training"]["examples"] == done["kept_new"]  # continued: trains on the new stage only
+
+
+def test_resume_refuses_a_changed_config(runs, tiny_model):
+    folder, _ = runs["random-ft"]
+    with pytest.raises(RunFolderError, match="budget changed"):
+        run(load_config(tiny_config(tiny_model, budget=50, method="random-ft")), folder, resume=True)

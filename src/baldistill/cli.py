@@ -128,11 +128,11 @@ def evaluate(run: Annotated[Path, typer.Option(help="run folder")],
     sizes = domain_counts(pool)
     ev = Evaluator(pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.budget))
     summary, rows = ev.evaluate(student, test)
-    m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
-    shown = {**{k: m.get(k) for k in ("method", "budget", "stages", "spent", "n_train", "n_train_by_domain", "teacher")},
-             **summary, "pool_sizes": sizes, "majority": ev.majority(test), "n_test": len(test)}
-    shown = {**shown, "method": shown["method"] or cfg.method, "budget": cfg.budget, "stages": shown["stages"] or 0,
-             "spent": shown["spent"] or 0, "n_train": shown["n_train"] or 0}
+    meta = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
+    shown = {"method": meta.get("method", cfg.method), "budget": cfg.budget, "stages": meta.get("stages", cfg.effective_stages),
+             "spent": meta.get("spent", 0), "n_train": meta.get("n_train", 0), "teacher": meta.get("teacher"),
+             "n_train_by_domain": meta.get("n_train_by_domain", {}), "pool_sizes": sizes, "n_test": len(test),
+             "majority": ev.majority(test), **summary}
     print_table(results_table(shown))
     if out:
         out.write_text(json.dumps({"summary": summary, "predictions": rows}, indent=2, default=str))

@@ -300,6 +300,8 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, tea
     from .runfolder import environment
 
     folder = RunFolder.create(Path(out), resume)
+    if resume:
+        _check_same_config(cfg, folder)
     handler = folder.attach_log()
     logging.getLogger("baldistill").setLevel(logging.INFO)
     try:
@@ -310,3 +312,25 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, tea
     finally:
         logging.getLogger("baldistill").removeHandler(handler)
         handler.close()
+
+
+def _check_same_config(cfg: RunConfig, folder: RunFolder) -> None:
+    """A resumed run must continue the same experiment: refuse a config that differs from the saved one."""
+    from .config import load_config
+
+    saved = load_config(folder.path / "config.yaml").model_dump(mode="json")
+    now = cfg.model_dump(mode="json")
+
+    def diff(a, b, prefix=""):
+        for k in sorted(set(a) | set(b)):
+            x, y = a.get(k), b.get(k)
+            if isinstance(x, dict) and isinstance(y, dict):
+                yield from diff(x, y, f"{prefix}{k}.")
+            elif x != y:
+                yield f"{prefix}{k}"
+
+    changed = list(diff(saved, now))
+    if changed:
+        from .runfolder import RunFolderError
+        raise RunFolderError(f"--resume with a different config than {folder.path / 'config.yaml'}: "
+                             f"{', '.join(changed)} changed; resume with the same settings or start a new --out")
