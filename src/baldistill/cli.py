@@ -47,7 +47,11 @@ def _run(cfg, out: Path, resume: bool):
     from .pipeline import run
     from .report import print_table, results_table
 
+    from .dist import is_main
+
     metrics = run(cfg, out, resume=resume)
+    if not is_main():
+        return metrics
     print_table(results_table(metrics))
     console.print(f"run folder: {out}  (metrics.json, predictions.jsonl, stages/, ledger.jsonl, adapter/)")
     return metrics
@@ -187,4 +191,8 @@ def export(run: Annotated[Path, typer.Option(help="run folder")],
 
 
 def main():  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # python -m baldistill.cli (e.g. under accelerate launch -m)
     app()

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import policies
+from . import dist, policies
 from .answers import answers_match
 from .config import RunConfig
 from .data import Example, domain_counts, load_examples
@@ -64,7 +64,7 @@ class Distiller:
         self.labels = sorted({e.answer for e in self.pool}) if cfg.data.task == "classification" else None
         self.stages = cfg.effective_stages
         self.plan = allocate(self.method, self.pool_sizes, cfg.budget, self.stages) if self.method.train else []
-        self.ledger = Ledger(cfg.budget, folder.path / "ledger.jsonl")
+        self.ledger = Ledger(cfg.budget, folder.path / "ledger.jsonl" if dist.is_main() else None)
         self._student, self._teacher = student, teacher
 
     # heavy parts are built on first use, so a zero-cost step never loads a model
@@ -96,6 +96,25 @@ class Distiller:
         return self.finish(state, time.time() - t0)
 
     def stage(self, i: int, state: State) -> None:
+        new = dist.on_main(lambda: self.choose(i, state))  # select, synthesize, annotate, check
+        state.train.extend(new)
+        self.folder.write_jsonl(f"stages/{i}/train.jsonl", state.train)
+        fresh = self.cfg.student.train.fresh_adapter_each_stage
+        if fresh:
+            self.student.new_adapter(self.cfg.seed + i)
+        data = state.train if fresh else new
+        stats = self.student.fit([(e.input, self.target(e)) for e in data], seed=self.cfg.seed + i,
+                                 desc=f"stage {i + 1}/{self.stages}: training on {len(data)}") if data else {}
+        if dist.is_main():
+            self.student.save_adapter(self.folder.path / f"stages/{i}/adapter")
+        if hasattr(self.teacher, "used"):
+            state.synth_used = sorted(self.teacher.used)
+        self.folder.write_json(f"stages/{i}/done.json", {
+            "stage": i, "kept_new": len(new), "n_train": len(state.train), "spent": self.ledger.spent,
+            "training": stats, "remaining": state.remaining, "synth_used": state.synth_used})
+
+    def choose(self, i: int, state: State) -> list[Example]:
+        """This stage's new training examples: allocate, select, synthesize, annotate, check."""
         rng = random.Random(f"{self.cfg.seed}/stage/{i}")
         quota = self.plan[i]
         remaining = {d: len(state.remaining[d]) for d in self.domains}
@@ -106,25 +125,10 @@ class Distiller:
         deficits = {d: quota[d] - remaining[d] for d in tail}
         selected, scored = self.select(i, quota, state, rng)
         synthetic = self.synthesize(i, deficits, rng) if self.method.synthesize else []
-        new = self.annotate(i, selected) + synthetic
-        state.train.extend(new)
         self.folder.write_jsonl(f"stages/{i}/selected.jsonl", selected)
         self.folder.write_jsonl(f"stages/{i}/synthetic.jsonl", synthetic)
         self.folder.write_jsonl(f"stages/{i}/ifd.jsonl", scored)
-        self.folder.write_jsonl(f"stages/{i}/train.jsonl", state.train)
-        fresh = self.cfg.student.train.fresh_adapter_each_stage
-        if fresh:
-            self.student.new_adapter(self.cfg.seed + i)
-        data = state.train if fresh else new
-        stats = self.student.fit([(e.input, self.target(e)) for e in data], seed=self.cfg.seed + i,
-                                 desc=f"stage {i + 1}/{self.stages}: training on {len(data)}") if data else {}
-        self.student.save_adapter(self.folder.path / f"stages/{i}/adapter")
-        if hasattr(self.teacher, "used"):
-            state.synth_used = sorted(self.teacher.used)
-        self.folder.write_json(f"stages/{i}/done.json", {
-            "stage": i, "selected": len(selected), "synthetic": len(synthetic), "kept_new": len(new),
-            "n_train": len(state.train), "spent": self.ledger.spent, "training": stats,
-            "remaining": state.remaining, "synth_used": state.synth_used})
+        return self.annotate(i, selected) + synthetic
 
     def target(self, e: Example) -> str:
         """What the student learns to write: the teacher rationale, or the label alone (random-ft)."""
@@ -240,7 +244,8 @@ class Distiller:
         """Continue after the last completed stage; work of a stage cut short is redone."""
         done = self.folder.completed_stages()
         if not done:
-            self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=-1)
+            if dist.is_main():
+                self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=-1)
             return state, 0
         last = done[-1]
         info = self.folder.read_json(f"stages/{last}/done.json")
@@ -248,7 +253,8 @@ class Distiller:
         state = State(remaining=info["remaining"],
                       train=[Example.from_json(r) for r in read_jsonl(self.folder.path / f"stages/{last}/train.jsonl")],
                       synth_used=info.get("synth_used", []))
-        self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=last)
+        if dist.is_main():
+            self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=last)
         if hasattr(self.teacher, "used"):
             self.teacher.used = set(state.synth_used)
         self.student.load_adapter(self.folder.path / f"stages/{last}/adapter",
@@ -257,6 +263,11 @@ class Distiller:
         return state, last + 1
 
     def finish(self, state: State, seconds: float) -> dict:
+        metrics = dist.on_main(lambda: self._finish(state, seconds))
+        dist.barrier()
+        return metrics
+
+    def _finish(self, state: State, seconds: float) -> dict:
         tail = policies.reporting_tail(self.pool_sizes, self.cfg.budget)
         ev = Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
         from .evaluate import limit_per_domain

@@ -10,6 +10,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from . import dist
 from .data import Example, write_jsonl
 
 
@@ -35,6 +36,8 @@ class RunFolder:
     @classmethod
     def create(cls, path: Path, resume: bool = False) -> "RunFolder":
         path = Path(path)
+        if not dist.is_main():  # the main process checks and creates the folder
+            return cls(path)
         if path.exists() and any(path.iterdir()) and not resume:
             raise RunFolderError(f"{path} exists and is not empty: choose another --out, or add --resume to continue it")
         if resume and not (path / "config.yaml").exists():
@@ -43,6 +46,8 @@ class RunFolder:
         return cls(path)
 
     def write_json(self, rel: str, obj) -> None:
+        if not dist.is_main():
+            return
         p = self.path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(p.suffix + ".tmp")
@@ -53,9 +58,13 @@ class RunFolder:
         return json.loads((self.path / rel).read_text(encoding="utf-8"))
 
     def write_jsonl(self, rel: str, rows) -> None:
+        if not dist.is_main():
+            return
         write_jsonl(self.path / rel, [_clean(r) if isinstance(r, dict) else r for r in rows])
 
     def write_text(self, rel: str, text: str) -> None:
+        if not dist.is_main():
+            return
         p = self.path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
@@ -64,6 +73,8 @@ class RunFolder:
         return sorted(int(p.parent.name) for p in self.path.glob("stages/*/done.json"))
 
     def attach_log(self) -> logging.Handler:
+        if not dist.is_main():
+            return logging.NullHandler()
         h = logging.FileHandler(self.path / "run.log", encoding="utf-8")
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger("baldistill").addHandler(h)

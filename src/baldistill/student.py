@@ -29,7 +29,9 @@ def pick_device(cfg: StudentConfig) -> tuple[torch.device, torch.dtype]:
     if cfg.device != "auto":
         device = torch.device(cfg.device)
     elif torch.cuda.is_available():
-        device = torch.device("cuda")
+        from .dist import local_rank
+
+        device = torch.device("cuda", local_rank())
     elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         device = torch.device("mps")
     else:
