@@ -75,9 +75,10 @@ POOL_SIZES: dict[str, int] = {
 }
 assert POOL_SIZES == {d: round(300 / k**2.5) for k, d in enumerate(DOMAINS, start=1)}
 
-# Test split: natural (pool) distribution over ~120 items, at least 10 per domain.
-TEST_TOTAL = 120
-MIN_TEST = 10
+# Test split: natural (pool) distribution over ~80 items, at least 20 per domain (so that a tail
+# domain's score moves in steps of 5 points, not 10).
+TEST_TOTAL = 80
+MIN_TEST = 20
 TEST_SIZES: dict[str, int] = {
     d: max(MIN_TEST, round(TEST_TOTAL * n / sum(POOL_SIZES.values()))) for d, n in POOL_SIZES.items()
 }

@@ -46,7 +46,7 @@ def test_domains_and_sizes(data, build):
         assert set(counts[s]) == set(build.DOMAINS)
     assert dict(counts["train"]) == build.POOL_SIZES
     assert list(build.POOL_SIZES.values()) == [300, 53, 19, 9, 5, 3, 2, 2]
-    assert all(counts["test"][d] >= 10 for d in build.DOMAINS)
+    assert all(counts["test"][d] >= 20 for d in build.DOMAINS)
     assert dict(counts["test"]) == build.TEST_SIZES
     assert all(counts["reserve"][d] == 60 for d in build.DOMAINS)
 
