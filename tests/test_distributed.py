@@ -9,7 +9,7 @@ import sys
 
 import yaml
 
-from baldistill.data import read_jsonl
+from baldistill.ledger import Ledger
 
 from conftest import tiny_config
 
@@ -24,7 +24,8 @@ def test_two_processes_train_with_ddp(tiny_model, tmp_path):
                                                                               "BALDISTILL_PROGRESS": "0"})
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((out / "metrics.json").read_text())
-    assert m["spent"] == 32 and len(read_jsonl(out / "ledger.jsonl")) == 32  # teacher called once, not per process
+    rows = Ledger(32, out / "ledger.sqlite").rows()
+    assert m["spent"] == 32 and len(rows) == 32  # the teacher was called once, not once per process
     for i, n_train in ((0, 16), (1, 32)):
         done = json.loads((out / f"stages/{i}/done.json").read_text())
         # batch 8 per process on 2 processes: the Trainer takes ceil(n / 16) steps per epoch

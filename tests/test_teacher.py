@@ -1,55 +1,80 @@
-from collections import Counter
+"""The teacher client over the reference backend: requests, parsing, hygiene, charging."""
+
+import hashlib
 
 import pytest
 
+from baldistill.config import TeacherConfig
 from baldistill.data import Example
-from baldistill.ledger import TeacherUnavailable
-from baldistill.teacher import ReferenceTeacher
+from baldistill.ledger import Ledger
+from baldistill.teacher import ReferenceTeacher, TeacherClient
+from baldistill.teacher.base import Usage, annotation_from, openai_body, parse_body, synthesis_from
+from baldistill.teacher.client import near_duplicate
 
 
-def reserve():
-    out = []
-    for d in ("a", "b"):
-        for k in range(20):
-            out.append(Example(f"{d}{k}", d, f"question {d} {k}", f"{d}-ans{k % 4}", f"Because. The answer is {d}-ans{k % 4}."))
-    return out
+def reserve(n=20):
+    return [Example(f"{d}{k}", d, f"question {d} number {k}" + " x" * k, f"{d}-ans{k % 4}",
+                    f"Because. The answer is {d}-ans{k % 4}.") for d in ("a", "b") for k in range(n)]
 
 
-def test_annotate_returns_reference_rationale_with_usage():
-    t = ReferenceTeacher([])
-    ann = t.annotate(Example("1", "x", "2+2?", "4", "2+2=4. The answer is 4."))
-    assert ann.rationale.endswith("The answer is 4.") and ann.answer == "4"
-    assert ann.usage.prompt_tokens > 0 and ann.usage.completion_tokens > 0
-    bare = t.annotate(Example("2", "x", "capital?", "Paris"))
-    assert bare.rationale == "The answer is Paris." and bare.answer == "Paris"
+def client(reserve_=None, budget=100, **kw):
+    return TeacherClient(ReferenceTeacher(reserve_ or [], **kw), TeacherConfig(), Ledger(budget), None, "Solve.")
 
 
-def test_synthesize_draws_unseen_reserve_of_the_domain_and_runs_out():
-    t = ReferenceTeacher(reserve(), seed=1)
-    got = [s.example for s in t.synthesize("a", [], 20)]
-    assert all(e.domain == "a" and e.source == "synthetic" for e in got)
-    assert len({e.meta["from"] for e in got}) == 20  # never the same reserve item twice
-    with pytest.raises(TeacherUnavailable):
-        t.synthesize("a", [], 1)
+def test_annotate_keeps_agreeing_rationales_and_charges_each_call():
+    c = client()
+    exs = [Example("1", "x", "2+2?", "4", "2+2=4. The answer is 4."), Example("2", "x", "capital?", "Paris"),
+           Example("3", "x", "3+3?", "6", "3+3=7. The answer is 7.")]
+    kept = c.annotate(0, exs)
+    assert [e.id for e in kept] == ["1", "2"] and kept[1].rationale == "The answer is Paris."
+    rows = c.ledger.rows()
+    assert c.ledger.spent == 3 and [r["status"] for r in rows] == ["ok", "ok", "dropped"]
+    assert all(r["prompt_tokens"] > 0 and r["completion_tokens"] > 0 for r in rows)
+    assert rows[0]["prompt_hash"] == c.annotate_prompt.hash
 
 
-def test_synthesis_is_deterministic_given_seed_and_history():
-    a = [s.example.id for s in ReferenceTeacher(reserve(), seed=3).synthesize("b", [], 5)]
-    b = [s.example.id for s in ReferenceTeacher(reserve(), seed=3).synthesize("b", [], 5)]
-    assert a == b
+def test_reference_synthesis_draws_unseen_reserve_examples_then_declines():
+    c = client(reserve(20), seed=1)
+    got = c.synthesize(0, "a", [], 22, 0, existing=[])
+    inputs = {e.input for e in got}
+    assert len(got) == 20 and len(inputs) == 20 and all(e.domain == "a" and e.source == "synthetic" for e in got)
+    assert inputs <= {e.input for e in reserve(20) if e.domain == "a"}
+    assert c.ledger.spent == 20  # the two declined calls were not charged
 
 
-def test_synthesis_noise_fraction():
-    big = [Example(f"{d}{k}", d, f"q {d} {k}", f"{d}{k % 5}") for d in "ab" for k in range(400)]
-    t = ReferenceTeacher(big, synthesis_noise=0.3, seed=0)
-    got = [s.example for s in t.synthesize("a", [], 300)]
-    kinds = Counter(e.meta.get("noise") for e in got)
-    noisy = kinds["wrong-answer"] + kinds["other-domain"]
-    assert 60 <= noisy <= 120 and kinds["wrong-answer"] > 0 and kinds["other-domain"] > 0
-    for e in got:
-        src = e.meta["from"]
-        if e.meta.get("noise") == "wrong-answer":
-            assert e.answer != f"a{int(src[1:]) % 5}"
-        if e.meta.get("noise") == "other-domain":
-            assert src.startswith("b") and e.domain == "a"
-    assert ReferenceTeacher(big).label == "oracle synthesis"
+def test_synthesis_is_stateless_and_deterministic():
+    a = client(reserve(), seed=3).synthesize(0, "b", [], 5, 0, [])
+    b = client(reserve(), seed=3).synthesize(0, "b", [], 5, 0, [])
+    c = client(reserve(), seed=3).synthesize(0, "b", [], 3, 2, [])  # calls 2..4 alone give the same draws
+    assert [e.input for e in a] == [e.input for e in b] and [e.input for e in a[2:]] == [e.input for e in c]
+
+
+def test_synthesis_noise_and_duplicates_are_handled():
+    big = [Example(f"{d}{k}", d, f"q {d} {k} " + hashlib.md5(f"{d}{k}".encode()).hexdigest(), f"{d}{k % 5}")
+           for d in "ab" for k in range(400)]
+    c = client(big, budget=400, synthesis_noise=0.3, seed=0)
+    a_inputs = {e.input for e in big if e.domain == "a"}
+    got = c.synthesize(0, "a", [], 300, 0, existing=[])
+    from_other = sum(e.input not in a_inputs for e in got)
+    wrong = sum(e.input in a_inputs and e.answer != f"a{int(e.input.split()[2]) % 5}" for e in got)
+    dups = sum(r["note"] == "duplicate of an existing example" for r in c.ledger.rows())
+    assert len(got) + dups == 300 and dups < 15  # noise may re-draw another domain's example: dropped
+    assert 20 <= from_other <= 70 and 20 <= wrong <= 70
+    # a synthetic example equal to an existing one is dropped (and stays charged)
+    c2 = client(reserve(5))
+    existing = [e.input for e in reserve(5) if e.domain == "a"]
+    assert c2.synthesize(0, "a", [], 5, 0, existing=existing) == [] and c2.ledger.spent == 5
+    assert {r["note"] for r in c2.ledger.rows()} == {"duplicate of an existing example"}
+
+
+def test_parsers():
+    assert annotation_from("so 4. The answer is 4.", "4")[2] is True
+    assert annotation_from("I think 5", "4") == ("I think 5", "I think 5", False)
+    assert synthesis_from("Input: What is 2+3?\nReasoning: 2+3=5.\nAnswer: 5") == \
+        ("What is 2+3?", "2+3=5. The answer is 5.", "5", True)
+    assert synthesis_from("Input: q?\nReasoning: so the answer is 4.\nAnswer: 5")[3] is False
+    assert synthesis_from("no format at all") is None
+    r = parse_body(openai_body("hi", Usage(3, 1)))
+    assert r.text == "hi" and r.usage.prompt_tokens == 3 and r.error is None
+    assert parse_body("{not json").error.startswith("malformed") and parse_body('{"choices": []}').text is None
+    assert near_duplicate("What is 2 + 3 ?", ["what is 2+3"]) and not near_duplicate("What is 7 * 8?", ["what is 2+3"])

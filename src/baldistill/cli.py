@@ -30,10 +30,11 @@ def _guard(fn):
         from .config import ConfigError
         from .data import DataError
         from .runfolder import RunFolderError
+        from .teacher.client import TeacherError
 
         try:
             return fn(*a, **kw)
-        except (ConfigError, DataError, RunFolderError, FileNotFoundError) as e:
+        except (ConfigError, DataError, RunFolderError, FileNotFoundError, TeacherError) as e:
             _fail(str(e))
         except KeyboardInterrupt:
             out = kw.get("out")
@@ -53,7 +54,7 @@ def _run(cfg, out: Path, resume: bool):
     if not is_main():
         return metrics
     print_table(results_table(metrics))
-    console.print(f"run folder: {out}  (metrics.json, predictions.jsonl, stages/, ledger.jsonl, adapter/)")
+    console.print(f"run folder: {out}  (metrics.json, predictions.jsonl, stages/, ledger.sqlite, adapter/)")
     return metrics
 
 
@@ -188,6 +189,65 @@ def export(run: Annotated[Path, typer.Option(help="run folder")],
 
     export_student(run, out, merge)
     console.print(f"wrote {'merged model' if merge else 'LoRA adapter'} to {out}")
+
+
+@app.command()
+@_guard
+def estimate(config: Annotated[Path, typer.Argument(help="YAML config")],
+             set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None):
+    """Expected teacher calls, tokens and dollars per stage, before anything is spent (no network)."""
+    from rich.table import Table
+
+    from .config import load_config
+    from .estimate import estimate as estimate_rows
+    from .report import print_table
+
+    cfg = load_config(config, set_ or [])
+    rows = estimate_rows(cfg)
+    t = Table(title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {cfg.teacher.kind}"
+                    f" {cfg.teacher.model or ''} (max {cfg.teacher.max_tokens} completion tokens per call)")
+    for col in ("stage", "annotate", "synthesize", "calls", "prompt tokens (est.)", "completion tokens (max)", "$ (max)"):
+        t.add_column(col, justify="right")
+    for r in rows + [{"stage": "total", **{k: sum(r[k] for r in rows) for k in rows[0] if k != "stage"}}]:
+        t.add_row(str(r["stage"] if r["stage"] == "total" else r["stage"] + 1), str(r["annotate"]), str(r["synthesize"]),
+                  str(r["calls"]), f"{r['prompt_tokens']:,}", f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}")
+    print_table(t)
+
+
+@app.command()
+@_guard
+def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
+           csv_out: Annotated[Optional[Path], typer.Option("--csv", help="export every call as CSV")] = None,
+           jsonl_out: Annotated[Optional[Path], typer.Option("--jsonl", help="export every call as JSONL")] = None):
+    """The teacher spend of a run: per stage, domain and kind; logical (charged) and physical (sent)."""
+    from rich.table import Table
+
+    from .ledger import Caps, Ledger
+    from .report import print_table
+
+    path = run / "ledger.sqlite"
+    if not path.exists():
+        _fail(f"{run}: no ledger.sqlite (not a run folder, or a run without teacher calls)")
+    led = Ledger(Caps(0), path)
+    s = led.summary()
+    t = Table(title=f"{run}: {s['spent']} calls charged, {s['prompt_tokens']:,} + {s['completion_tokens']:,} tokens, "
+                    f"${s['dollars']:.4f}; sent to the server: {s['physical']['calls']} calls, ${s['physical']['dollars']:.4f}")
+    for col in ("group", "calls", "dropped", "prompt tokens", "completion tokens", "$"):
+        t.add_column(col, justify="left" if col == "group" else "right")
+    for name in ("by_stage", "by_kind", "by_domain"):
+        for k, g in s[name].items():
+            label = f"stage {int(k) + 1}" if name == "by_stage" else k
+            t.add_row(label, str(g["units"]), str(g["dropped"]), f"{g['prompt_tokens']:,}", f"{g['completion_tokens']:,}",
+                      f"{g['dollars']:.4f}")
+        t.add_section()
+    print_table(t)
+    if s["unknown_outcome"]:
+        console.print(f"{s['unknown_outcome']} call(s) had an unknown outcome (timeout, cut connection, 5xx) "
+                      "and stay charged at their worst case")
+    for out in (csv_out, jsonl_out):
+        if out:
+            led.export(out)
+            console.print(f"wrote {out}")
 
 
 def main():  # pragma: no cover

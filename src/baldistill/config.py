@@ -82,10 +82,45 @@ class StudentConfig(_Strict):
     score_batch_size: int = Field(16, ge=1, description="sequences per IFD forward pass")
 
 
+class PriceConfig(_Strict):
+    input_per_mtok: float = Field(0.0, ge=0, description="dollars per million prompt tokens")
+    output_per_mtok: float = Field(0.0, ge=0, description="dollars per million completion tokens (incl. hidden reasoning)")
+
+
 class TeacherConfig(_Strict):
-    kind: Literal["reference"] = "reference"
-    synthesis_noise: float = Field(0.0, ge=0, le=1, description="fraction of synthetic examples with a wrong answer or from another domain")
+    kind: Literal["reference", "openai"] = "reference"
+    model: str | None = Field(None, description="model name on the server (kind: openai)")
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1; None = the OpenAI API")
+    api_key_env: str | None = Field("OPENAI_API_KEY", description="environment variable holding the key; null for none")
+    api: Literal["chat", "completions"] = Field("chat", description="completions: base models behind /v1/completions")
+    token_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="max_completion_tokens for reasoning models")
+    max_tokens: int = Field(256, ge=1, description="completion tokens per call (reserved as the worst case)")
+    temperature: float = Field(0.0, ge=0, le=2)
+    synthesis_temperature: float = Field(0.7, ge=0, le=2)
+    concurrency: int = Field(8, ge=1)
+    timeout: float = Field(60.0, gt=0, description="seconds per request")
+    max_retries: int = Field(5, ge=0)
+    backoff: float = Field(1.0, ge=0, description="first retry delay in seconds (doubles, with jitter)")
+    backoff_max: float = Field(30.0, ge=0)
+    cache: Path | None = Field(None, description="reply cache file, shareable across runs; default <out>/teacher_cache.sqlite")
+    price: PriceConfig = PriceConfig()
+    max_total_tokens: int | None = Field(None, ge=1, description="hard cap on prompt + completion tokens")
+    max_dollars: float | None = Field(None, gt=0, description="hard cap on dollars (needs a price)")
+    annotate_prompt: str = "annotate_v1"
+    synthesize_prompt: str = "synthesize_v1"
+    synthesis_noise: float = Field(0.0, ge=0, le=1, description="reference teacher: fraction of synthetic examples with a wrong answer or from another domain")
     synthesis_seeds: int = Field(3, ge=0, description="real examples of the domain shown to the teacher when synthesizing")
+    synthesis_min_chars: int = Field(1, ge=1)
+    synthesis_max_chars: int = Field(2000, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.kind == "openai" and not self.model:
+            raise ValueError("teacher.model is required for kind: openai")
+        if self.max_dollars is not None and not (self.price.input_per_mtok or self.price.output_per_mtok):
+            raise ValueError("teacher.max_dollars needs teacher.price (input_per_mtok / output_per_mtok)")
+        return self
 
 
 class SelectionConfig(_Strict):
@@ -167,6 +202,10 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
             if data.get(key):
                 p = Path(str(data[key])).expanduser()
                 data[key] = p if p.is_absolute() else (base / p).resolve()
+    teacher = raw.get("teacher")
+    if isinstance(teacher, dict) and teacher.get("cache"):
+        p = Path(str(teacher["cache"])).expanduser()
+        teacher["cache"] = p if p.is_absolute() else (base / p).resolve()
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as e:

@@ -1,19 +1,30 @@
-"""The budget ledger: every teacher call is charged here, and it refuses to go past the budget B.
+"""The budget ledger: every teacher call is charged here, and no cap is ever crossed.
 
-The unit is the paper's: one teacher call = one budget unit, whether it annotates a real example or
-produces a synthetic one. A reply that is dropped later (answer check, parse failure) keeps its unit.
-A call refused before the teacher did any work releases its unit. Each charge is appended to a JSONL
-journal the moment it is made.
+Caps: calls (the paper's unit: one teacher call = one budget unit, whether it annotates a real example
+or synthesizes one), and optionally total tokens and dollars (from a price table). Before a call the
+worst case is reserved (prompt tokens bound + max completion tokens); after it, the reported usage
+settles the row. A call refused before the server did any work (429, connection refused) releases its
+reservation. A call whose outcome is unknown (timed out, connection cut after sending, 5xx, in flight
+at a crash) keeps its reservation charged: the cap holds even against bills nobody saw. A reply that
+is dropped later (answer check, parse failure) keeps its charge and is not bought again.
+
+Stored in SQLite (WAL, synchronous=NORMAL: survives a killed process); each row is committed before
+the request is sent. Replies served from a shared cache are charged to this run as if paid
+("logical" spend) and marked not physical, so the money actually sent to a server is reported apart.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import sqlite3
 import time
-from collections import defaultdict
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+CHARGED = ("reserved", "ok", "unknown", "dropped", "parse_error")
+COLUMNS = ("id", "key", "stage", "domain", "kind", "example_id", "status", "units", "prompt_tokens",
+           "completion_tokens", "reasoning_tokens", "dollars", "physical", "prompt_hash", "note", "time")
 
 
 class BudgetExceeded(RuntimeError):
@@ -24,113 +35,151 @@ class TeacherUnavailable(RuntimeError):
     """The teacher declined before doing any work (nothing was billed)."""
 
 
-@dataclass
-class Entry:
-    stage: int
-    domain: str
-    kind: str  # annotate | synthesize
-    example_id: str | None = None
-    units: int = 1
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    status: str = "ok"  # ok | dropped | failed
-    note: str = ""
-    time: float = field(default_factory=time.time)
+@dataclass(frozen=True)
+class Caps:
+    calls: int
+    tokens: int | None = None
+    dollars: float | None = None
+    input_per_mtok: float = 0.0
+    output_per_mtok: float = 0.0
+
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1e6
 
 
 class Ledger:
-    def __init__(self, budget: int, path: Path | None = None, entries: list[Entry] | None = None):
-        self.budget = budget
+    def __init__(self, caps: Caps | int, path: Path | str | None = None):
+        self.caps = caps if isinstance(caps, Caps) else Caps(calls=caps)
         self.path = Path(path) if path else None
-        self.entries: list[Entry] = list(entries or [])
-        self._reserved = 0
+        self.db = sqlite3.connect(str(self.path) if self.path else ":memory:", isolation_level=None,
+                                  check_same_thread=False)
+        if self.path:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"""CREATE TABLE IF NOT EXISTS calls (
+            id INTEGER PRIMARY KEY, key TEXT, stage INTEGER, domain TEXT, kind TEXT, example_id TEXT,
+            status TEXT, units INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER,
+            reasoning_tokens INTEGER DEFAULT 0, dollars REAL, physical INTEGER, prompt_hash TEXT,
+            note TEXT DEFAULT '', time REAL)""")
+        self.db.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls(key)")
+        # rows still 'reserved' belong to calls in flight when a previous process died: unknown outcome
+        self.db.execute("UPDATE calls SET status='unknown', note='in flight when the process stopped' "
+                        "WHERE status='reserved'")
+
+    @property
+    def budget(self) -> int:
+        return self.caps.calls
+
+    # ---- totals --------------------------------------------------------------------------------
+    def _sum(self, expr: str, where: str = "") -> float:
+        q = f"SELECT COALESCE(SUM({expr}), 0) FROM calls WHERE status IN {CHARGED} {where}"
+        return self.db.execute(q).fetchone()[0]
 
     @property
     def spent(self) -> int:
-        return sum(e.units for e in self.entries)
+        return int(self._sum("units"))
+
+    @property
+    def tokens(self) -> int:
+        return int(self._sum("prompt_tokens + completion_tokens"))
+
+    @property
+    def dollars(self) -> float:
+        return float(self._sum("dollars"))
 
     @property
     def remaining(self) -> int:
-        return self.budget - self.spent - self._reserved
+        return self.caps.calls - self.spent
 
-    @contextmanager
-    def call(self, *, stage: int, domain: str, kind: str, example_id: str | None = None):
-        """Reserve one unit for a teacher call; the unit is kept whatever the reply, unless the teacher
-        raises TeacherUnavailable (declined before any work)."""
-        if self.remaining < 1:
-            raise BudgetExceeded(f"teacher budget exhausted: {self.spent}/{self.budget} units spent")
-        self._reserved += 1
-        entry = Entry(stage=stage, domain=domain, kind=kind, example_id=example_id)
-        try:
-            yield entry
-        except TeacherUnavailable:
-            self._reserved -= 1
-            raise
-        except BaseException as e:
-            entry.status, entry.note = "failed", f"{type(e).__name__}: {e}"[:300]
-            self._reserved -= 1
-            self._commit(entry)
-            raise
-        self._reserved -= 1
-        self._commit(entry)
+    # ---- one call's life -----------------------------------------------------------------------
+    def reserve(self, *, key: str | None, stage: int, domain: str, kind: str, example_id: str | None = None,
+                prompt_tokens: int = 0, max_tokens: int = 0, physical: bool = True, prompt_hash: str = "") -> int:
+        """Charge the worst case of one call; raises BudgetExceeded (and charges nothing) when any cap
+        would be crossed. Returns the row id to settle, release or mark unknown."""
+        c = self.caps
+        dollars = c.price(prompt_tokens, max_tokens)
+        if self.spent + 1 > c.calls:
+            raise BudgetExceeded(f"teacher budget exhausted: {self.spent}/{c.calls} calls")
+        if c.tokens is not None and self.tokens + prompt_tokens + max_tokens > c.tokens:
+            raise BudgetExceeded(f"token cap: {self.tokens} + up to {prompt_tokens + max_tokens} > {c.tokens}")
+        if c.dollars is not None and self.dollars + dollars > c.dollars + 1e-12:
+            raise BudgetExceeded(f"dollar cap: ${self.dollars:.4f} + up to ${dollars:.4f} > ${c.dollars:.4f}")
+        cur = self.db.execute(
+            "INSERT INTO calls (key, stage, domain, kind, example_id, status, units, prompt_tokens, completion_tokens,"
+            " dollars, physical, prompt_hash, time) VALUES (?,?,?,?,?,'reserved',1,?,?,?,?,?,?)",
+            (key, stage, domain, kind, example_id, prompt_tokens, max_tokens, dollars, int(physical), prompt_hash,
+             time.time()))
+        return cur.lastrowid
 
-    def _commit(self, entry: Entry) -> None:
-        self.entries.append(entry)
-        if self.path:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(asdict(entry)) + "\n")
+    def settle(self, row: int, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0,
+               status: str = "ok", note: str = "") -> None:
+        """Replace the reservation with the reported usage."""
+        self.db.execute("UPDATE calls SET status=?, prompt_tokens=?, completion_tokens=?, reasoning_tokens=?,"
+                        " dollars=?, note=? WHERE id=?",
+                        (status, prompt_tokens, completion_tokens, reasoning_tokens,
+                         self.caps.price(prompt_tokens, completion_tokens), note, row))
 
-    def mark(self, example_id: str, status: str, note: str = "") -> None:
-        """Record a later verdict (e.g. 'dropped' by the answer check) on an already charged call."""
-        for e in reversed(self.entries):
-            if e.example_id == example_id:
-                e.status, e.note = status, note
-                if self.path:
-                    with self.path.open("a", encoding="utf-8") as f:
-                        f.write(json.dumps({"mark": example_id, "status": status, "note": note}) + "\n")
-                return
-        raise KeyError(example_id)
+    def release(self, row: int, note: str = "") -> None:
+        """The server did no work (refused before starting): the reservation is returned."""
+        self.db.execute("UPDATE calls SET status='released', note=? WHERE id=?", (note, row))
 
-    @classmethod
-    def load(cls, budget: int, path: Path, max_stage: int | None = None) -> "Ledger":
-        """Rebuild from the journal, keeping only stages <= max_stage (rewrites the file to match)."""
-        entries: dict[int, Entry] = {}
-        order: list[Entry] = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
-                rec = json.loads(line)
-                if "mark" in rec:
-                    for e in reversed(order):
-                        if e.example_id == rec["mark"]:
-                            e.status, e.note = rec["status"], rec["note"]
-                            break
-                    continue
-                order.append(Entry(**rec))
-        if max_stage is not None:
-            order = [e for e in order if e.stage <= max_stage]
-        led = cls(budget, path, order)
-        path.write_text("".join(json.dumps(asdict(e)) + "\n" for e in order), encoding="utf-8")
-        return led
+    def unknown(self, row: int, note: str = "") -> None:
+        """Outcome unknown (timeout, cut connection, 5xx): the worst case stays charged."""
+        self.db.execute("UPDATE calls SET status='unknown', note=? WHERE id=?", (note, row))
+
+    def mark(self, row: int, status: str, note: str = "") -> None:
+        """A later verdict on a paid reply ('dropped' by the answer check, 'parse_error')."""
+        self.db.execute("UPDATE calls SET status=?, note=? WHERE id=?", (status, note, row))
+
+    def completed(self, key: str) -> int | None:
+        """The row of a reply this run already paid for under ``key`` (a resumed stage re-asks it)."""
+        r = self.db.execute("SELECT id FROM calls WHERE key=? AND status IN ('ok','dropped','parse_error')"
+                            " ORDER BY id LIMIT 1", (key,)).fetchone()
+        return r[0] if r else None
+
+    # ---- reports -------------------------------------------------------------------------------
+    def rows(self) -> list[dict]:
+        cur = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY id")
+        return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
 
     def summary(self) -> dict:
-        def group(key):
-            out: dict = defaultdict(lambda: {"units": 0, "dropped": 0, "prompt_tokens": 0, "completion_tokens": 0})
-            for e in self.entries:
-                g = out[str(getattr(e, key))]
-                g["units"] += e.units
-                g["dropped"] += e.status != "ok"
-                g["prompt_tokens"] += e.prompt_tokens
-                g["completion_tokens"] += e.completion_tokens
-            return dict(out)
+        rows = [r for r in self.rows() if r["status"] in CHARGED]
 
+        def group(key):
+            out: dict = {}
+            for r in rows:
+                g = out.setdefault(str(r[key]), {"units": 0, "dropped": 0, "prompt_tokens": 0,
+                                                 "completion_tokens": 0, "dollars": 0.0})
+                g["units"] += r["units"]
+                g["dropped"] += r["status"] in ("dropped", "parse_error")
+                g["prompt_tokens"] += r["prompt_tokens"]
+                g["completion_tokens"] += r["completion_tokens"]
+                g["dollars"] += r["dollars"]
+            return out
+
+        phys = [r for r in rows if r["physical"]]
         return {
-            "budget": self.budget,
-            "spent": self.spent,
-            "prompt_tokens": sum(e.prompt_tokens for e in self.entries),
-            "completion_tokens": sum(e.completion_tokens for e in self.entries),
-            "by_stage": group("stage"),
-            "by_domain": group("domain"),
-            "by_kind": group("kind"),
+            "budget": self.caps.calls, "spent": sum(r["units"] for r in rows),
+            "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
+            "completion_tokens": sum(r["completion_tokens"] for r in rows),
+            "dollars": round(sum(r["dollars"] for r in rows), 6),
+            "unknown_outcome": sum(r["status"] == "unknown" for r in rows),
+            "physical": {"calls": len(phys), "prompt_tokens": sum(r["prompt_tokens"] for r in phys),
+                         "completion_tokens": sum(r["completion_tokens"] for r in phys),
+                         "dollars": round(sum(r["dollars"] for r in phys), 6)},
+            "by_stage": group("stage"), "by_domain": group("domain"), "by_kind": group("kind"),
         }
+
+    def export(self, path: Path) -> None:
+        rows = self.rows()
+        path = Path(path)
+        if path.suffix == ".csv":
+            with path.open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=COLUMNS)
+                w.writeheader()
+                w.writerows(rows)
+        else:
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def close(self) -> None:
+        self.db.close()

@@ -26,11 +26,11 @@ from .config import RunConfig
 from .data import Example, domain_counts, load_examples
 from .evaluate import Evaluator
 from .ifd import select_top
-from .ledger import BudgetExceeded, Ledger, TeacherUnavailable
+from .ledger import Caps, Ledger
 from .methods import METHODS, Method
 from .progress import bar
 from .runfolder import RunFolder
-from .teacher import ReferenceTeacher, Teacher
+from .teacher import TeacherClient, make_backend
 
 log = logging.getLogger("baldistill")
 
@@ -40,7 +40,7 @@ class State:
     """What carries from one stage to the next (and what --resume restores)."""
     remaining: dict[str, list[str]]  # unselected real example ids per domain, in pool order
     train: list[Example] = field(default_factory=list)  # everything selected and kept so far
-    synth_used: list[str] = field(default_factory=list)  # reserve ids the reference teacher has drawn
+    synth_asked: dict[str, int] = field(default_factory=dict)  # synthesis calls so far per domain (sample index)
 
 
 def allocate(method: Method, pool_sizes: dict[str, int], budget: int, stages: int) -> list[dict[str, int]]:
@@ -51,7 +51,7 @@ def allocate(method: Method, pool_sizes: dict[str, int], budget: int, stages: in
 
 
 class Distiller:
-    def __init__(self, cfg: RunConfig, folder: RunFolder, student=None, teacher: Teacher | None = None):
+    def __init__(self, cfg: RunConfig, folder: RunFolder, student=None, backend=None):
         self.cfg, self.folder = cfg, folder
         self.method = METHODS[cfg.method]
         fields = cfg.data.fields
@@ -64,8 +64,10 @@ class Distiller:
         self.labels = sorted({e.answer for e in self.pool}) if cfg.data.task == "classification" else None
         self.stages = cfg.effective_stages
         self.plan = allocate(self.method, self.pool_sizes, cfg.budget, self.stages) if self.method.train else []
-        self.ledger = Ledger(cfg.budget, folder.path / "ledger.jsonl" if dist.is_main() else None)
-        self._student, self._teacher = student, teacher
+        t = cfg.teacher
+        caps = Caps(cfg.budget, t.max_total_tokens, t.max_dollars, t.price.input_per_mtok, t.price.output_per_mtok)
+        self.ledger = Ledger(caps, folder.path / "ledger.sqlite" if dist.is_main() else None)
+        self._student, self._backend, self._teacher = student, backend, None
 
     # heavy parts are built on first use, so a zero-cost step never loads a model
     @property
@@ -76,9 +78,15 @@ class Distiller:
         return self._student
 
     @property
-    def teacher(self) -> Teacher:
+    def teacher(self) -> TeacherClient:
         if self._teacher is None:
-            self._teacher = ReferenceTeacher(self.reserve, self.cfg.teacher.synthesis_noise, self.cfg.seed)
+            t = self.cfg.teacher
+            backend = self._backend or make_backend(t, self.reserve, self.cfg.seed)
+            cache = None
+            if t.kind != "reference" or t.cache:  # the simulation costs nothing: cache only when asked
+                from .cache import ReplyCache
+                cache = ReplyCache(t.cache or self.folder.path / "teacher_cache.sqlite")
+            self._teacher = TeacherClient(backend, t, self.ledger, cache, self.cfg.data.instruction, self.labels)
         return self._teacher
 
     # ---------------------------------------------------------------------------------------
@@ -107,11 +115,9 @@ class Distiller:
                                  desc=f"stage {i + 1}/{self.stages}: training on {len(data)}") if data else {}
         if dist.is_main():
             self.student.save_adapter(self.folder.path / f"stages/{i}/adapter")
-        if hasattr(self.teacher, "used"):
-            state.synth_used = sorted(self.teacher.used)
         self.folder.write_json(f"stages/{i}/done.json", {
             "stage": i, "kept_new": len(new), "n_train": len(state.train), "spent": self.ledger.spent,
-            "training": stats, "remaining": state.remaining, "synth_used": state.synth_used})
+            "training": stats, "remaining": state.remaining, "synth_asked": state.synth_asked})
 
     def choose(self, i: int, state: State) -> list[Example]:
         """This stage's new training examples: allocate, select, synthesize, annotate, check."""
@@ -124,7 +130,7 @@ class Distiller:
                                                            "remaining_before": remaining})
         deficits = {d: quota[d] - remaining[d] for d in tail}
         selected, scored = self.select(i, quota, state, rng)
-        synthetic = self.synthesize(i, deficits, rng) if self.method.synthesize else []
+        synthetic = self.synthesize(i, deficits, state, rng) if self.method.synthesize else []
         self.folder.write_jsonl(f"stages/{i}/selected.jsonl", selected)
         self.folder.write_jsonl(f"stages/{i}/synthetic.jsonl", synthetic)
         self.folder.write_jsonl(f"stages/{i}/ifd.jsonl", scored)
@@ -195,8 +201,10 @@ class Distiller:
                  "response": r} for e, s, r in zip(exs, scores, shown)]
 
     # ---- teacher ---------------------------------------------------------------------------
-    def synthesize(self, i: int, deficits: dict[str, int], rng: random.Random) -> list[Example]:
-        """Fill each tail domain's deficit (quota minus real examples left) with synthetic examples."""
+    def synthesize(self, i: int, deficits: dict[str, int], state: State, rng: random.Random) -> list[Example]:
+        """Fill each tail domain's deficit (quota minus real examples left) with synthetic examples:
+        one teacher call each, few-shot on real examples of the domain. Not verified against a gold
+        (there is none), as in the paper; rejected replies keep their cost and are not bought again."""
         out: list[Example] = []
         if not deficits:
             return out
@@ -204,59 +212,31 @@ class Distiller:
             for d, n in deficits.items():
                 real = [e for e in self.pool if e.domain == d]
                 seeds = rng.sample(real, min(self.cfg.teacher.synthesis_seeds, len(real)))
-                for _ in range(n):
-                    try:
-                        with self.ledger.call(stage=i, domain=d, kind="synthesize") as entry:
-                            s = self.teacher.synthesize(d, seeds, 1)[0]
-                            entry.example_id = s.example.id
-                            entry.prompt_tokens, entry.completion_tokens = s.usage.prompt_tokens, s.usage.completion_tokens
-                    except TeacherUnavailable as e:
-                        log.warning("%s; %s keeps a deficit of %d", e, d, n - sum(x.domain == d for x in out))
-                        break
-                    except BudgetExceeded as e:
-                        log.warning("%s", e)
-                        return out
-                    out.append(s.example)
-                    advance()
+                existing = [e.input for e in real] + [e.input for e in state.train if e.domain == d]
+                first = state.synth_asked.get(d, 0)
+                out += self.teacher.synthesize(i, d, seeds, n, first, existing, advance)
+                state.synth_asked[d] = first + n
         return out
 
     def annotate(self, i: int, selected: list[Example]) -> list[Example]:
         """Teacher rationales for real examples (gold answer given); keep those whose answer agrees."""
         if not self.method.rationale:  # labels only: no teacher calls, no rationale
             return [Example(ex.id, ex.domain, ex.input, ex.answer, None, "real") for ex in selected]
-        kept: list[Example] = []
         with bar(f"stage {i + 1}: teacher annotation", len(selected)) as advance:
-            for ex in selected:
-                with self.ledger.call(stage=i, domain=ex.domain, kind="annotate", example_id=ex.id) as entry:
-                    ann = self.teacher.annotate(ex, self.labels)
-                    entry.prompt_tokens, entry.completion_tokens = ann.usage.prompt_tokens, ann.usage.completion_tokens
-                if ann.answer is None:
-                    self.ledger.mark(ex.id, "dropped", "no answer could be parsed")
-                elif not answers_match(ann.answer, ex.answer):
-                    self.ledger.mark(ex.id, "dropped", f"answer {ann.answer!r} != gold {ex.answer!r}")
-                else:
-                    kept.append(Example(ex.id, ex.domain, ex.input, ex.answer, ann.rationale, "real"))
-                advance()
-        return kept
+            return self.teacher.annotate(i, selected, advance)
 
     # ---- resume, evaluate, record ----------------------------------------------------------
     def restore(self, state: State) -> tuple[State, int]:
         """Continue after the last completed stage; work of a stage cut short is redone."""
         done = self.folder.completed_stages()
         if not done:
-            if dist.is_main():
-                self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=-1)
             return state, 0
         last = done[-1]
         info = self.folder.read_json(f"stages/{last}/done.json")
         from .data import read_jsonl
         state = State(remaining=info["remaining"],
                       train=[Example.from_json(r) for r in read_jsonl(self.folder.path / f"stages/{last}/train.jsonl")],
-                      synth_used=info.get("synth_used", []))
-        if dist.is_main():
-            self.ledger = Ledger.load(self.cfg.budget, self.ledger.path, max_stage=last)
-        if hasattr(self.teacher, "used"):
-            self.teacher.used = set(state.synth_used)
+                      synth_asked=info.get("synth_asked", {}))
         self.student.load_adapter(self.folder.path / f"stages/{last}/adapter",
                                   trainable=not self.cfg.student.train.fresh_adapter_each_stage)
         log.info("resuming after stage %d of %d", last + 1, self.stages)
@@ -299,13 +279,14 @@ class Distiller:
             "majority": ev.majority(test),
             "pool_sizes": self.pool_sizes,
             "wall_seconds": round(seconds, 1),
-            "ledger": {k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "by_stage", "by_kind")},
+            "ledger": {k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "dollars", "unknown_outcome",
+                                             "physical", "by_stage", "by_kind")},
         }
         self.folder.write_json("metrics.json", metrics)
         return metrics
 
 
-def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, teacher: Teacher | None = None) -> dict:
+def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, backend=None) -> dict:
     """Run one distillation described by ``cfg`` into the folder ``out``; returns metrics.json's content."""
     from .config import dump_config
     from .runfolder import environment
@@ -319,7 +300,7 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, tea
         if not resume:
             folder.write_text("config.yaml", dump_config(cfg))
         folder.write_json("env.json", environment())
-        return Distiller(cfg, folder, student, teacher).run(resume=resume)
+        return Distiller(cfg, folder, student, backend).run(resume=resume)
     finally:
         logging.getLogger("baldistill").removeHandler(handler)
         handler.close()
