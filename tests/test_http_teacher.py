@@ -101,8 +101,12 @@ def test_timeouts_and_dropped_connections_stay_charged_then_retry():
         c = make_client(s, timeout=0.2)
         kept = c.annotate(0, examples(1))
         assert len(kept) == 1
-        assert [r["status"] for r in c.ledger.rows()] == ["unknown", "unknown", "unknown", "ok"]
-        assert c.ledger.spent == 4
+        rows = c.ledger.rows()
+        assert [r["status"] for r in rows] == ["unknown", "unknown", "unknown", "ok"]
+        # one example, one call unit; the three lost attempts keep their worst-case tokens
+        assert c.ledger.spent == 1 and [r["units"] for r in rows] == [1, 0, 0, 0]
+        assert c.ledger.tokens == sum(r["prompt_tokens"] + r["completion_tokens"] for r in rows)
+        assert rows[0]["completion_tokens"] == 64
 
 
 def test_malformed_empty_and_truncated_replies_are_charged_and_kept_not_rebought(tmp_path):

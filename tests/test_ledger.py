@@ -58,6 +58,18 @@ def test_random_interleavings_never_cross_any_cap():
             assert led.spent <= caps.calls and led.tokens <= caps.tokens and led.dollars <= caps.dollars + 1e-9
 
 
+def test_a_resent_request_takes_no_second_call_unit_but_pays_tokens():
+    led = Ledger(Caps(2, tokens=1000))
+    a = reserve(led, 1, prompt_tokens=10, max_tokens=100)
+    led.unknown(a, "timeout")
+    b = reserve(led, 1, prompt_tokens=10, max_tokens=100)  # the same request again
+    led.settle(b, 10, 20)
+    assert led.spent == 1 and led.tokens == 110 + 30
+    reserve(led, 2)
+    with pytest.raises(BudgetExceeded):
+        reserve(led, 3)
+
+
 def test_survives_a_killed_process_in_flight_rows_become_unknown(tmp_path):
     path = tmp_path / "l.sqlite"
     led = Ledger(10, path)

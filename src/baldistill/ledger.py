@@ -1,7 +1,9 @@
 """The budget ledger: every teacher call is charged here, and no cap is ever crossed.
 
 Caps: calls (the paper's unit: one teacher call = one budget unit, whether it annotates a real example
-or synthesizes one), and optionally total tokens and dollars (from a price table). Before a call the
+or synthesizes one; a re-send of the same request after an unknown outcome is the same call and takes
+no second unit), and optionally total tokens and dollars (from a price table), which count every
+attempt that was sent. Before a call the
 worst case is reserved (prompt tokens bound + max completion tokens); after it, the reported usage
 settles the row. A call refused before the server did any work (429, connection refused) releases its
 reservation. A call whose outcome is unknown (timed out, connection cut after sending, 5xx, in flight
@@ -98,7 +100,11 @@ class Ledger:
         would be crossed. Returns the row id to settle, release or mark unknown."""
         c = self.caps
         dollars = c.price(prompt_tokens, max_tokens)
-        if self.spent + 1 > c.calls:
+        # a call unit is one teacher-annotated example (the paper's unit): re-sending the same request
+        # after an unknown outcome takes no second unit, but its tokens and dollars are charged again
+        units = 0 if key is not None and self.db.execute(
+            f"SELECT 1 FROM calls WHERE key=? AND units=1 AND status IN {CHARGED}", (key,)).fetchone() else 1
+        if self.spent + units > c.calls:
             raise BudgetExceeded(f"teacher budget exhausted: {self.spent}/{c.calls} calls")
         if c.tokens is not None and self.tokens + prompt_tokens + max_tokens > c.tokens:
             raise BudgetExceeded(f"token cap: {self.tokens} + up to {prompt_tokens + max_tokens} > {c.tokens}")
@@ -106,9 +112,9 @@ class Ledger:
             raise BudgetExceeded(f"dollar cap: ${self.dollars:.4f} + up to ${dollars:.4f} > ${c.dollars:.4f}")
         cur = self.db.execute(
             "INSERT INTO calls (key, stage, domain, kind, example_id, status, units, prompt_tokens, completion_tokens,"
-            " dollars, physical, prompt_hash, time) VALUES (?,?,?,?,?,'reserved',1,?,?,?,?,?,?)",
-            (key, stage, domain, kind, example_id, prompt_tokens, max_tokens, dollars, int(physical), prompt_hash,
-             time.time()))
+            " dollars, physical, prompt_hash, time) VALUES (?,?,?,?,?,'reserved',?,?,?,?,?,?,?)",
+            (key, stage, domain, kind, example_id, units, prompt_tokens, max_tokens, dollars, int(physical),
+             prompt_hash, time.time()))
         return cur.lastrowid
 
     def settle(self, row: int, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0,

@@ -64,6 +64,7 @@ class TeacherClient:
                  labels: list[str] | None = None):
         self.backend, self.cfg, self.ledger, self.cache = backend, cfg, ledger, cache
         self.instruction, self.labels = instruction, labels
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.annotate_prompt = load_prompt(cfg.annotate_prompt)
         self.synth_prompt = load_prompt(cfg.synthesize_prompt)
 
@@ -161,7 +162,19 @@ class TeacherClient:
     def execute(self, requests: list[Request], advance: Callable[[int], None] | None = None) -> list[Outcome]:
         if not requests:
             return []
-        return asyncio.run(self._execute(requests, advance))
+        # one event loop for the client's whole life: the HTTP connection pool is bound to it
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        main = self._loop.create_task(self._execute(requests, advance))
+        try:
+            return self._loop.run_until_complete(main)
+        except BaseException:  # Ctrl-C: cancel what is in flight (it stays charged), then re-raise
+            main.cancel()
+            try:
+                self._loop.run_until_complete(main)
+            except BaseException:
+                pass
+            raise
 
     async def _execute(self, requests, advance) -> list[Outcome]:
         sem = asyncio.Semaphore(max(1, min(self.cfg.concurrency, self.backend.concurrency)))
