@@ -45,3 +45,26 @@ def test_bad_input_is_one_line(tmp_path):
     assert r.exit_code == 2 and "data.train: file not found" in r.output
     r = runner.invoke(app, ["stats", str(tmp_path / "missing.jsonl")])
     assert r.exit_code == 2 and "file not found" in r.output
+
+
+def test_estimate_and_ledger_commands(tmp_path, tiny_model):
+    from baldistill.ledger import Caps, Ledger
+
+    cfg = DEMO.parents[1] / "configs" / "demo.yaml"
+    r = runner.invoke(app, ["estimate", str(cfg), "--set", "teacher.price.input_per_mtok=2.5",
+                            "--set", "teacher.price.output_per_mtok=10"])
+    assert r.exit_code == 0, r.output
+    assert "synthesize" in r.output and "total" in r.output
+    from baldistill import load_config
+    from baldistill.estimate import estimate
+    rows = estimate(load_config(cfg))
+    assert sum(r["calls"] for r in rows) == 96 and sum(r["synthesize"] for r in rows) == 5
+    assert rows[0]["dollars_max"] == 0.0
+    led = Ledger(Caps(10, input_per_mtok=1.0), tmp_path / "ledger.sqlite")
+    row = led.reserve(key="k", stage=0, domain="lcm", kind="synthesize", prompt_tokens=10, max_tokens=10)
+    led.settle(row, 7, 3)
+    r = runner.invoke(app, ["ledger", str(tmp_path), "--csv", str(tmp_path / "l.csv")])
+    assert r.exit_code == 0, r.output
+    assert "lcm" in r.output and (tmp_path / "l.csv").read_text().count("\n") == 2
+    r = runner.invoke(app, ["ledger", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "no ledger.sqlite" in r.output

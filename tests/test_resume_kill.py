@@ -88,3 +88,25 @@ def test_secret_never_reaches_the_run_folder(tiny_model, tmp_path, monkeypatch):
         if f.is_file():
             assert KEY.encode() not in f.read_bytes(), f
     assert "BD_KILL_KEY" in (tmp_path / "run/config.yaml").read_text()
+
+
+def test_ctrl_c_exits_130_keeps_paid_replies_and_resumes(tiny_model, tmp_path, reference):
+    holder = {}
+
+    def on_request(n, body):
+        if n == 6:
+            os.kill(holder["proc"].pid, signal.SIGINT)
+
+    with FakeOpenAIServer(api_key=KEY, on_request=on_request, latency=0.2) as s:
+        cfg, out = config(tiny_model, s, tmp_path), tmp_path / "run"
+        holder["proc"] = start(cfg, out)
+        _, err = holder["proc"].communicate(timeout=300)
+        assert holder["proc"].returncode == 130, err[-2000:]
+        assert "--resume" in err
+        rows = Ledger(BUDGET, out / "ledger.sqlite").rows()
+        assert rows and all(r["status"] != "reserved" for r in rows)  # every in-flight call was settled as unknown
+        p = start(cfg, out, resume=True)
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+        assert s.answered - s.duplicates() == BUDGET
+        assert train_ids(out) == train_ids(reference)

@@ -17,7 +17,7 @@ DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
 
 def _fail(msg: str, code: int = 2):
-    console.print(f"[red]error:[/red] {msg}", highlight=False)
+    console.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -39,7 +39,8 @@ def _guard(fn):
         except KeyboardInterrupt:
             out = kw.get("out")
             console.print("\n[yellow]interrupted.[/yellow]" + (
-                f" Completed stages are kept; continue with the same command plus --resume (--out {out})." if out else ""))
+                f" Completed stages are kept; continue with the same command plus --resume (--out {out})." if out else ""),
+                soft_wrap=True)
             raise typer.Exit(130)
     return wrapper
 

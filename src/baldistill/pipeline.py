@@ -291,6 +291,7 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, bac
     from .config import dump_config
     from .runfolder import environment
 
+    distiller = None
     folder = RunFolder.create(Path(out), resume)
     if resume:
         _check_same_config(cfg, folder)
@@ -300,8 +301,11 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, bac
         if not resume:
             folder.write_text("config.yaml", dump_config(cfg))
         folder.write_json("env.json", environment())
-        return Distiller(cfg, folder, student, backend).run(resume=resume)
+        distiller = Distiller(cfg, folder, student, backend)
+        return distiller.run(resume=resume)
     finally:
+        if distiller is not None and distiller._teacher is not None:
+            distiller._teacher.close()
         logging.getLogger("baldistill").removeHandler(handler)
         handler.close()
 

@@ -158,6 +158,14 @@ class TeacherClient:
                                         "synthetic", {"stage": stage}))
         return out_examples
 
+    def close(self) -> None:
+        """Close the HTTP connections on the loop they belong to, then the loop."""
+        if self._loop is not None and not self._loop.is_closed():
+            http = getattr(self.backend, "client", None)
+            if http is not None:
+                self._loop.run_until_complete(http.close())
+            self._loop.close()
+
     # ---- the engine ------------------------------------------------------------------------------
     def execute(self, requests: list[Request], advance: Callable[[int], None] | None = None) -> list[Outcome]:
         if not requests:

@@ -1,0 +1,58 @@
+"""Teacher calls per second through BalDistill's client (ledger, cache off, retries, parsing) against
+a local OpenAI-compatible server with a fixed latency; checks that the server's request count equals
+the client's. Target (issue: 0.8 * concurrency / latency): 64 calls/s at concurrency 16, 200 ms.
+
+    python benchmarks/teacher_throughput.py [--calls 320] [--concurrency 16] [--latency 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from baldistill.config import TeacherConfig
+from baldistill.data import Example
+from baldistill.ledger import Ledger
+from baldistill.teacher import TeacherClient
+from baldistill.teacher.openai_compat import OpenAICompatible
+from baldistill.testing.fake_openai import FakeOpenAIServer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=320)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    rates = []
+    with FakeOpenAIServer(latency=a.latency) as server:
+        for rep in range(a.repeats + 1):  # the first repetition warms up connections
+            tc = TeacherConfig(kind="openai", model="fake-teacher", base_url=server.base_url, api_key_env=None,
+                               concurrency=a.concurrency, timeout=30)
+            client = TeacherClient(OpenAICompatible(tc.model, tc.base_url, None, tc.timeout, tc.concurrency), tc,
+                                   Ledger(a.calls), cache=None, instruction="Solve.")
+            # unique prompts: no two requests are the same
+            exs = [Example(f"r{rep}-{k}", "d", f"Question {rep}-{k}: what is {k} + {rep}?", str(k + rep))
+                   for k in range(a.calls)]
+            before = server.received
+            t0 = time.perf_counter()
+            kept = client.annotate(0, exs)
+            dt = time.perf_counter() - t0
+            sent = server.received - before
+            assert sent == a.calls == client.ledger.spent, (sent, client.ledger.spent)
+            assert len(kept) == a.calls
+            client.close()
+            if rep:
+                rates.append(a.calls / dt)
+            print(f"{'warm-up' if rep == 0 else f'run {rep}'}: {a.calls} calls in {dt:.2f} s = {a.calls / dt:.1f} calls/s; "
+                  f"server count {sent} == client count {client.ledger.spent}")
+    target = 0.8 * a.concurrency / a.latency
+    med = statistics.median(rates)
+    print(f"median {med:.1f} calls/s at concurrency {a.concurrency}, latency {a.latency * 1000:.0f} ms; "
+          f"ideal {a.concurrency / a.latency:.0f}, target {target:.0f}: {'OK' if med >= target else 'BELOW TARGET'}")
+
+
+if __name__ == "__main__":
+    main()
