@@ -84,6 +84,7 @@ def test_randomized_faults_never_overspend_never_repay_and_reconcile():
             totals["repaid"] += sum(max(0, n - 1 - unknown[k]) for k, n in answered.items())
             totals["overspend"] += max(0, led.spent - budget)
             totals["faults"] += sum(v for k, v in s.fault_counts.items() if k != "none")
+    print(f"fault runs: {dict(totals)}")
     assert totals["runs"] >= 20 and totals["overspend"] == 0 and totals["repaid"] == 0 and totals["faults"] > 100
 
 
