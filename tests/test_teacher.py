@@ -2,7 +2,6 @@
 
 import hashlib
 
-import pytest
 
 from baldistill.config import TeacherConfig
 from baldistill.data import Example

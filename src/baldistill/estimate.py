@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 
-from . import policies
 from .config import RunConfig
 from .data import domain_counts, load_examples
 from .methods import METHODS

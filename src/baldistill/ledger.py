@@ -58,7 +58,7 @@ class Ledger:
         if self.path:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(f"""CREATE TABLE IF NOT EXISTS calls (
+        self.db.execute("""CREATE TABLE IF NOT EXISTS calls (
             id INTEGER PRIMARY KEY, key TEXT, stage INTEGER, domain TEXT, kind TEXT, example_id TEXT,
             status TEXT, units INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER,
             reasoning_tokens INTEGER DEFAULT 0, dollars REAL, physical INTEGER, prompt_hash TEXT,

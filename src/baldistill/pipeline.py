@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import dist, policies
-from .answers import answers_match
 from .config import RunConfig
 from .data import Example, domain_counts, load_examples
 from .evaluate import Evaluator

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import dist
-from .data import Example, write_jsonl
+from .data import write_jsonl
 
 
 class RunFolderError(ValueError):

@@ -9,8 +9,6 @@ boundary is exact and identical to what the model sees when it generates.
 from __future__ import annotations
 
 import logging
-import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
