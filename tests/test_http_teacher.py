@@ -179,6 +179,14 @@ def test_completions_api_for_base_models():
         assert len(kept) == 1 and "prompt" in s.requests[0] and "messages" not in s.requests[0]
 
 
+def test_completions_api_synthesis_continues_the_primed_input():
+    with FakeOpenAIServer(reply=lambda b: "What is 4 + 4?\nReasoning: 4 + 4 = 8.\nAnswer: 8") as s:
+        c = make_client(s, api="completions")
+        got = c.synthesize(0, "d", examples(2), 1, 0, existing=[])
+        assert [(e.input, e.answer) for e in got] == [("What is 4 + 4?", "8")]
+        assert s.requests[0]["prompt"].endswith("Input: ")
+
+
 def test_reasoning_models_use_max_completion_tokens():
     with FakeOpenAIServer() as s:
         c = make_client(s, token_param="max_completion_tokens")

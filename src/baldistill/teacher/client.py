@@ -139,7 +139,9 @@ class TeacherClient:
             if out.reply.text is None:
                 why, status = out.reply.error, "parse_error"
             else:
-                parsed = synthesis_from(out.reply.text)
+                # a base model continues a prompt that already ends with "Input:"
+                text = ("Input: " if self.cfg.api == "completions" else "") + out.reply.text
+                parsed = synthesis_from(text)
                 status = "dropped"
                 if parsed is None:
                     why, status = "reply not in the Input/Reasoning/Answer format", "parse_error"
