@@ -71,6 +71,7 @@ class Student:
         self.base.eval()
         self.model = self.base  # a PeftModel once an adapter is attached
         self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+        self._prompt_ids: dict[str, list[int]] = {}
         gen_eos = self.base.generation_config.eos_token_id
         gen_eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
         self.eos_ids = sorted({i for i in [self.tokenizer.eos_token_id, *gen_eos] if i is not None})
@@ -102,7 +103,11 @@ class Student:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def prompt_ids(self, text: str) -> list[int]:
-        return self.encode(self.prompt_text(text))
+        """Token ids of the rendered prompt; tokenised once per input (generation, IFD, training share it)."""
+        ids = self._prompt_ids.get(text)
+        if ids is None:
+            ids = self._prompt_ids[text] = self.encode(self.prompt_text(text))
+        return ids
 
     def train_features(self, text: str, response: str) -> dict:
         p, c = self.prompt_ids(text), self.encode(self.completion_text(text, response))
