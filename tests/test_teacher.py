@@ -77,3 +77,10 @@ def test_parsers():
     assert r.text == "hi" and r.usage.prompt_tokens == 3 and r.error is None
     assert parse_body("{not json").error.startswith("malformed") and parse_body('{"choices": []}').text is None
     assert near_duplicate("What is 2 + 3 ?", ["what is 2+3"]) and not near_duplicate("What is 7 * 8?", ["what is 2+3"])
+    # templated tasks: one changed number or word is a different example
+    assert not near_duplicate("How many 1 bits are in the number 126?", ["How many 1 bits are in the number 12?"])
+    assert not near_duplicate("Reverse this list of words: all, You, set", ["Reverse this list of words: all, You, sat"])
+    # a long text with one word changed is a near duplicate; with a changed number it is not
+    story = " ".join(f"word{k}" for k in range(120)) + " exports rose 7 pct"
+    assert near_duplicate(story.replace("word5 ", "term5 "), [story])
+    assert not near_duplicate(story.replace("7 pct", "8 pct"), [story])

@@ -36,7 +36,7 @@ def results_table(m: dict) -> Table:
     caption.append(f"training examples {m['n_train']} ({m.get('n_train_synthetic', 0)} synthetic)")
     short = sum(m.get("shortfall_by_domain", {}).values())
     if short:
-        caption.append(f"{short} paid annotations dropped by the answer check")
+        caption.append(f"{short} paid calls did not become training data (answer check, parse or hygiene; see the ledger)")
     t.caption = "; ".join(caption)
     return t
 

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,23 +39,22 @@ class Outcome:
     error: str | None = None
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
+def _tokens(text: str) -> Counter:
+    return Counter(re.findall(r"\w+", text.lower()))
 
 
-def _grams(text: str) -> set[str]:
-    t = _norm(text)
-    return {t[k:k + 3] for k in range(max(1, len(t) - 2))}
-
-
-def near_duplicate(text: str, others: list[str], threshold: float = 0.9) -> bool:
-    """Exact match after normalisation, or character-trigram Jaccard similarity >= threshold."""
-    n, g = _norm(text), _grams(text)
+def near_duplicate(text: str, others: list[str], tolerance: float = 0.02) -> bool:
+    """The same words and numbers after case, spacing and punctuation are ignored, up to a few changed
+    words in a long text (at most ``tolerance`` of all tokens, and no changed number). In templated
+    tasks one changed word or number is a different example, so short texts must match exactly."""
+    a = _tokens(text)
+    na = sum(a.values())
     for o in others:
-        if _norm(o) == n:
+        b = _tokens(o)
+        diff = (a - b) + (b - a)
+        if not diff:
             return True
-        go = _grams(o)
-        if g and go and len(g & go) / len(g | go) >= threshold:
+        if sum(diff.values()) <= tolerance * (na + sum(b.values())) and not any(t.isdigit() for t in diff):
             return True
     return False
 
