@@ -33,7 +33,9 @@ def estimate(cfg: RunConfig) -> list[dict]:
     rng = random.Random(cfg.seed)
 
     def avg_tokens(reqs) -> float:
-        return sum(len(r.prompt_text()) / 4 + 8 * len(r.payload.get("messages", [1])) for r in reqs) / max(1, len(reqs))
+        # about 4 characters a token, plus about 8 tokens of chat-template framing per message
+        return sum(len(r.prompt_text()) / 4 + 8 * len(r.payload.get("messages") or [r.payload["prompt"]])
+                   for r in reqs) / max(1, len(reqs))
 
     ann_tok = {d: avg_tokens([client.annotation_request(0, e) for e in xs[:50]]) for d, xs in by_dom.items()}
     syn_tok = {d: avg_tokens([client.synthesis_request(0, d, rng.sample(xs, min(t.synthesis_seeds, len(xs))), 0)])

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from . import dist, policies
 from .config import RunConfig
-from .data import Example, domain_counts, load_examples
-from .evaluate import Evaluator
+from .data import Example, domain_counts, load_examples, read_jsonl
+from .evaluate import Evaluator, limit_per_domain
 from .ifd import select_top
 from .ledger import Caps, Ledger
 from .methods import METHODS, Method
@@ -232,7 +232,6 @@ class Distiller:
             return state, 0
         last = done[-1]
         info = self.folder.read_json(f"stages/{last}/done.json")
-        from .data import read_jsonl
         state = State(remaining=info["remaining"],
                       train=[Example.from_json(r) for r in read_jsonl(self.folder.path / f"stages/{last}/train.jsonl")],
                       synth_asked=info.get("synth_asked", {}))
@@ -249,7 +248,6 @@ class Distiller:
     def _finish(self, state: State, seconds: float) -> dict:
         tail = policies.reporting_tail(self.pool_sizes, self.cfg.budget)
         ev = Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
-        from .evaluate import limit_per_domain
         test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
         summary, rows = ev.evaluate(self.student, test, desc=f"evaluating {self.method.name} on {len(test)} test items")
         self.folder.write_jsonl("predictions.jsonl", rows)

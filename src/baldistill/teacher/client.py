@@ -77,15 +77,17 @@ class TeacherClient:
         return self.backend.label
 
     # ---- requests --------------------------------------------------------------------------------
-    def _payload(self, prompt, values: dict, temperature: float, sample: int, stop: list[str] | None = None) -> dict:
+    def _payload(self, prompt, values: dict, temperature: float, sample: int, prime: str = "") -> dict:
+        """What decides the reply. For a base model (completions) the prompt ends with ``prime``, the
+        start of the expected answer, and a blank-lines stop ends the continuation."""
         c = self.cfg
         p = {"model": c.model or self.backend.name, "temperature": temperature, c.token_param: c.max_tokens,
              "sample": sample}
         if c.api == "chat":
             p["messages"] = prompt.messages(**values)
         else:
-            p["prompt"] = prompt.text(**values) + "\n\n" + (stop[0].strip() + " " if stop else "")
-            if stop:
+            p["prompt"] = prompt.text(**values) + "\n\n" + prime
+            if prime:
                 p["stop"] = ["\n\n\n"]
         return p
 
@@ -100,7 +102,7 @@ class TeacherClient:
             for s in seeds)
         values = {"domain": domain, "examples": shots}
         payload = self._payload(self.synth_prompt, values, self.cfg.synthesis_temperature, sample,
-                                stop=["Input:"] if self.cfg.api == "completions" else None)
+                                prime="Input: " if self.cfg.api == "completions" else "")
         return Request("synthesize", stage, domain, None, payload, self.synth_prompt.hash)
 
     # ---- what the pipeline asks ------------------------------------------------------------------
@@ -216,9 +218,7 @@ class TeacherClient:
         if raw is not None:  # paid by another run that shares the cache: charge it here, send nothing
             reply = parse_body(raw)
             try:
-                row = led.reserve(key=key, stage=req.stage, domain=req.domain, kind=req.kind,
-                                  example_id=req.example_id, prompt_tokens=req.worst_prompt_tokens(),
-                                  max_tokens=req.max_tokens(), physical=False, prompt_hash=req.prompt_hash)
+                row = self._reserve(req, physical=False)
             except BudgetExceeded as e:
                 return Outcome(req, None, None, str(e))
             self._settle(row, req, reply)
@@ -226,9 +226,7 @@ class TeacherClient:
         attempt = 0
         while True:
             try:
-                row = led.reserve(key=key, stage=req.stage, domain=req.domain, kind=req.kind,
-                                  example_id=req.example_id, prompt_tokens=req.worst_prompt_tokens(),
-                                  max_tokens=req.max_tokens(), prompt_hash=req.prompt_hash)
+                row = self._reserve(req, physical=True)
             except BudgetExceeded as e:
                 return Outcome(req, None, None, str(e))
             try:
@@ -259,6 +257,12 @@ class TeacherClient:
             reply = parse_body(raw)
             self._settle(row, req, reply)
             return Outcome(req, row, reply)
+
+    def _reserve(self, req: Request, physical: bool) -> int:
+        """Charge the worst case of ``req``; raises BudgetExceeded when a cap would be crossed."""
+        return self.ledger.reserve(key=req.key, stage=req.stage, domain=req.domain, kind=req.kind,
+                                   example_id=req.example_id, prompt_tokens=req.worst_prompt_tokens(),
+                                   max_tokens=req.max_tokens(), physical=physical, prompt_hash=req.prompt_hash)
 
     def _settle(self, row: int, req: Request, reply: Reply) -> None:
         u = reply.usage
