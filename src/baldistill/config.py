@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .methods import METHODS
 
 MethodName = Literal[
-    "baldistill-a", "baldistill-n", "active-ft-cot", "random-ft-cot", "random-ft", "zero-shot", "balance-ft-cot"
+    "baldistill-a", "baldistill-n", "active-ft-cot", "random-ft-cot", "random-ft", "zero-shot", "balance-ft-cot",
+    "duplicate-ft-cot",
 ]
 
 DEFAULT_INSTRUCTION = "Solve the task. Reason briefly, then end with: The answer is <answer>."
@@ -98,6 +99,7 @@ class TeacherConfig(_Strict):
     max_tokens: int = Field(256, ge=1, description="completion tokens per call (reserved as the worst case)")
     temperature: float = Field(0.0, ge=0, le=2)
     synthesis_temperature: float = Field(0.7, ge=0, le=2)
+    fresh_samples: bool = Field(False, description="a repeated example (duplicate-ft-cot) gets a new teacher sample per copy instead of reusing the cached rationale")
     concurrency: int = Field(8, ge=1)
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_retries: int = Field(5, ge=0)
@@ -140,6 +142,7 @@ class RunConfig(_Strict):
     student: StudentConfig = StudentConfig()
     teacher: TeacherConfig = TeacherConfig()
     selection: SelectionConfig = SelectionConfig()
+    eval_each_stage: int | None = Field(None, ge=1, description="also evaluate after every earlier stage on at most N test items per domain (score-against-stage plots)")
 
     @model_validator(mode="after")
     def _check(self):

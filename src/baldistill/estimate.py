@@ -51,8 +51,11 @@ def estimate(cfg: RunConfig) -> list[dict]:
             ptok = 0.0
             for d, q in quota.items():
                 real = min(q, remaining[d])
-                deficit = q - real if method.synthesize else 0
                 remaining[d] -= real
+                if method.duplicate:  # the deficit is filled with annotated copies of real examples
+                    real, deficit = q, 0
+                else:
+                    deficit = q - real if method.synthesize else 0
                 annotate += real
                 synth += deficit
                 ptok += real * ann_tok[d] + deficit * syn_tok[d]

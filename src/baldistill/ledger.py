@@ -176,6 +176,15 @@ class Ledger:
             "by_stage": group("stage"), "by_domain": group("domain"), "by_kind": group("kind"),
         }
 
+    def units_by_stage_domain(self) -> dict[str, dict[str, int]]:
+        """Budget units charged per stage and domain (the 'budget spent per domain per stage' plot)."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.rows():
+            if r["status"] in CHARGED and r["units"]:
+                by = out.setdefault(str(r["stage"]), {})
+                by[r["domain"]] = by.get(r["domain"], 0) + r["units"]
+        return out
+
     def export(self, path: Path) -> None:
         rows = self.rows()
         path = Path(path)

@@ -16,6 +16,7 @@ class Method:
     train: bool
     multi_stage: bool
     summary: str
+    duplicate: bool = False  # fill tail deficits by repeating the domain's real examples (no synthesis)
 
 
 METHODS = {
@@ -27,6 +28,9 @@ METHODS = {
                "naive (equal) balance, per-domain IFD selection, teacher synthesis for tail deficits"),
         Method("active-ft-cot", "global", "ifd", False, True, True, True,
                "stage-wise IFD selection ranked across all domains, no balancing or synthesis"),
+        Method("duplicate-ft-cot", "naive", "random", False, True, True, False,
+               "one stage of naive balance; tail deficits filled by repeating the domain's real examples",
+               duplicate=True),
         Method("balance-ft-cot", "naive", "random", True, True, True, False,
                "one stage of naive balance with synthesis, random (not IFD) selection"),
         Method("random-ft-cot", "global", "random", False, True, True, False,

@@ -40,6 +40,7 @@ class State:
     remaining: dict[str, list[str]]  # unselected real example ids per domain, in pool order
     train: list[Example] = field(default_factory=list)  # everything selected and kept so far
     synth_asked: dict[str, int] = field(default_factory=dict)  # synthesis calls so far per domain (sample index)
+    copies: dict[str, int] = field(default_factory=dict)  # duplicate-ft-cot: paid copies so far per real example
 
 
 def allocate(method: Method, pool_sizes: dict[str, int], budget: int, stages: int) -> list[dict[str, int]]:
@@ -114,9 +115,15 @@ class Distiller:
                                  desc=f"stage {i + 1}/{self.stages}: training on {len(data)}") if data else {}
         if dist.is_main():
             self.student.save_adapter(self.folder.path / f"stages/{i}/adapter")
+            n = self.cfg.eval_each_stage
+            if n and i < self.stages - 1:  # the last stage gets the full final evaluation
+                test = limit_per_domain(self.test, n, self.cfg.seed)
+                summary, _ = self.evaluator().evaluate(self.student, test, desc=f"stage {i + 1}: evaluating on {len(test)}")
+                self.folder.write_json(f"stages/{i}/eval.json", {"stage": i, "n_test": len(test), **summary})
         self.folder.write_json(f"stages/{i}/done.json", {
             "stage": i, "kept_new": len(new), "n_train": len(state.train), "spent": self.ledger.spent,
-            "training": stats, "remaining": state.remaining, "synth_asked": state.synth_asked})
+            "training": stats, "remaining": state.remaining, "synth_asked": state.synth_asked,
+            "copies": state.copies})
 
     def choose(self, i: int, state: State) -> list[Example]:
         """This stage's new training examples: allocate, select, synthesize, annotate, check."""
@@ -130,10 +137,11 @@ class Distiller:
         deficits = {d: quota[d] - remaining[d] for d in tail}
         selected, scored = self.select(i, quota, state, rng)
         synthetic = self.synthesize(i, deficits, state, rng) if self.method.synthesize else []
-        self.folder.write_jsonl(f"stages/{i}/selected.jsonl", selected)
+        copies = self.duplicates(deficits, state, rng) if self.method.duplicate else []
+        self.folder.write_jsonl(f"stages/{i}/selected.jsonl", selected + copies)
         self.folder.write_jsonl(f"stages/{i}/synthetic.jsonl", synthetic)
         self.folder.write_jsonl(f"stages/{i}/ifd.jsonl", scored)
-        return self.annotate(i, selected) + synthetic
+        return self.annotate(i, selected + copies) + synthetic
 
     def target(self, e: Example) -> str:
         """What the student learns to write: the teacher rationale, or the label alone (random-ft)."""
@@ -217,12 +225,26 @@ class Distiller:
                 state.synth_asked[d] = first + n
         return out
 
+    def duplicates(self, deficits: dict[str, int], state: State, rng: random.Random) -> list[Example]:
+        """duplicate-ft-cot: fill each tail deficit by repeating the domain's real examples in turn (a
+        seeded order). Each copy is annotated and paid as a unit of its own; with the reply cache on, a
+        copy reuses the first rationale unless ``teacher.fresh_samples`` asks for a new sample."""
+        out = []
+        for d, n in deficits.items():
+            real = [e for e in self.pool if e.domain == d]
+            order = rng.sample(real, len(real))
+            for j in range(n):
+                e = order[j % len(order)]
+                c = state.copies[e.id] = state.copies.get(e.id, 0) + 1
+                out.append(Example(f"{e.id}#copy{c}", d, e.input, e.answer, None, "duplicate", {"copy": c, "of": e.id}))
+        return out
+
     def annotate(self, i: int, selected: list[Example]) -> list[Example]:
         """Teacher rationales for real examples (gold answer given); keep those whose answer agrees."""
         if not self.method.rationale:  # labels only: no teacher calls, no rationale
-            return [Example(ex.id, ex.domain, ex.input, ex.answer, None, "real") for ex in selected]
+            return [Example(ex.id, ex.domain, ex.input, ex.answer, None, ex.source, ex.meta) for ex in selected]
         with bar(f"stage {i + 1}: teacher annotation", len(selected)) as advance:
-            return self.teacher.annotate(i, selected, advance)
+            return self.teacher.annotate(i, selected, advance, [e.meta.get("copy", 0) for e in selected])
 
     # ---- resume, evaluate, record ----------------------------------------------------------
     def restore(self, state: State) -> tuple[State, int]:
@@ -234,7 +256,7 @@ class Distiller:
         info = self.folder.read_json(f"stages/{last}/done.json")
         state = State(remaining=info["remaining"],
                       train=[Example.from_json(r) for r in read_jsonl(self.folder.path / f"stages/{last}/train.jsonl")],
-                      synth_asked=info.get("synth_asked", {}))
+                      synth_asked=info.get("synth_asked", {}), copies=info.get("copies", {}))
         self.student.load_adapter(self.folder.path / f"stages/{last}/adapter",
                                   trainable=not self.cfg.student.train.fresh_adapter_each_stage)
         log.info("resuming after stage %d of %d", last + 1, self.stages)
@@ -245,9 +267,12 @@ class Distiller:
         dist.barrier()
         return metrics
 
-    def _finish(self, state: State, seconds: float) -> dict:
+    def evaluator(self) -> Evaluator:
         tail = policies.reporting_tail(self.pool_sizes, self.cfg.budget)
-        ev = Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
+        return Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
+
+    def _finish(self, state: State, seconds: float) -> dict:
+        ev = self.evaluator()
         test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
         summary, rows = ev.evaluate(self.student, test, desc=f"evaluating {self.method.name} on {len(test)} test items")
         self.folder.write_jsonl("predictions.jsonl", rows)
@@ -267,6 +292,7 @@ class Distiller:
             "spent": self.ledger.spent,
             "n_train": len(state.train),
             "n_train_synthetic": sum(e.source == "synthetic" for e in state.train),
+            "n_train_duplicate": sum(e.source == "duplicate" for e in state.train),
             "n_train_by_domain": n_by_domain,
             # units paid for that did not become training data (dropped by the answer check)
             "shortfall_by_domain": {d: units_by_domain[d] - n_by_domain[d] for d in self.domains}
@@ -276,6 +302,7 @@ class Distiller:
             "majority": ev.majority(test),
             "pool_sizes": self.pool_sizes,
             "wall_seconds": round(seconds, 1),
+            "spend_by_stage_domain": self.ledger.units_by_stage_domain(),
             "ledger": {k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "dollars", "unknown_outcome",
                                              "physical", "by_stage", "by_kind")},
         }

@@ -32,10 +32,17 @@ class Request:
     payload: dict  # exactly what decides the reply: model, messages/prompt, generation params, sample index
     prompt_hash: str
     meta: dict = field(default_factory=dict, compare=False, hash=False)  # local context, never sent
+    copy: int = 0  # the n-th paid copy of the same request (duplicate-ft-cot repeats real tail examples)
+
+    @property
+    def cache_key(self) -> str:
+        """Which stored reply answers this request: the payload alone (copies share it)."""
+        return request_key(self.payload)
 
     @property
     def key(self) -> str:
-        return request_key(self.payload)
+        """Which budget unit this request is: every copy is a unit of its own."""
+        return self.cache_key + (f"#copy{self.copy}" if self.copy else "")
 
     def prompt_text(self) -> str:
         if "messages" in self.payload:

@@ -91,10 +91,13 @@ class TeacherClient:
                 p["stop"] = ["\n\n\n"]
         return p
 
-    def annotation_request(self, stage: int, ex: Example) -> Request:
+    def annotation_request(self, stage: int, ex: Example, copy: int = 0) -> Request:
+        """``copy``: the n-th annotated copy of the same example. Each copy is a budget unit; copies reuse
+        the first reply unless ``fresh_samples`` asks for a new sample each."""
         values = {"instruction": self.instruction, "input": ex.input, "answer": ex.answer}
-        payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, 0)
-        return Request("annotate", stage, ex.domain, ex.id, payload, self.annotate_prompt.hash, {"example": ex})
+        sample = copy if self.cfg.fresh_samples else 0
+        payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, sample)
+        return Request("annotate", stage, ex.domain, ex.id, payload, self.annotate_prompt.hash, {"example": ex}, copy)
 
     def synthesis_request(self, stage: int, domain: str, seeds: list[Example], sample: int) -> Request:
         shots = "\n\n".join(
@@ -106,11 +109,12 @@ class TeacherClient:
         return Request("synthesize", stage, domain, None, payload, self.synth_prompt.hash)
 
     # ---- what the pipeline asks ------------------------------------------------------------------
-    def annotate(self, stage: int, examples: list[Example], advance: Callable[[int], None] | None = None
-                 ) -> list[Example]:
+    def annotate(self, stage: int, examples: list[Example], advance: Callable[[int], None] | None = None,
+                 copies: list[int] | None = None) -> list[Example]:
         """Rationales for real examples (gold answer given); keeps those whose answer agrees."""
         kept = []
-        for ex, out in zip(examples, self.execute([self.annotation_request(stage, e) for e in examples], advance)):
+        reqs = [self.annotation_request(stage, e, c) for e, c in zip(examples, copies or [0] * len(examples))]
+        for ex, out in zip(examples, self.execute(reqs, advance)):
             if out.reply is None:
                 continue
             if out.reply.text is None:
@@ -124,7 +128,7 @@ class TeacherClient:
             elif not ok:
                 self.ledger.mark(out.row, "dropped", f"answer {answer!r} != gold {ex.answer!r}")
             else:
-                kept.append(Example(ex.id, ex.domain, ex.input, ex.answer, rationale, "real"))
+                kept.append(Example(ex.id, ex.domain, ex.input, ex.answer, rationale, ex.source, ex.meta))
         return kept
 
     def synthesize(self, stage: int, domain: str, seeds: list[Example], n: int, first_sample: int,
@@ -210,7 +214,7 @@ class TeacherClient:
     async def _one(self, req: Request) -> Outcome:
         key, led = req.key, self.ledger
         prior = led.completed(key)
-        raw = self.cache.get(key) if self.cache is not None else None
+        raw = self.cache.get(req.cache_key) if self.cache is not None else None
         if prior is not None and raw is not None:  # already paid by this run (a resumed stage)
             return Outcome(req, prior, parse_body(raw))
         if prior is not None and getattr(self.backend, "free", False):  # a free simulation: just re-ask
@@ -253,7 +257,7 @@ class TeacherClient:
                 await asyncio.sleep(delay)
                 continue
             if self.cache is not None:
-                self.cache.put(key, req.payload, raw, req.prompt_hash)  # journaled the moment it arrives
+                self.cache.put(req.cache_key, req.payload, raw, req.prompt_hash)  # journaled the moment it arrives
             reply = parse_body(raw)
             self._settle(row, req, reply)
             return Outcome(req, row, reply)
