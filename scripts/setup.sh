@@ -4,6 +4,7 @@
 #   bash scripts/setup.sh        what the demo needs
 #   bash scripts/setup.sh test   also what the tests need, including llama.cpp's OpenAI-compatible server
 #                                (llama-cpp-python[server], compiled from source: about 9 minutes the first time)
+#                                and headless Chromium + chromedriver (apt, sudo when not root) for the report test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -19,5 +20,11 @@ command -v "$PY" >/dev/null || PY=python3
 if [ "${1:-}" = "test" ]; then
   .venv/bin/python -c "import llama_cpp.server" 2>/dev/null || \
     CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install -q "llama-cpp-python[server]==0.3.36"
+  # Headless Chromium + chromedriver for the report test (tests/test_html_report.py), from Debian packages.
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver
+  fi
 fi
 echo "environment ready: .venv ($(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'))"

@@ -251,6 +251,136 @@ def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
             console.print(f"wrote {out}")
 
 
+def _config_arg(config: Path) -> Path:
+    """'demo' names the bundled default config."""
+    return DEMO_CONFIG if str(config) == "demo" else config
+
+
+@app.command()
+@_guard
+def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base run ('demo': the bundled one)")],
+            methods: Annotated[str, typer.Option(help="comma-separated methods, or 'all'")] = "all",
+            seeds: Annotated[int, typer.Option(help="seeds per cell: seed, seed+1, ...")] = 1,
+            stages: Annotated[Optional[str], typer.Option(help="stage counts K to sweep, e.g. 3,5,8 (first = default)")] = None,
+            budgets: Annotated[Optional[str], typer.Option(help="teacher budgets B to sweep, e.g. 96,192")] = None,
+            students: Annotated[Optional[str], typer.Option(help="student models to sweep, comma-separated")] = None,
+            stage_eval: Annotated[int, typer.Option(help="multi-stage methods: also evaluate after each earlier stage on up to N test items per domain (0: off)")] = 10,
+            out: Annotated[Path, typer.Option(help="comparison folder; re-running the same command resumes it")] = Path("runs/compare"),
+            estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,
+            set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: key=value")] = None):
+    """Every method under the same teacher budget, over seeds and sweeps: results.csv/json, paper-style tables, plots, report.html."""
+    import logging
+    import time
+
+    from rich.table import Table
+
+    from .compare import compare as run_compare
+    from .compare import elapsed, estimate, make_spec
+    from .config import load_config
+    from .report import print_table
+
+    path = _config_arg(config)
+    base = load_config(path, set_ or [])
+    spec = make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None)
+    if estimate_only:
+        e = estimate(base, spec, out)
+        t = Table(title=f"compare: {e['todo']} of {e['cells']} runs to do; teacher {base.teacher.kind} "
+                        f"{base.teacher.model or ''}; {e['cached_replies']} replies already cached")
+        for col in ("spend", "calls", "annotate", "synthesize", "prompt tokens (est.)", "completion tokens (max)", "$ (max)"):
+            t.add_column(col, justify="right")
+        for name, r in (("logical (charged to the runs)", e["logical"]), ("physical (sent, at most)", e["physical_max"])):
+            t.add_row(name, str(r["calls"]), str(r["annotate"]), str(r["synthesize"]), f"{r['prompt_tokens']:,}",
+                      f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}")
+        print_table(t)
+        return
+    logging.getLogger("baldistill").setLevel(logging.INFO)
+    t0 = time.time()
+
+    def on_cell(n, total, rid, resume):
+        console.print(f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {elapsed(t0)}",
+                      highlight=False)
+
+    try:
+        run_compare(base, spec, out, on_cell)
+    except KeyboardInterrupt:
+        console.print(f"\n[yellow]interrupted.[/yellow] Finished runs are kept; run the same command again to "
+                      f"continue (--out {out}).", soft_wrap=True)
+        raise typer.Exit(130)
+    console.print((out / "table.md").read_text(), highlight=False, markup=False)
+    console.print(f"comparison folder: {out} (results.csv, results.json, table.md, table_generalization.md, "
+                  f"plots/, report.html); wall time {elapsed(t0)}")
+
+
+@app.command()
+@_guard
+def report(folder: Annotated[Path, typer.Argument(help="comparison folder written by `baldistill compare`")]):
+    """Rebuild the tables, plots and the self-contained report.html of a comparison folder."""
+    from .compare import write_outputs, write_results
+
+    if not (folder / "compare.json").exists():
+        _fail(f"{folder}: no compare.json (not a comparison folder written by `baldistill compare`)")
+    write_results(folder)
+    write_outputs(folder)
+    console.print(f"wrote {folder / 'report.html'}")
+
+
+@app.command()
+@_guard
+def prepare(fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="reuters | r52 | unifiedqa | math | hf")],
+            source: Annotated[str, typer.Argument(help="the dataset's folder (hf: a hub name, folder or data file)")],
+            out: Annotated[Path, typer.Option(help="writes train.jsonl, test.jsonl and config.yaml here")],
+            budget: Annotated[int | None, typer.Option(help="B in config.yaml; default: the paper's per-domain budget x domains")] = None,
+            stages: int = 5, seed: int = 0,
+            zipf_alpha: Annotated[float | None, typer.Option(help="Zipf-resample train (math default 1.1; 0: off)")] = None,
+            max_per_domain: Annotated[int | None, typer.Option(help="Zipf: size of the largest domain")] = None,
+            max_train: Annotated[int | None, typer.Option(help="seeded sample of at most N training examples")] = None,
+            max_test: Annotated[int | None, typer.Option(help="seeded sample of at most N test examples")] = None,
+            multi_label: Annotated[str | None, typer.Option(help="reuters: first | pairs")] = None,
+            qa_kind: Annotated[str | None, typer.Option(help="unifiedqa: auto | mcqa | absqa")] = None,
+            domains: Annotated[str | None, typer.Option(help="unifiedqa: comma-separated dataset folders")] = None,
+            test_split: Annotated[str | None, typer.Option(help="unifiedqa: dev (default) | test")] = None,
+            hf_config: Annotated[str | None, typer.Option(help="hf: dataset config name")] = None,
+            hf_split: Annotated[str | None, typer.Option(help="hf: TRAIN,TEST split names (default train,test)")] = None,
+            input_field: Annotated[str | None, typer.Option(help="hf: input column")] = None,
+            answer_field: Annotated[str | None, typer.Option(help="hf: answer column")] = None,
+            domain_field: Annotated[str | None, typer.Option(help="hf: domain column")] = None,
+            task: Annotated[str | None, typer.Option(help="hf: qa | classification")] = None,
+            metric: Annotated[str | None, typer.Option(help="hf: accuracy | token_f1")] = None,
+            force: Annotated[bool, typer.Option(help="overwrite train/test/config in --out")] = False):
+    """Convert a dataset of the paper from its original files into train/test JSONL and a config."""
+    from rich.table import Table
+
+    from . import policies
+    from .adapters import prepare as prepare_data
+    from .report import print_table
+
+    given = {"multi_label": multi_label, "kind": qa_kind, "domains": domains, "test_split": test_split,
+             "config": hf_config, "splits": hf_split, "input_field": input_field, "answer_field": answer_field,
+             "domain_field": domain_field, "task": task, "metric": metric}
+    s = prepare_data(fmt, source, out, budget=budget, stages=stages, seed=seed, zipf_alpha=zipf_alpha,
+                     max_per_domain=max_per_domain, max_train=max_train, max_test=max_test, overwrite=force,
+                     **{k: v for k, v in given.items() if v is not None})
+    doms = s["domains"]
+    tail = set(policies.reporting_tail({d: c["train"] for d, c in doms.items()}, s["budget"]))
+    t = Table(title=f"{fmt}: {len(doms)} domains")
+    for col in ("domain", "train", "test", "split"):
+        t.add_column(col, justify="right" if col in ("train", "test") else "left")
+    names = list(doms)
+    shown = names if len(names) <= 30 else names[:12] + [None] + names[-12:]
+    for d in shown:
+        if d is None:
+            t.add_row(f"... {len(names) - 24} more", "", "", "")
+        else:
+            t.add_row(d, str(doms[d]["train"]), str(doms[d]["test"]), "tail" if d in tail else "head")
+    print_table(t)
+    dropped = f"; {s['dropped_test']} test examples dropped (domain not in train)" if s["dropped_test"] else ""
+    console.print(f"{s['train']} train / {s['test']} test examples; task {s['task']}, metric {s['metric']}; "
+                  f"B={s['budget']}, K={s['stages']} (tail: pool < B/l){dropped}" + (f"\n{s['note']}" if s["note"] else ""),
+                  soft_wrap=True, highlight=False, markup=False)
+    console.print(f"config: {s['config']}  (set the teacher, then: baldistill run {s['config']} --out runs/NAME)",
+                  soft_wrap=True, highlight=False)
+
+
 def main():  # pragma: no cover
     app()
 

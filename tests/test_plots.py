@@ -1,0 +1,56 @@
+"""PNG plots of a comparison folder: written, decodable, and skipped cleanly when their data is absent."""
+
+from __future__ import annotations
+
+import json
+
+from matplotlib.image import imread
+from test_tables import make_results
+
+from baldistill.plots import write_plots
+
+
+def _names(paths) -> list[str]:
+    return sorted(p.name for p in paths)
+
+
+def _decodes(path) -> bool:
+    img = imread(path)
+    return path.stat().st_size > 0 and img.shape[0] > 100 and img.shape[1] > 100
+
+
+def test_all_plots_with_a_stage_sweep(tmp_path):
+    make_results(tmp_path, methods=("zero-shot", "random-ft-cot", "baldistill-a"), stages=(3, 5))
+    paths = write_plots(tmp_path)
+    assert _names(paths) == ["per_domain.png", "spend.png", "stage_sweep.png", "stages.png"]
+    assert all(p.parent == tmp_path / "plots" and _decodes(p) for p in paths)
+
+
+def test_absent_data_is_skipped_and_stale_files_removed(tmp_path):
+    make_results(tmp_path, stages=(3, 5))
+    write_plots(tmp_path)
+    make_results(tmp_path, methods=("zero-shot",))  # one K, no stage scores, no teacher spend
+    paths = write_plots(tmp_path)
+    assert _names(paths) == ["per_domain.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").glob("*.png")) == ["per_domain.png"]
+
+
+def test_null_scores_and_empty_rows(tmp_path):
+    make_results(tmp_path)
+    data = json.loads((tmp_path / "results.json").read_text())
+    for r in data["rows"]:
+        r["per_domain"] = {d: None for d in r["per_domain"]} if r["seed"] else r["per_domain"]
+        r["stage_scores"] = [dict(s, macro=None) for s in r["stage_scores"]]
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    assert _names(write_plots(tmp_path)) == ["per_domain.png", "spend.png", "stages.png"]
+    (tmp_path / "results.json").write_text(json.dumps({"spec": data["spec"], "rows": []}))
+    assert write_plots(tmp_path) == []
+
+
+def test_one_file_per_dataset_when_several(tmp_path):
+    make_results(tmp_path)
+    data = json.loads((tmp_path / "results.json").read_text())
+    data["rows"] += [dict(r, dataset="math qa") for r in data["rows"]]
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    names = _names(write_plots(tmp_path))
+    assert "per_domain_demo.png" in names and "per_domain_math-qa.png" in names and len(names) == 6
