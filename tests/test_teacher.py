@@ -84,3 +84,17 @@ def test_parsers():
     story = " ".join(f"word{k}" for k in range(120)) + " exports rose 7 pct"
     assert near_duplicate(story.replace("word5 ", "term5 "), [story])
     assert not near_duplicate(story.replace("7 pct", "8 pct"), [story])
+
+
+def test_copies_and_seeds_share_a_cached_reply_unless_fresh_samples():
+    ex = Example("1", "x", "2+2?", "4")
+
+    def req(seed, copy, fresh):
+        cfg = TeacherConfig(fresh_samples=fresh, temperature=0.7)
+        return TeacherClient(ReferenceTeacher([]), cfg, Ledger(10), None, "Solve.", seed=seed).annotation_request(0, ex, copy)
+
+    first, copy1, seed1 = req(0, 0, False), req(0, 1, False), req(1, 0, False)
+    assert first.cache_key == copy1.cache_key == seed1.cache_key  # one reply serves them all
+    assert len({first.key, copy1.key}) == 2 and first.key == seed1.key  # but each copy is a budget unit
+    fresh = [req(0, 0, True), req(0, 1, True), req(1, 0, True)]
+    assert len({r.cache_key for r in fresh}) == 3 and first.cache_key not in {r.cache_key for r in fresh}

@@ -99,7 +99,7 @@ class TeacherConfig(_Strict):
     max_tokens: int = Field(256, ge=1, description="completion tokens per call (reserved as the worst case)")
     temperature: float = Field(0.0, ge=0, le=2)
     synthesis_temperature: float = Field(0.7, ge=0, le=2)
-    fresh_samples: bool = Field(False, description="a repeated example (duplicate-ft-cot) gets a new teacher sample per copy instead of reusing the cached rationale")
+    fresh_samples: bool = Field(False, description="a repeated example (duplicate-ft-cot) or another seed gets a new teacher sample instead of the cached rationale (use a temperature > 0)")
     concurrency: int = Field(8, ge=1)
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_retries: int = Field(5, ge=0)

@@ -86,7 +86,8 @@ class Distiller:
             if t.kind != "reference" or t.cache:  # the simulation costs nothing: cache only when asked
                 from .cache import ReplyCache
                 cache = ReplyCache(t.cache or self.folder.path / "teacher_cache.sqlite")
-            self._teacher = TeacherClient(backend, t, self.ledger, cache, self.cfg.data.instruction, self.labels)
+            self._teacher = TeacherClient(backend, t, self.ledger, cache, self.cfg.data.instruction, self.labels,
+                                          self.cfg.seed)
         return self._teacher
 
     # ---------------------------------------------------------------------------------------
@@ -194,16 +195,19 @@ class Distiller:
         return rng.sample(ids, max(cap, at_least))
 
     def score(self, i: int, ids: list[str]) -> list[dict]:
-        """IFD of each candidate under the current student; y = its own generated rationale (default)."""
+        """IFD of each candidate under the current student; y = its own generated rationale (default).
+        Generation already yields log p(y | x), so then only the direct pass PPL(y) runs."""
         exs = [self.by_id[x] for x in ids]
         texts = [e.input for e in exs]
+        cond = None
         if self.cfg.selection.response == "generated":
-            gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales")
-            responses, shown = [g.ids for g in gens], [g.text for g in gens]
+            gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales", logprobs=True)
+            responses, shown, cond = [g.ids for g in gens], [g.text for g in gens], [g.nll for g in gens]
         else:  # explicit opt-in only: reads reference text the teacher budget did not pay for
             shown = [self.target(e) for e in exs]
             responses = [self.student.encode(s) for s in shown]
-        scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD")
+        scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD",
+                                  cond_nll=cond)
         return [{"id": e.id, "domain": e.domain, "ifd": s.ifd, "cond_nll": s.cond_nll, "direct_nll": s.direct_nll,
                  "response": r} for e, s, r in zip(exs, scores, shown)]
 

@@ -61,9 +61,9 @@ def near_duplicate(text: str, others: list[str], tolerance: float = 0.02) -> boo
 
 class TeacherClient:
     def __init__(self, backend, cfg, ledger: Ledger, cache: ReplyCache | None, instruction: str = "",
-                 labels: list[str] | None = None):
+                 labels: list[str] | None = None, seed: int = 0):
         self.backend, self.cfg, self.ledger, self.cache = backend, cfg, ledger, cache
-        self.instruction, self.labels = instruction, labels
+        self.instruction, self.labels, self.seed = instruction, labels, seed
         self._loop: asyncio.AbstractEventLoop | None = None
         self.annotate_prompt = load_prompt(cfg.annotate_prompt)
         self.synth_prompt = load_prompt(cfg.synthesize_prompt)
@@ -92,10 +92,11 @@ class TeacherClient:
         return p
 
     def annotation_request(self, stage: int, ex: Example, copy: int = 0) -> Request:
-        """``copy``: the n-th annotated copy of the same example. Each copy is a budget unit; copies reuse
-        the first reply unless ``fresh_samples`` asks for a new sample each."""
+        """``copy``: the n-th annotated copy of the same example. Each copy is a budget unit. Copies, and
+        runs with another seed, reuse the cached reply unless ``fresh_samples`` asks for a new sample
+        per seed and copy (the sample index enters the request, hence the cache key)."""
         values = {"instruction": self.instruction, "input": ex.input, "answer": ex.answer}
-        sample = copy if self.cfg.fresh_samples else 0
+        sample = f"seed{self.seed}/copy{copy}" if self.cfg.fresh_samples else 0
         payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, sample)
         return Request("annotate", stage, ex.domain, ex.id, payload, self.annotate_prompt.hash, {"example": ex}, copy)
 
