@@ -118,7 +118,10 @@ def test_interrupted_comparison_continues(tiny_model, tmp_path):
     assert len(json.loads((tmp_path / "c/results.json").read_text())["rows"]) == 2
     seen = []
     compare(base, spec, tmp_path / "c", on_cell=lambda *a: seen.append(a[2]))
-    assert seen == ["tiny-chat0/B48/K1/random-ft-cot/seed0".replace("tiny-chat0", seen[0].split("/")[0])]
+    assert [s.split("/", 1)[1] for s in seen] == ["B48/K1/random-ft-cot/seed0"]  # only the unfinished run
+    changed = base_cfg(tiny_model, **{"student.train.lr": 5e-3})
+    with pytest.raises(ConfigError, match="student.train.lr changed"):  # would mix two experiments
+        compare(changed, spec, tmp_path / "c")
 
 
 def test_sweeps_make_one_row_per_stage_count_and_budget(tiny_model, tmp_path):

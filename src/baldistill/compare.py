@@ -135,7 +135,7 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
     from .pipeline import run
 
     out.mkdir(parents=True, exist_ok=True)
-    _check_same_spec(spec, out)
+    _check_same_base(base, out)
     (out / "compare.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
     (out / "config.yaml").write_text(dump_config(base))
     todo = {c.run_id: c for c in spec.cells()}
@@ -160,15 +160,26 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
     return rows
 
 
-def _check_same_spec(spec: Spec, out: Path) -> None:
-    """A re-run may add methods, seeds or sweep values; it may not change the data under finished cells."""
-    path = out / "compare.json"
+def _check_same_base(base: RunConfig, out: Path) -> None:
+    """A re-run may add methods, seeds or sweep values; it may not change the base config under the
+    finished runs (their results would silently mix two experiments)."""
+    path = out / "config.yaml"
     if not path.exists():
         return
-    old = json.loads(path.read_text())
-    if old.get("dataset") != spec.dataset:
-        raise ConfigError(f"{out} holds a comparison on dataset '{old.get('dataset')}', not '{spec.dataset}': "
-                          "use another --out")
+    old, new = load_config(path).model_dump(mode="json"), base.model_dump(mode="json")
+    changed = sorted(_diff(old, new))
+    if changed:
+        raise ConfigError(f"{out} holds a comparison with a different base config ({', '.join(changed)} changed): "
+                          "run it with the same config and --set values, or use another --out")
+
+
+def _diff(a: dict, b: dict, prefix: str = ""):
+    for k in set(a) | set(b):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            yield from _diff(x, y, f"{prefix}{k}.")
+        elif x != y:
+            yield f"{prefix}{k}"
 
 
 def write_outputs(out: Path) -> None:
