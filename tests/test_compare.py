@@ -40,6 +40,7 @@ def test_every_method_and_seed_has_a_row(done):
     assert doc["spec"]["methods"] == ORDER and len(doc["rows"]) == 16
     for r in rows:
         assert 0 <= r["macro"] <= 1 and set(r["per_domain"]) == set(r["pool_sizes"])
+        assert r["wall_seconds"] > 0  # loading, training and evaluation all count
         trained_with_teacher = r["method"] not in ("zero-shot", "random-ft")
         assert r["spent_units"] == (48 if trained_with_teacher else 0), r["cell"]
     for name in ("table.md", "table_generalization.md", "report.html"):

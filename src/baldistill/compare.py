@@ -152,12 +152,24 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
         if on_cell:
             on_cell(n, len(todo), rid, resume)
         cfg = cell_config(base, cell, out, spec.stage_eval)
-        run(cfg, folder, resume=resume)
+        t0 = time.time()
+        try:
+            run(cfg, folder, resume=resume)
+        finally:  # wall time over every attempt, including one cut short and resumed
+            _add_wall_time(folder, time.time() - t0)
         gc.collect()
         write_results(out)
     rows = write_results(out)
     write_outputs(out)
     return rows
+
+
+def _add_wall_time(folder: Path, seconds: float) -> None:
+    if not folder.exists():
+        return
+    path = folder / "wall_time.json"
+    before = json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+    path.write_text(json.dumps({"seconds": round(before + seconds, 1)}) + "\n")
 
 
 def _check_same_base(base: RunConfig, out: Path) -> None:
@@ -221,8 +233,14 @@ def row_from_run(folder: Path, cell: Cell, dataset: str) -> dict:
         "stage_scores": stage_scores,
         "n_train": m["n_train"], "n_train_synthetic": m["n_train_synthetic"],
         "n_train_duplicate": m.get("n_train_duplicate", 0),
-        "n_test": m["n_test"], "wall_seconds": m["wall_seconds"],
+        "n_test": m["n_test"], "wall_seconds": _wall_time(folder, m),
     }
+
+
+def _wall_time(folder: Path, metrics: dict) -> float:
+    """Seconds the run took in total (model loading, every stage, evaluation, across resumptions)."""
+    path = folder / "wall_time.json"
+    return json.loads(path.read_text())["seconds"] if path.exists() else metrics["wall_seconds"]
 
 
 def _scores(m: dict) -> dict:

@@ -102,7 +102,7 @@ class Distiller:
         if self.method.train:
             for i in range(start, self.stages):
                 self.stage(i, state)
-        return self.finish(state, time.time() - t0)
+        return self.finish(state, t0)
 
     def stage(self, i: int, state: State) -> None:
         new = dist.on_main(lambda: self.choose(i, state))  # select, synthesize, annotate, check
@@ -266,8 +266,8 @@ class Distiller:
         log.info("resuming after stage %d of %d", last + 1, self.stages)
         return state, last + 1
 
-    def finish(self, state: State, seconds: float) -> dict:
-        metrics = dist.on_main(lambda: self._finish(state, seconds))
+    def finish(self, state: State, t0: float) -> dict:
+        metrics = dist.on_main(lambda: self._finish(state, t0))
         dist.barrier()
         return metrics
 
@@ -275,7 +275,7 @@ class Distiller:
         tail = policies.reporting_tail(self.pool_sizes, self.cfg.budget)
         return Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
 
-    def _finish(self, state: State, seconds: float) -> dict:
+    def _finish(self, state: State, t0: float) -> dict:
         ev = self.evaluator()
         test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
         summary, rows = ev.evaluate(self.student, test, desc=f"evaluating {self.method.name} on {len(test)} test items")
@@ -305,7 +305,7 @@ class Distiller:
             **summary,
             "majority": ev.majority(test),
             "pool_sizes": self.pool_sizes,
-            "wall_seconds": round(seconds, 1),
+            "wall_seconds": round(time.time() - t0, 1),  # this process: stages run now and the evaluation
             "spend_by_stage_domain": self.ledger.units_by_stage_domain(),
             "ledger": {k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "dollars", "unknown_outcome",
                                              "physical", "by_stage", "by_kind")},
