@@ -1,12 +1,17 @@
 import math
+import os
 import random
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_config
 
+from baldistill import load_config
 from baldistill.config import StudentConfig
-from baldistill.ifd import ifd_from_nll, ifd_scores, response_nll, select_top
+from baldistill.ifd import buckets, ifd_from_nll, ifd_scores, response_nll, select_top
+from baldistill.pipeline import Distiller
+from baldistill.runfolder import RunFolder
 from baldistill.student import Student
 
 
@@ -75,6 +80,70 @@ def test_bucketing_does_not_change_the_selection(student):
     a = ifd_scores(student.model, prompts, resps, student.start_ids, batch_size=16)
     b = ifd_scores(student.model, prompts, resps, student.start_ids, batch_size=2)
     assert select_top([s.ifd for s in a], 4) == select_top([s.ifd for s in b], 4)
+
+
+def test_buckets_cover_every_index_once_with_little_padding():
+    rng = random.Random(1)
+    lengths = [rng.randint(5, 120) for _ in range(77)]
+    got = buckets(lengths, 16)
+    assert sorted(k for b in got for k in b) == list(range(77)) and all(len(b) <= 16 for b in got)
+    flat = [k for b in got for k in b]
+    assert [lengths[k] for k in flat] == sorted(lengths)  # consecutive in length order
+    order = sorted(range(77), key=lambda k: lengths[k])
+    fixed = sum(len(c) * lengths[c[-1]] for c in (order[s:s + 16] for s in range(0, 77, 16)))
+    assert sum(len(b) * max(lengths[k] for k in b) for b in got) <= fixed
+    assert buckets([], 16) == []
+
+
+def test_shared_prefix_and_bucketing_equal_plain_scoring(student):
+    """The prompts' shared prefix runs once (a KV cache); scores equal independent full-logit passes,
+    whatever the batch size, and so does the selection."""
+    texts, resps = varied_pairs(student, n=13, seed=5)
+    prompts = [student.prompt_ids(t) for t in texts]
+    assert len(os.path.commonprefix(prompts)) > 5  # the chat template's system turn and the instruction
+    plain = [math.exp(plain_nll(student.model, p, r) - plain_nll(student.model, student.start_ids, r))
+             for p, r in zip(prompts, resps)]
+    for bs in (1, 3, 16):
+        got = [s.ifd for s in ifd_scores(student.model, prompts, resps, student.start_ids, batch_size=bs,
+                                          pad_id=student.tokenizer.pad_token_id)]
+        assert got == pytest.approx(plain, rel=1e-4)
+        assert select_top(got, 5) == select_top(plain, 5)
+
+
+def test_ifd_from_generation_logprobs_equals_two_passes(student):
+    """log p(y|x) recorded while generating y greedily gives the same IFD as scoring y again; y is the
+    generated tokens without the end-of-sequence token, also when rows of a batch end at different steps."""
+    texts = ["2 + 2?", "Reverse this list of words: a, b, c", "gcd of 12 and 18", "count the letters in banana",
+             "What is 7 * 8? Answer with a number."]
+    first = student.generate(texts)
+    stop = next(t for t in first[1].ids[2:] if all(g.ids[0] != t for g in first))
+    saved = student.eos_ids
+    student.eos_ids = [*saved, stop]  # make a token the model emits end some rows early
+    try:
+        gens = student.generate(texts, logprobs=True)
+    finally:
+        student.eos_ids = saved
+    lengths = {len(g.ids) for g in gens}
+    assert len(lengths) > 1 and min(lengths) > 0
+    assert all(len(g.logprobs) == len(g.ids) and stop not in g.ids for g in gens)
+    responses = [g.ids for g in gens]
+    two = student.ifd(texts, responses, "ppl_ratio")
+    one = student.ifd(texts, responses, "ppl_ratio", cond_nll=[g.nll for g in gens])
+    for a, b in zip(one, two):
+        assert a.cond_nll == pytest.approx(b.cond_nll, rel=1e-4)
+        assert a.direct_nll == b.direct_nll
+        assert a.ifd == pytest.approx(b.ifd, rel=1e-4)
+
+
+def test_distiller_scores_generated_rationales_with_generation_logprobs(student, tiny_model, tmp_path):
+    d = Distiller(load_config(tiny_config(tiny_model)), RunFolder(tmp_path), student=student)
+    ids = [e.id for e in d.pool[::40]]
+    rows = d.score(1, ids)
+    texts = [d.by_id[x].input for x in ids]
+    gens = student.generate(texts)
+    two = student.ifd(texts, [g.ids for g in gens], d.cfg.selection.ifd_variant)
+    assert [r["response"] for r in rows] == [g.text for g in gens]
+    assert [r["ifd"] for r in rows] == pytest.approx([s.ifd for s in two], rel=1e-4)
 
 
 def test_select_top_and_drop_rule():

@@ -9,6 +9,7 @@ boundary is exact and identical to what the model sees when it generates.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 
 from .assets import resolve_model
 from .config import StudentConfig
-from .ifd import IFDScore, ifd_scores, token_nll
+from .ifd import IFDScore, SharedPrefix, ifd_scores, token_nll
 from .progress import TrainerProgress, bar
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,27 @@ def pick_device(cfg: StudentConfig) -> tuple[torch.device, torch.dtype]:
 class Generation:
     text: str
     ids: list[int]  # generated tokens, without the end-of-sequence token
+    logprobs: list[float] | None = None  # log p of each token in ids given the prompt and the tokens before it
+
+    @property
+    def nll(self) -> float:
+        """Mean NLL of ids given the prompt (needs logprobs): the conditional half of IFD, for free."""
+        return -sum(self.logprobs) / len(self.logprobs) if self.logprobs else math.nan
+
+
+class _GreedyLogprobs:
+    """A logits processor, last in generate's list, that records at every step the log-probability of
+    the token greedy decoding picks (the top score): max - logsumexp, one number per row, no vocabulary-
+    sized copy kept. It equals the model's own log-probability when no earlier processor changes the
+    scores (plain greedy decoding, as the student is configured: no repetition penalty, no temperature)."""
+
+    def __init__(self):
+        self.steps: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        s = scores.float()
+        self.steps.append(s.max(-1).values - s.logsumexp(-1))
+        return scores
 
 
 class Student:
@@ -119,41 +141,59 @@ class Student:
 
     # ---- generation -------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, texts: list[str], desc: str = "generating") -> list[Generation]:
+    def generate(self, texts: list[str], desc: str = "generating", logprobs: bool = False) -> list[Generation]:
+        """Greedy rationales, in batches of prompts sorted by length, with the KV cache; a batch stops when
+        every row has ended. The prefix all prompts share runs once (its keys and values are copied into
+        every batch); each row is [shared prefix, padding, rest of its prompt], so the padding sits before
+        the tokens that differ, as left padding does. With ``logprobs`` each Generation carries its
+        tokens' log-probs."""
+        from transformers import LogitsProcessorList
+
         gcfg = self.cfg.generation
         prompts = [self.prompt_ids(t) for t in texts]
         order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
         out: list[Generation | None] = [None] * len(prompts)
         pad = self.tokenizer.pad_token_id
         self.model.eval()
+        prefix = SharedPrefix(self.model, prompts, self.device)
+        skip = len(prefix.ids)
         with bar(desc, len(prompts)) as advance:
             for s in range(0, len(order), gcfg.batch_size):
                 idx = order[s:s + gcfg.batch_size]
-                width = max(len(prompts[k]) for k in idx)
+                width = skip + max(len(prompts[k]) - skip for k in idx)
                 ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                ids[:, :skip] = torch.tensor(prefix.ids, dtype=torch.long)
                 mask = torch.zeros_like(ids)
-                for row, k in enumerate(idx):  # left padding
-                    ids[row, width - len(prompts[k]):] = torch.tensor(prompts[k])
-                    mask[row, width - len(prompts[k]):] = 1
+                mask[:, :skip] = 1
+                for row, k in enumerate(idx):  # padding between the shared prefix and the rest
+                    rest = prompts[k][skip:]
+                    ids[row, width - len(rest):] = torch.tensor(rest)
+                    mask[row, width - len(rest):] = 1
+                record = _GreedyLogprobs()
                 gen = self.model.generate(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
                     max_new_tokens=gcfg.max_new_tokens, pad_token_id=pad, eos_token_id=self.eos_ids,
-                    temperature=None, top_p=None, top_k=None)
+                    temperature=None, top_p=None, top_k=None,
+                    logits_processor=LogitsProcessorList([record] if logprobs else []), **prefix.rows(len(idx)))
+                lp = torch.stack(record.steps, 1).tolist() if logprobs else None
                 for row, k in enumerate(idx):
                     new = gen[row, width:].tolist()
                     cut = next((j for j, t in enumerate(new) if t in self.eos_ids), len(new))
                     new = new[:cut]
-                    out[k] = Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), new)
+                    out[k] = Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), new,
+                                        lp[row][:cut] if logprobs else None)
                 advance(len(idx))
         return out  # type: ignore[return-value]
 
     # ---- IFD --------------------------------------------------------------------------------
-    def ifd(self, texts: list[str], responses: list[list[int]], variant: str, desc: str = "scoring IFD") -> list[IFDScore]:
+    def ifd(self, texts: list[str], responses: list[list[int]], variant: str, desc: str = "scoring IFD",
+            cond_nll: list[float] | None = None) -> list[IFDScore]:
+        """IFD of each response; with ``cond_nll`` (from ``Generation.nll``) only the direct pass runs."""
         prompts = [self.prompt_ids(t) for t in texts]
         self.model.eval()
-        with bar(desc, 2 * len(texts)) as advance:
+        with bar(desc, len(texts) * (1 if cond_nll is not None else 2)) as advance:
             return ifd_scores(self.model, prompts, responses, self.start_ids, variant,
-                              self.cfg.score_batch_size, self.tokenizer.pad_token_id, advance)
+                              self.cfg.score_batch_size, self.tokenizer.pad_token_id, advance, cond_nll)
 
     # ---- LoRA -------------------------------------------------------------------------------
     def new_adapter(self, seed: int) -> None:
@@ -174,7 +214,11 @@ class Student:
 
     def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training") -> dict:
         """Fine-tune the current adapter on (input, target response) pairs; completion-only loss."""
-        from transformers import DataCollatorForSeq2Seq, PrinterCallback, TrainingArguments
+        from transformers import (
+            DataCollatorForSeq2Seq,
+            PrinterCallback,
+            TrainingArguments,
+        )
 
         if not self.has_adapter():
             self.new_adapter(seed)
