@@ -14,6 +14,8 @@ import asyncio
 import logging
 import random
 import re
+import signal
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +59,29 @@ def near_duplicate(text: str, others: list[str], tolerance: float = 0.02) -> boo
         if sum(diff.values()) <= tolerance * (na + sum(b.values())) and not any(t.isdigit() for t in diff):
             return True
     return False
+
+
+class _on_sigint:
+    """While a batch runs: SIGINT cancels it (in the main thread, where the OS allows; a no-op elsewhere)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task):
+        self.loop, self.task, self.interrupted, self.installed = loop, task, False, False
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+            try:
+                loop.add_signal_handler(signal.SIGINT, self._fire)
+                self.installed = True
+            except (NotImplementedError, RuntimeError, ValueError):  # e.g. Windows
+                pass
+
+    def _fire(self) -> None:
+        self.interrupted = True
+        self.task.cancel()
+
+    def remove(self) -> None:
+        if self.installed:
+            self.loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, self.previous)  # whatever handled Ctrl-C before (Python's by default)
 
 
 class TeacherClient:
@@ -183,8 +208,15 @@ class TeacherClient:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
         main = self._loop.create_task(self._execute(requests, advance))
+        # Ctrl-C cancels the batch through the loop, so no library between us and the socket can catch the
+        # KeyboardInterrupt (and, say, turn it into a connection error that would be retried)
+        stop = _on_sigint(self._loop, main)
         try:
             return self._loop.run_until_complete(main)
+        except asyncio.CancelledError:
+            if stop.interrupted:
+                raise KeyboardInterrupt from None
+            raise
         except BaseException:  # Ctrl-C: cancel what is in flight (it stays charged), then re-raise
             main.cancel()
             try:
@@ -192,6 +224,8 @@ class TeacherClient:
             except BaseException:
                 pass
             raise
+        finally:
+            stop.remove()
 
     async def _execute(self, requests, advance) -> list[Outcome]:
         sem = asyncio.Semaphore(max(1, min(self.cfg.concurrency, self.backend.concurrency)))
