@@ -66,13 +66,12 @@ def test_randomized_faults_never_overspend_never_repay_and_reconcile():
             charged = [r for r in rows if r["status"] != "released"]
             assert led.spent <= budget, "overspend"
             assert led.spent == budget  # 40 asks for fewer units: the cap binds
-            # the ledger reconciles with the server: every request the server worked on is charged
-            # ('slow' replies the client gave up on are counted when the server finishes them)
-            deadline = time.monotonic() + 15
-            while s.answered < len(charged) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.8)  # and nothing more arrives
-            assert len(charged) == s.answered
+            # the ledger reconciles with the server: every request the server worked on is charged, and
+            # a charged request the server never saw is one whose outcome the client could not know
+            # (it timed out before the server read it: a busy machine) -- charged, as it must be
+            time.sleep(0.8)  # let 'slow' replies the client gave up on finish on the server
+            n_unknown = sum(r["status"] == "unknown" for r in charged)
+            assert s.answered <= len(charged) <= s.answered + n_unknown
             # a request whose reply was received is never sent again; only unknown outcomes are re-sent
             received = Counter(sent_key(o.request) for o in outcomes if o.reply is not None)
             answered = Counter(s.answered_keys)
