@@ -146,7 +146,7 @@ def _spend(rows: list[dict]) -> dict[int, dict[str, float]]:
     for r in rows:
         for stage, per in (r.get("spend_by_stage_domain") or {}).items():
             for dom, n in per.items():
-                slot = total.setdefault(int(stage), {})
+                slot = total.setdefault(int(stage) + 1, {})  # the ledger counts from 0; plots say stage 1..K
                 slot[dom] = slot.get(dom, 0) + (n or 0) / len(rows)
     return total
 
