@@ -87,11 +87,10 @@ def test_parsers():
 
 
 def test_copies_and_seeds_share_a_cached_reply_unless_fresh_samples():
-    ex = Example("1", "x", "2+2?", "4")
-
     def req(seed, copy, fresh):
+        ex = Example("1", "x", "2+2?", "4", meta={"copy": copy} if copy else {})
         cfg = TeacherConfig(fresh_samples=fresh, temperature=0.7)
-        return TeacherClient(ReferenceTeacher([]), cfg, Ledger(10), None, "Solve.", seed=seed).annotation_request(0, ex, copy)
+        return TeacherClient(ReferenceTeacher([]), cfg, Ledger(10), None, "Solve.", seed=seed).annotation_request(0, ex)
 
     first, copy1, seed1 = req(0, 0, False), req(0, 1, False), req(1, 0, False)
     assert first.cache_key == copy1.cache_key == seed1.cache_key  # one reply serves them all

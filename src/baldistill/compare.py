@@ -15,13 +15,14 @@ import csv
 import gc
 import json
 import logging
-import math
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .config import ConfigError, RunConfig, dump_config, load_config
+from .config import ConfigError, RunConfig, changed_fields, dump_config, load_config
 from .methods import METHODS
+from .runfolder import RunFolder
 
 log = logging.getLogger("baldistill")
 
@@ -146,7 +147,6 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
             continue
         resume = (folder / "config.yaml").exists()
         if folder.exists() and not resume:  # cut short before it wrote anything worth keeping
-            import shutil
             shutil.rmtree(folder)
         log.info("[%d/%d] %s%s", n, len(todo), rid, " (resuming)" if resume else "")
         if on_cell:
@@ -178,20 +178,11 @@ def _check_same_base(base: RunConfig, out: Path) -> None:
     path = out / "config.yaml"
     if not path.exists():
         return
-    old, new = load_config(path).model_dump(mode="json"), base.model_dump(mode="json")
-    changed = sorted(_diff(old, new))
+    changed = changed_fields(load_config(path), base)
     if changed:
         raise ConfigError(f"{out} holds a comparison with a different base config ({', '.join(changed)} changed): "
                           "run it with the same config and --set values, or use another --out")
 
-
-def _diff(a: dict, b: dict, prefix: str = ""):
-    for k in set(a) | set(b):
-        x, y = a.get(k), b.get(k)
-        if isinstance(x, dict) and isinstance(y, dict):
-            yield from _diff(x, y, f"{prefix}{k}.")
-        elif x != y:
-            yield f"{prefix}{k}"
 
 
 def write_outputs(out: Path) -> None:
@@ -263,25 +254,14 @@ CSV_COLUMNS = ["cell", "dataset", "student", "budget", "stages", "effective_stag
 def write_results(out: Path) -> list[dict]:
     """results.json and results.csv from every finished cell (one row per method × seed × K × budget ×
     student; single-stage methods appear under every K of the sweep, from one run)."""
-    spec = json.loads((out / "compare.json").read_text())
-    rows = []
-    for seed in spec["seeds"]:
-        for st in spec["students"]:
-            for b in spec["budgets"]:
-                for k in spec["stages"]:
-                    for m in spec["methods"]:
-                        cell = Cell(st, b, k, m, seed)
-                        folder = out / "runs" / cell.run_id
-                        if (folder / "metrics.json").exists():
-                            rows.append(row_from_run(folder, cell, spec["dataset"]))
-    physical = physical_spend(out)
-    doc = {"spec": spec, "rows": _clean(rows), "spend": {
+    saved = json.loads((out / "compare.json").read_text())
+    spec = Spec(**{k: saved[k] for k in Spec.__dataclass_fields__})
+    rows = [row_from_run(out / "runs" / c.run_id, c, spec.dataset) for c in spec.cells()
+            if (out / "runs" / c.run_id / "metrics.json").exists()]
+    RunFolder(out).write_json("results.json", {"spec": saved, "rows": rows, "spend": {
         "logical_units": sum(r["spent_units"] for r in _unique_runs(rows)),
         "logical_dollars": round(sum(r["dollars"] for r in _unique_runs(rows)), 6),
-        **physical}}
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(out / "results.json")
+        **physical_spend(out)}})
     with (out / "results.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_COLUMNS + ["per_domain"], extrasaction="ignore")
         w.writeheader()
@@ -307,7 +287,9 @@ def physical_spend(out: Path) -> dict:
     calls = prompt = completion = 0
     dollars = 0.0
     for p in sorted((out / "runs").glob("**/ledger.sqlite")):
-        s = Ledger(Caps(0), p).summary()["physical"]
+        led = Ledger(Caps(0), p)
+        s = led.summary()["physical"]
+        led.close()
         calls += s["calls"]
         prompt += s["prompt_tokens"]
         completion += s["completion_tokens"]
@@ -316,21 +298,11 @@ def physical_spend(out: Path) -> dict:
             "physical_dollars": round(dollars, 6)}
 
 
-def _clean(x):
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_clean(v) for v in x]
-    return x
-
-
 # ---- estimate ------------------------------------------------------------------------------------------
 def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
     """Teacher spend before anything is sent. Logical: every unfinished cell's full budget. Physical: an
-    upper bound, since annotations are shared: at most one request per distinct real example (per copy when
-    ``fresh_samples``), minus the replies already in the shared cache, plus every synthesis call."""
+    upper bound, since annotations are shared: at most one request per distinct real example (no sharing
+    across seeds and copies with ``fresh_samples``), plus every synthesis call."""
     from .data import load_examples
     from .estimate import estimate as estimate_cell
 
@@ -347,9 +319,8 @@ def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
     if (out / "teacher_cache.sqlite").exists():
         from .cache import ReplyCache
         cached = len(ReplyCache(out / "teacher_cache.sqlite"))
-    copies = max(1, math.ceil(max(spec.budgets) / max(1, len(pool)))) if base.teacher.fresh_samples else 1
-    distinct = len({e.input for e in pool}) * copies
-    ann = max(0, min(logical["annotate"], distinct) - cached)
+    distinct = logical["annotate"] if base.teacher.fresh_samples else len({e.input for e in pool})
+    ann = min(logical["annotate"], distinct)
     calls = ann + logical["synthesize"]
     share = calls / logical["calls"] if logical["calls"] else 0.0
     physical = {"calls": calls, "annotate": ann, "synthesize": logical["synthesize"],

@@ -155,6 +155,19 @@ class RunConfig(_Strict):
         return self.stages if METHODS[self.method].multi_stage else 1
 
 
+def changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
+    """Dotted names of the fields whose values differ, e.g. ['budget', 'student.train.lr']."""
+    def diff(a: dict, b: dict, prefix: str = ""):
+        for k in sorted(set(a) | set(b)):
+            x, y = a.get(k), b.get(k)
+            if isinstance(x, dict) and isinstance(y, dict):
+                yield from diff(x, y, f"{prefix}{k}.")
+            elif x != y:
+                yield f"{prefix}{k}"
+
+    return list(diff(old.model_dump(mode="json"), new.model_dump(mode="json")))
+
+
 def _set_dotted(d: dict, key: str, value) -> None:
     parts = key.split(".")
     cur = d

@@ -248,7 +248,7 @@ class Distiller:
         if not self.method.rationale:  # labels only: no teacher calls, no rationale
             return [Example(ex.id, ex.domain, ex.input, ex.answer, None, ex.source, ex.meta) for ex in selected]
         with bar(f"stage {i + 1}: teacher annotation", len(selected)) as advance:
-            return self.teacher.annotate(i, selected, advance, [e.meta.get("copy", 0) for e in selected])
+            return self.teacher.annotate(i, selected, advance)
 
     # ---- resume, evaluate, record ----------------------------------------------------------
     def restore(self, state: State) -> tuple[State, int]:
@@ -340,20 +340,9 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, bac
 
 def _check_same_config(cfg: RunConfig, folder: RunFolder) -> None:
     """A resumed run must continue the same experiment: refuse a config that differs from the saved one."""
-    from .config import load_config
+    from .config import changed_fields, load_config
 
-    saved = load_config(folder.path / "config.yaml").model_dump(mode="json")
-    now = cfg.model_dump(mode="json")
-
-    def diff(a, b, prefix=""):
-        for k in sorted(set(a) | set(b)):
-            x, y = a.get(k), b.get(k)
-            if isinstance(x, dict) and isinstance(y, dict):
-                yield from diff(x, y, f"{prefix}{k}.")
-            elif x != y:
-                yield f"{prefix}{k}"
-
-    changed = list(diff(saved, now))
+    changed = changed_fields(load_config(folder.path / "config.yaml"), cfg)
     if changed:
         from .runfolder import RunFolderError
         raise RunFolderError(f"--resume with a different config than {folder.path / 'config.yaml'}: "

@@ -102,7 +102,7 @@ class TeacherClient:
         return self.backend.label
 
     # ---- requests --------------------------------------------------------------------------------
-    def _payload(self, prompt, values: dict, temperature: float, sample: int, prime: str = "") -> dict:
+    def _payload(self, prompt, values: dict, temperature: float, sample: int | str, prime: str = "") -> dict:
         """What decides the reply. For a base model (completions) the prompt ends with ``prime``, the
         start of the expected answer, and a blank-lines stop ends the continuation."""
         c = self.cfg
@@ -116,11 +116,13 @@ class TeacherClient:
                 p["stop"] = ["\n\n\n"]
         return p
 
-    def annotation_request(self, stage: int, ex: Example, copy: int = 0) -> Request:
-        """``copy``: the n-th annotated copy of the same example. Each copy is a budget unit. Copies, and
+    def annotation_request(self, stage: int, ex: Example) -> Request:
+        """``ex.meta['copy']``: the n-th annotated copy of a real example (duplicate-ft-cot; 0 for the
+        example itself). Each copy is a budget unit. Copies, and
         runs with another seed, reuse the cached reply unless ``fresh_samples`` asks for a new sample
         per seed and copy (the sample index enters the request, hence the cache key)."""
         values = {"instruction": self.instruction, "input": ex.input, "answer": ex.answer}
+        copy = ex.meta.get("copy", 0)
         sample = f"seed{self.seed}/copy{copy}" if self.cfg.fresh_samples else 0
         payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, sample)
         return Request("annotate", stage, ex.domain, ex.id, payload, self.annotate_prompt.hash, {"example": ex}, copy)
@@ -135,11 +137,11 @@ class TeacherClient:
         return Request("synthesize", stage, domain, None, payload, self.synth_prompt.hash)
 
     # ---- what the pipeline asks ------------------------------------------------------------------
-    def annotate(self, stage: int, examples: list[Example], advance: Callable[[int], None] | None = None,
-                 copies: list[int] | None = None) -> list[Example]:
+    def annotate(self, stage: int, examples: list[Example], advance: Callable[[int], None] | None = None
+                 ) -> list[Example]:
         """Rationales for real examples (gold answer given); keeps those whose answer agrees."""
         kept = []
-        reqs = [self.annotation_request(stage, e, c) for e, c in zip(examples, copies or [0] * len(examples))]
+        reqs = [self.annotation_request(stage, e) for e in examples]
         for ex, out in zip(examples, self.execute(reqs, advance)):
             if out.reply is None:
                 continue
