@@ -54,3 +54,28 @@ def test_one_file_per_dataset_when_several(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(data))
     names = _names(write_plots(tmp_path))
     assert "per_domain_demo.png" in names and "per_domain_math-qa.png" in names and len(names) == 6
+
+
+def test_percent_ticks_are_distinct_on_a_narrow_range():
+    """A 4-point range (17.5 % to 21.5 %) gets half-percent ticks; whole-percent labels would repeat."""
+    import matplotlib.pyplot as plt
+
+    from baldistill.plots import _percent_axis
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3], [17.5, 21.5, 18.0])
+    _percent_axis(ax, "macro")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+
+
+def test_error_bars_only_with_two_or_more_seeds():
+    import math
+
+    from baldistill.plots import _pct
+
+    assert _pct([0.5])[0] == 50.0 and math.isnan(_pct([0.5])[1])  # one seed: no error bar, not a 0 bar
+    assert round(_pct([0.4, 0.6])[1], 6) == round(100 * math.sqrt(0.02), 6)
+    assert all(math.isnan(x) for x in _pct([None]))

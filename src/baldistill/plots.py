@@ -36,9 +36,9 @@ NAMES = ("per_domain", "stages", "spend", "stage_sweep")
 
 
 def _pct(values) -> tuple[float, float]:
-    """(mean, std) ×100 of the finite values, NaN when absent, 0 spread with one value."""
+    """(mean, std) ×100 of the finite values; NaN when absent, and a NaN spread (no error bar) with one value."""
     m, s, _ = mean_std(values)
-    return (math.nan if m is None else 100 * m), (0.0 if s is None else 100 * s)
+    return (math.nan if m is None else 100 * m), (math.nan if s is None else 100 * s)
 
 
 COLORS = dict(zip(METHOD_ORDER, ["C7", "C0", "C1", "C5", "C4", "C9", "C2", "C3"]))
@@ -59,7 +59,7 @@ def _domain_colors(domains: list[str]) -> dict[str, object]:
 
 def _percent_axis(ax, label: str) -> None:
     ax.set_ylabel(label)
-    ax.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(100))  # decimals follow the axis range
     ax.grid(axis="y", alpha=0.3)
 
 
