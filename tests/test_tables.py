@@ -31,6 +31,7 @@ def make_row(method: str, seed: int, student: str = STUDENT, budget: int = 96, s
     return {
         "cell": f"{student}/B{budget}/K{stages}/{method}/seed{seed}", "dataset": "demo", "student": student,
         "budget": budget, "stages": stages, "method": method, "seed": seed, "metric": "accuracy",
+        "effective_stages": stages if method == "baldistill-a" else 1,
         "macro": macro + 0.01 * seed + (0.05 if student == OTHER else 0) + 0.001 * (budget - 96) + 0.01 * (stages - 3),
         "micro": micro + 0.005 * seed, "head_macro": head + 0.01 * seed, "head_micro": head,
         "tail_macro": TAILS[method][seed], "tail_micro": TAILS[method][seed], "macro_f1": None, "micro_f1": None,
@@ -117,6 +118,7 @@ def test_stage_table_only_with_several_k(tmp_path):
     cells = _cells(table_stages(rows, spec))
     assert cells[0] == ["method", "demo K=3", "demo K=5"]
     assert {r[0]: r[1:] for r in cells[2:]}["baldistill-a"] == ["**31.0 ± 1.0**", "**33.0 ± 1.0**"]
+    assert "Single-stage (random-ft-cot): one run, repeated under every K." in table_stages(rows, spec)
 
 
 def test_write_tables(tmp_path):

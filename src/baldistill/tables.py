@@ -171,6 +171,9 @@ def stages_grid(rows: list[dict], spec: dict) -> Grid | None:
         body.append(line)
     caption = (f"Macro ×100 by number of stages K (mean ± sample std over {seeds_caption(groups)}); student "
                f"{d['student']}, budget B = {d['budget']}. Bold: best mean per column.")
+    single = [m for m in methods_of(sub) if all(r.get("effective_stages") == 1 for r in sub if r["method"] == m)]
+    if single:
+        caption += f" Single-stage ({', '.join(single)}): one run, repeated under every K."
     grid = Grid("Sensitivity to the number of stages K", header, body, caption)
     mark_best(grid, range(1, len(header)))
     return grid
