@@ -58,16 +58,16 @@ def test_one_file_per_dataset_when_several(tmp_path):
 
 def test_percent_ticks_are_distinct_on_a_narrow_range():
     """A 4-point range (17.5 % to 21.5 %) gets half-percent ticks; whole-percent labels would repeat."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from baldistill.plots import _percent_axis
 
-    fig, ax = plt.subplots()
+    fig = Figure()  # a bare Figure, as plots.py draws (no pyplot state)
+    ax = fig.add_subplot()
     ax.plot([1, 2, 3], [17.5, 21.5, 18.0])
     _percent_axis(ax, "macro")
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
-    plt.close(fig)
     assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
 
 
