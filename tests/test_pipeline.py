@@ -8,20 +8,18 @@ import pytest
 from baldistill import load_config, run
 from baldistill.data import read_jsonl
 from baldistill.ledger import Ledger
-from baldistill.methods import METHODS
 from baldistill.runfolder import RunFolderError
 
 from conftest import tiny_config
 
 
 def cfg_for(model, **over):
-    return load_config(tiny_config(model, budget=96, **over))
+    return load_config(tiny_config(model, **{"budget": 96, "eval_each_stage": 2, **over}))
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    return {m: (root / m, run(cfg_for(tiny_model, method=m), root / m)) for m in METHODS}
+def runs(method_runs):
+    return method_runs
 
 
 def test_every_method_finishes_with_metrics(runs):
@@ -135,4 +133,4 @@ def test_options_continued_training_reference_response_and_plain_model(tiny_mode
 def test_resume_refuses_a_changed_config(runs, tiny_model):
     folder, _ = runs["random-ft"]
     with pytest.raises(RunFolderError, match="budget changed"):
-        run(load_config(tiny_config(tiny_model, budget=50, method="random-ft")), folder, resume=True)
+        run(cfg_for(tiny_model, budget=50, method="random-ft"), folder, resume=True)
