@@ -4,7 +4,7 @@ and threads, in one process; both must give the same IFD (1e-4 relative).
 Reference (as Cherry-LLM / Superfiltering do it, but without needless work): batch size 1, each example
 tokenised once, two separate forward passes (prompt + response with the prompt masked, then the
 response alone after BOS), full-vocabulary logits, the model's own loss, ``torch.inference_mode``.
-BalDistill (``baldistill.ifd.ifd_scores``): each pass in length-sorted batches of at most 16 rows cut to
+BalDistill (``baldistill.student.scoring.ifd_scores``): each pass in length-sorted batches of at most 16 rows cut to
 minimise padding, the prefix every prompt shares (chat template system turn and instruction) run once and
 its keys and values reused, the LM head applied only at response positions.
 
@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from baldistill.config import StudentConfig
-from baldistill.ifd import ifd_from_nll, ifd_scores
+from baldistill.core.ifd import ifd_from_nll
+from baldistill.student.scoring import ifd_scores
 from baldistill.student import Student
 
 DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo/train.jsonl"

@@ -13,10 +13,11 @@ import time
 
 from baldistill.config import TeacherConfig
 from baldistill.data import Example
-from baldistill.ledger import Ledger
-from baldistill.teacher import TeacherClient
-from baldistill.teacher.openai_compat import OpenAICompatible
-from baldistill.testing.fake_openai import FakeOpenAIServer
+from baldistill.budget.ledger import Ledger
+from baldistill.runner.pipeline import annotate_examples
+from baldistill.teacher import RequestBuilder, TeacherEngine
+from baldistill.teacher.backends.openai import OpenAICompatible
+from baldistill_testing.fake_openai import FakeOpenAIServer
 
 
 def main() -> None:
@@ -31,23 +32,24 @@ def main() -> None:
         for rep in range(a.repeats + 1):  # the first repetition warms up connections
             tc = TeacherConfig(kind="openai", model="fake-teacher", base_url=server.base_url, api_key_env=None,
                                concurrency=a.concurrency, timeout=30)
-            client = TeacherClient(OpenAICompatible(tc.model, tc.base_url, None, tc.timeout, tc.concurrency), tc,
-                                   Ledger(a.calls), cache=None, instruction="Solve.")
+            engine = TeacherEngine(OpenAICompatible(tc.model, tc.base_url, None, tc.timeout, tc.concurrency), tc,
+                                   Ledger(a.calls))
+            requests = RequestBuilder(tc, "Solve.")
             # unique prompts: no two requests are the same
             exs = [Example(f"r{rep}-{k}", "d", f"Question {rep}-{k}: what is {k} + {rep}?", str(k + rep))
                    for k in range(a.calls)]
             before = server.received
             t0 = time.perf_counter()
-            kept = client.annotate(0, exs)
+            kept = annotate_examples(engine, requests, 0, exs)
             dt = time.perf_counter() - t0
             sent = server.received - before
-            assert sent == a.calls == client.ledger.spent, (sent, client.ledger.spent)
+            assert sent == a.calls == engine.ledger.spent, (sent, engine.ledger.spent)
             assert len(kept) == a.calls
-            client.close()
+            engine.close()
             if rep:
                 rates.append(a.calls / dt)
             print(f"{'warm-up' if rep == 0 else f'run {rep}'}: {a.calls} calls in {dt:.2f} s = {a.calls / dt:.1f} calls/s; "
-                  f"server count {sent} == client count {client.ledger.spent}")
+                  f"server count {sent} == client count {engine.ledger.spent}")
     target = 0.8 * a.concurrency / a.latency
     med = statistics.median(rates)
     print(f"median {med:.1f} calls/s at concurrency {a.concurrency}, latency {a.latency * 1000:.0f} ms; "

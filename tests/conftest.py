@@ -90,7 +90,7 @@ def method_runs(tiny_model, tmp_path_factory):
     """Every method, run once per session on the tiny model (B=96, K=3): {method: (folder, metrics)}.
     Multi-stage methods are also scored after each earlier stage (eval_each_stage)."""
     from baldistill import load_config, run
-    from baldistill.methods import METHODS
+    from baldistill.core.methods import METHODS
 
     root = tmp_path_factory.mktemp("runs")
     return {m: (root / m, run(load_config(tiny_config(model=tiny_model, budget=96, method=m, eval_each_stage=2)), root / m))

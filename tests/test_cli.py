@@ -48,7 +48,7 @@ def test_bad_input_is_one_line(tmp_path):
 
 
 def test_estimate_and_ledger_commands(tmp_path, tiny_model):
-    from baldistill.ledger import Caps, Ledger
+    from baldistill.budget.ledger import Caps, Ledger
 
     cfg = DEMO.parents[1] / "configs" / "demo.yaml"
     r = runner.invoke(app, ["estimate", str(cfg), "--set", "teacher.price.input_per_mtok=2.5",
@@ -56,7 +56,7 @@ def test_estimate_and_ledger_commands(tmp_path, tiny_model):
     assert r.exit_code == 0, r.output
     assert "synthesize" in r.output and "total" in r.output
     from baldistill import load_config
-    from baldistill.estimate import estimate
+    from baldistill.runner.estimate import estimate
     rows = estimate(load_config(cfg))
     assert sum(r["calls"] for r in rows) == 96 and sum(r["synthesize"] for r in rows) == 5
     assert rows[0]["dollars_max"] == 0.0

@@ -1,14 +1,38 @@
-"""Command line: a thin layer over the Python API (``baldistill.run`` and friends)."""
+"""Command line: argument parsing over the Python API (``baldistill.run`` and friends).
+
+Commands that only read data or files (``stats``, ``estimate``, ``ledger``, ``--help``) import no torch or
+transformers: the student, the pipeline and the plots are imported inside the commands that need them.
+"""
 
 from __future__ import annotations
 
+import csv
+import functools
+import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
 
-from .progress import console
+from .adapters import prepare as prepare_data
+from .budget.ledger import Caps, Ledger
+from .config import ConfigError, load_config
+from .core import policies
+from .core.answers import parse_answer
+from .core.results import RunMetrics, Summary
+from .data import DataError, domain_counts, load_examples
+from .report.terminal import print_table, results_table, run_table, stats_table
+from .runner import compare as comparison
+from .runner.dist import is_main
+from .runner.estimate import estimate as estimate_rows
+from .runner.evaluate import Evaluator
+from .runner.progress import console
+from .runner.runfolder import RunFolderError
+from .teacher.engine import TeacherError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Budget-capped multi-stage balanced distillation of a teacher LLM into a small student.")
@@ -23,15 +47,8 @@ def _fail(msg: str, code: int = 2):
 
 def _guard(fn):
     """Turn the errors a user can fix into one line, and Ctrl-C into exit 130."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*a, **kw):
-        from .config import ConfigError
-        from .data import DataError
-        from .runfolder import RunFolderError
-        from .teacher.client import TeacherError
-
         try:
             return fn(*a, **kw)
         except (ConfigError, DataError, RunFolderError, FileNotFoundError, TeacherError) as e:
@@ -46,15 +63,12 @@ def _guard(fn):
 
 
 def _run(cfg, out: Path, resume: bool):
-    from .pipeline import run
-    from .report import print_table, results_table
-
-    from .dist import is_main
+    from .runner.pipeline import run  # torch, transformers and the student
 
     metrics = run(cfg, out, resume=resume)
     if not is_main():
         return metrics
-    print_table(results_table(metrics))
+    print_table(run_table(metrics))
     console.print(f"run folder: {out}  (metrics.json, predictions.jsonl, stages/, ledger.sqlite, adapter/)")
     return metrics
 
@@ -66,8 +80,6 @@ def demo(out: Annotated[Path, typer.Option(help="run folder (must not exist or b
          set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
          resume: bool = False):
     """Distil the bundled long-tailed demo data into SmolLM2-135M-Instruct with the reference teacher."""
-    from .config import load_config
-
     overrides = list(set_ or []) + ([f"method={method}"] if method else [])
     _run(load_config(DEMO_CONFIG, overrides), out, resume)
 
@@ -79,8 +91,6 @@ def run_cmd(config: Annotated[Path, typer.Argument(help="YAML config")],
             set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
             resume: Annotated[bool, typer.Option(help="continue the run in --out after its last completed stage")] = False):
     """Run any distillation described by a config file."""
-    from .config import load_config
-
     _run(load_config(config, set_ or []), out, resume)
 
 
@@ -92,9 +102,6 @@ def stats(data: Annotated[Path, typer.Argument(help="JSONL/CSV file with a domai
           policy: Annotated[str, typer.Option(help="adaptive | naive | proportional")] = "adaptive",
           domain_field: str = "domain"):
     """The long-tail profile of a dataset: per-domain counts, head/tail under a budget, a histogram."""
-    from .data import domain_counts, load_examples
-    from .report import print_table, stats_table
-
     if policy not in ("adaptive", "naive", "proportional"):
         _fail(f"--policy {policy!r}: use adaptive, naive or proportional")
     exs = load_examples(data, {"domain": domain_field})
@@ -102,13 +109,11 @@ def stats(data: Annotated[Path, typer.Argument(help="JSONL/CSV file with a domai
 
 
 def _load_run(run: Path):
-    from .config import load_config
+    from .student import Student  # torch and transformers
 
     if not (run / "config.yaml").exists():
         _fail(f"{run}: not a run folder (no config.yaml)")
     cfg = load_config(run / "config.yaml")
-    from .student import Student
-
     student = Student(cfg.student, cfg.data.instruction, cfg.seed)
     if (run / "adapter").exists():
         student.load_adapter(run / "adapter")
@@ -121,25 +126,18 @@ def evaluate(run: Annotated[Path, typer.Option(help="run folder")],
              data: Annotated[Path, typer.Option(help="test file (JSONL/CSV)")],
              out: Annotated[Optional[Path], typer.Option(help="write scores here (JSON)")] = None):
     """Score a trained student on a test file, per domain, head and tail apart."""
-    import json
-
-    from . import policies
-    from .data import domain_counts, load_examples
-    from .evaluate import Evaluator
-    from .report import print_table, results_table
-
     cfg, student = _load_run(run)
     pool = load_examples(cfg.data.train, cfg.data.fields)
     test = load_examples(data, cfg.data.fields, "test")
     sizes = domain_counts(pool)
     ev = Evaluator(pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.budget))
     summary, rows = ev.evaluate(student, test)
-    meta = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
-    shown = {"method": meta.get("method", cfg.method), "budget": cfg.budget, "stages": meta.get("stages", cfg.effective_stages),
-             "spent": meta.get("spent", 0), "n_train": meta.get("n_train", 0), "teacher": meta.get("teacher"),
-             "n_train_by_domain": meta.get("n_train_by_domain", {}), "pool_sizes": sizes, "n_test": len(test),
-             "majority": ev.majority(test), **summary}
-    print_table(results_table(shown))
+    done = RunMetrics.load(run / "metrics.json") if (run / "metrics.json").exists() else None
+    title = f"{cfg.method} on {data}: B={cfg.budget}, K={cfg.effective_stages}" + (f", spent {done.spent}" if done else "")
+    print_table(results_table(Summary.model_validate(summary), title=title, pool_sizes=sizes,
+                              majority=Summary.model_validate(ev.majority(test)), n_test=len(test),
+                              n_train_by_domain=done.n_train_by_domain if done else None,
+                              caption=f"teacher: {done.teacher}" if done and done.teacher else ""))
     if out:
         out.write_text(json.dumps({"summary": summary, "predictions": rows}, indent=2, default=str))
 
@@ -150,11 +148,6 @@ def predict(run: Annotated[Path, typer.Option(help="run folder")],
             text: Annotated[Optional[str], typer.Argument(help="one input")] = None,
             data: Annotated[Optional[Path], typer.Option(help="JSONL/CSV file of inputs")] = None):
     """Use the distilled student: prints its rationale and the parsed answer (JSONL with --data)."""
-    import json
-
-    from .answers import parse_answer
-    from .data import load_examples
-
     if (text is None) == (data is None):
         _fail("give either one TEXT or --data FILE")
     cfg, student = _load_run(run)
@@ -165,8 +158,6 @@ def predict(run: Annotated[Path, typer.Option(help="run folder")],
         g = student.generate([text])[0]
         console.print(f"[bold]rationale:[/bold] {g.text}\n[bold]answer:[/bold] {parse_answer(g.text, labels)}")
         return
-    import csv
-
     path = Path(data)
     if path.suffix == ".csv":
         rows = list(csv.DictReader(path.open()))
@@ -186,7 +177,7 @@ def export(run: Annotated[Path, typer.Option(help="run folder")],
            out: Annotated[Path, typer.Option(help="destination folder")],
            merge: Annotated[bool, typer.Option(help="merge LoRA into the weights (a plain HF model in safetensors)")] = False):
     """The student as a Hugging Face folder that transformers, vLLM and the HF tooling load directly."""
-    from .export import export_student
+    from .student.export import export_student  # torch and transformers
 
     export_student(run, out, merge)
     console.print(f"wrote {'merged model' if merge else 'LoRA adapter'} to {out}")
@@ -197,12 +188,6 @@ def export(run: Annotated[Path, typer.Option(help="run folder")],
 def estimate(config: Annotated[Path, typer.Argument(help="YAML config")],
              set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None):
     """Expected teacher calls, tokens and dollars per stage, before anything is spent (no network)."""
-    from rich.table import Table
-
-    from .config import load_config
-    from .estimate import estimate as estimate_rows
-    from .report import print_table
-
     cfg = load_config(config, set_ or [])
     rows = estimate_rows(cfg)
     t = Table(title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {cfg.teacher.kind}"
@@ -221,11 +206,6 @@ def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
            csv_out: Annotated[Optional[Path], typer.Option("--csv", help="export every call as CSV")] = None,
            jsonl_out: Annotated[Optional[Path], typer.Option("--jsonl", help="export every call as JSONL")] = None):
     """The teacher spend of a run: per stage, domain and kind; logical (charged) and physical (sent)."""
-    from rich.table import Table
-
-    from .ledger import Caps, Ledger
-    from .report import print_table
-
     path = run / "ledger.sqlite"
     if not path.exists():
         _fail(f"{run}: no ledger.sqlite (not a run folder, or a run without teacher calls)")
@@ -269,21 +249,11 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
             estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,
             set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: key=value")] = None):
     """Every method under the same teacher budget, over seeds and sweeps: results.csv/json, paper-style tables, plots, report.html."""
-    import logging
-    import time
-
-    from rich.table import Table
-
-    from .compare import compare as run_compare
-    from .compare import elapsed, estimate, make_spec
-    from .config import load_config
-    from .report import print_table
-
     path = _config_arg(config)
     base = load_config(path, set_ or [])
-    spec = make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None)
+    spec = comparison.make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None)
     if estimate_only:
-        e = estimate(base, spec, out)
+        e = comparison.estimate(base, spec, out)
         t = Table(title=f"compare: {e['todo']} of {e['cells']} runs to do; teacher {base.teacher.kind} "
                         f"{base.teacher.model or ''}; {e['cached_replies']} replies already cached")
         for col in ("spend", "calls", "annotate", "synthesize", "prompt tokens (est.)", "completion tokens (max)", "$ (max)"):
@@ -297,30 +267,28 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
     t0 = time.time()
 
     def on_cell(n, total, rid, resume):
-        console.print(f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {elapsed(t0)}",
+        console.print(f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {comparison.elapsed(t0)}",
                       highlight=False)
 
     try:
-        run_compare(base, spec, out, on_cell)
+        comparison.compare(base, spec, out, on_cell)
     except KeyboardInterrupt:
         console.print(f"\n[yellow]interrupted.[/yellow] Finished runs are kept; run the same command again to "
                       f"continue (--out {out}).", soft_wrap=True)
         raise typer.Exit(130)
     console.print((out / "table.md").read_text(), highlight=False, markup=False)
     console.print(f"comparison folder: {out} (results.csv, results.json, table.md, table_generalization.md, "
-                  f"plots/, report.html); wall time {elapsed(t0)}")
+                  f"plots/, report.html); wall time {comparison.elapsed(t0)}")
 
 
 @app.command()
 @_guard
 def report(folder: Annotated[Path, typer.Argument(help="comparison folder written by `baldistill compare`")]):
     """Rebuild the tables, plots and the self-contained report.html of a comparison folder."""
-    from .compare import write_outputs, write_results
-
     if not (folder / "compare.json").exists():
         _fail(f"{folder}: no compare.json (not a comparison folder written by `baldistill compare`)")
-    write_results(folder)
-    write_outputs(folder)
+    comparison.write_results(folder)
+    comparison.write_outputs(folder)
     console.print(f"wrote {folder / 'report.html'}")
 
 
@@ -348,12 +316,6 @@ def prepare(fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="reuters |
             metric: Annotated[str | None, typer.Option(help="hf: accuracy | token_f1")] = None,
             force: Annotated[bool, typer.Option(help="overwrite train/test/config in --out")] = False):
     """Convert a dataset of the paper from its original files into train/test JSONL and a config."""
-    from rich.table import Table
-
-    from . import policies
-    from .adapters import prepare as prepare_data
-    from .report import print_table
-
     given = {"multi_label": multi_label, "kind": qa_kind, "domains": domains, "test_split": test_split,
              "config": hf_config, "splits": hf_split, "input_field": input_field, "answer_field": answer_field,
              "domain_field": domain_field, "task": task, "metric": metric}

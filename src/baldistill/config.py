@@ -6,18 +6,17 @@ paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .methods import METHODS
+from .core.methods import METHODS
+from .core.plan import check_budget
 
-MethodName = Literal[
-    "baldistill-a", "baldistill-n", "active-ft-cot", "random-ft-cot", "random-ft", "zero-shot", "balance-ft-cot",
-    "duplicate-ft-cot",
-]
+MethodName = Literal[tuple(METHODS)]  # the registry's names, in its order
 
 DEFAULT_INSTRUCTION = "Solve the task. Reason briefly, then end with: The answer is <answer>."
 
@@ -146,8 +145,7 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.budget < self.effective_stages:
-            raise ValueError(f"budget ({self.budget}) must be at least the number of stages ({self.effective_stages})")
+        check_budget(self.budget, self.effective_stages)
         return self
 
     @property
@@ -206,7 +204,7 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
         base = path.resolve().parent
-    raw = _deepcopy(raw)
+    raw = copy.deepcopy(raw)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set budget=200")
@@ -231,14 +229,6 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
         if p is not None and not Path(p).exists():
             raise ConfigError(f"data.{key}: file not found: {p}")
     return cfg
-
-
-def _deepcopy(x):
-    if isinstance(x, dict):
-        return {k: _deepcopy(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_deepcopy(v) for v in x]
-    return x
 
 
 def dump_config(cfg: RunConfig) -> str:

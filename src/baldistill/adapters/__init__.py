@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from ..core.plan import check_budget
 from ..data import DataError, write_jsonl
 from .common import Adapted, counts_by_domain, sample, zipf_counts, zipf_resample
 
@@ -72,8 +73,10 @@ def prepare(fmt: str, source: str | Path, out_dir: str | Path, *, budget: int | 
     stats = {"format": fmt, "task": a.task, "metric": a.metric, "train": len(train), "test": len(test),
              "dropped_test": dropped, "zipf_alpha": alpha or None, "domains": counts_by_domain(train, test)}
     budget = budget or a.budget_per_domain * len(stats["domains"])
-    if budget < stages:
-        raise DataError(f"budget {budget} is smaller than the number of stages {stages}")
+    try:
+        check_budget(budget, stages)
+    except ValueError as e:
+        raise DataError(str(e)) from None
     write_jsonl(files[0], train)
     write_jsonl(files[1], test)
     files[2].write_text(_config_text(fmt, source, a, budget, stages, seed, stats), encoding="utf-8")

@@ -1,15 +1,10 @@
-from .base import Backend, Reply, Request, Usage
-from .client import TeacherClient, TeacherError
-from .reference import ReferenceTeacher
+"""The teacher: requests (pure), the engine that pays for them (async, retries, ledger, cache), and the
+backends that send them (an OpenAI-compatible server, or the offline reference simulation)."""
 
+from .backends import Backend, Declined, Fatal, Refused, Unknown, make_backend
+from .engine import Outcome, TeacherEngine, TeacherError
+from .replies import Reply, Usage, openai_body, parse_body
+from .requests import Request, RequestBuilder
 
-def make_backend(cfg, reserve=None, seed: int = 0):
-    """The backend a TeacherConfig names."""
-    if cfg.kind == "reference":
-        return ReferenceTeacher(reserve, cfg.synthesis_noise, seed)
-    from .openai_compat import OpenAICompatible
-
-    return OpenAICompatible(cfg.model, cfg.base_url, cfg.api_key_env, cfg.timeout, cfg.concurrency)
-
-
-__all__ = ["Backend", "ReferenceTeacher", "Reply", "Request", "TeacherClient", "TeacherError", "Usage", "make_backend"]
+__all__ = ["Backend", "Declined", "Fatal", "Outcome", "Refused", "Reply", "Request", "RequestBuilder",
+           "TeacherEngine", "TeacherError", "Unknown", "Usage", "make_backend", "openai_body", "parse_body"]

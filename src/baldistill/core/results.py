@@ -1,0 +1,154 @@
+"""The results a run writes (``metrics.json``, ``stages/<i>/eval.json``) and a comparison collects
+(``results.json`` rows), as typed, versioned models: the pipeline writes them, ``compare``, the tables,
+the plots and the report read them. Files written before the schema version existed (version 0) still
+load: fields they lack take the defaults below.
+
+Scores are fractions; a score with nothing to average (e.g. the tail macro of a split with no tail
+domain) is NaN in memory and null in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+NAN = math.nan
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+def _score(x) -> float:
+    return NAN if x is None else float(x)
+
+
+class DomainScore(_Model):
+    n: int
+    score: float | None
+    tail: bool
+
+
+class Block(_Model):
+    """The head or the tail: its domains, the mean of their scores (macro) and the mean over items (micro)."""
+    domains: list[str]
+    macro: float | None
+    micro: float | None
+
+
+class Summary(_Model):
+    """Per-domain scores and their averages (``metrics.summarize``); F1 for classification only."""
+    macro: float | None
+    micro: float | None
+    head: Block
+    tail: Block
+    per_domain: dict[str, DomainScore]
+    macro_f1: float | None = None
+    micro_f1: float | None = None
+
+    def scores(self) -> dict[str, float | None]:
+        """The flat scores a results row carries."""
+        return {"macro": self.macro, "micro": self.micro, "head_macro": self.head.macro, "head_micro": self.head.micro,
+                "tail_macro": self.tail.macro, "tail_micro": self.tail.micro, "macro_f1": self.macro_f1,
+                "micro_f1": self.micro_f1}
+
+    def to_json(self) -> dict:
+        d = self.model_dump()
+        for k in ("macro_f1", "micro_f1"):  # present only where the task has a label set
+            if d.get(k) is None:
+                d.pop(k, None)
+        return d
+
+
+class StageEval(Summary):
+    """``stages/<i>/eval.json``: the student after stage i (0-based) on a subset of the test set."""
+    stage: int
+    n_test: int | None = None
+
+    def to_json(self) -> dict:
+        d = super().to_json()
+        return {"stage": d.pop("stage"), "n_test": d.pop("n_test"), **d}
+
+
+class RunMetrics(Summary):
+    """``metrics.json``: what one run did and how its final student scored."""
+    schema_version: int = 0  # absent in files written before it existed
+    method: str
+    teacher: str | None = None  # "<backend> (<label>)" when the method called a teacher
+    budget: int
+    stages: int
+    spent: int
+    n_train: int
+    n_train_synthetic: int = 0
+    n_train_duplicate: int = 0
+    n_train_by_domain: dict[str, int] = Field(default_factory=dict)
+    shortfall_by_domain: dict[str, int] = Field(default_factory=dict)  # paid units that did not become training data
+    n_test: int
+    majority: Summary | None = None  # the per-domain majority-answer baseline on the same test items
+    pool_sizes: dict[str, int] = Field(default_factory=dict)
+    wall_seconds: float = 0.0  # this process: the stages it ran and the evaluation
+    spend_by_stage_domain: dict[str, dict[str, int]] = Field(default_factory=dict)
+    ledger: dict = Field(default_factory=dict)  # the ledger's summary (spent, tokens, dollars, physical, by_stage, by_kind)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunMetrics":
+        return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def to_json(self) -> dict:
+        d = super().to_json()
+        if self.majority is not None:
+            d["majority"] = self.majority.to_json()
+        first = [k for k in _FIRST if k in d]  # what the run was, then how it scored
+        return {**{k: d[k] for k in first}, **{k: v for k, v in d.items() if k not in first}}
+
+
+_FIRST = ["schema_version", "method", "teacher", "budget", "stages", "spent", "n_train", "n_train_synthetic",
+          "n_train_duplicate", "n_train_by_domain", "shortfall_by_domain", "n_test"]
+
+
+class ResultRow(_Model):
+    """One row of a comparison's ``results.json``: a cell (student, budget, K, method, seed) and its run."""
+    cell: str
+    run: str
+    dataset: str
+    student: str
+    budget: int
+    stages: int
+    effective_stages: int
+    method: str
+    seed: int
+    metric: str
+    macro: float | None
+    micro: float | None
+    head_macro: float | None
+    head_micro: float | None
+    tail_macro: float | None
+    tail_micro: float | None
+    macro_f1: float | None = None
+    micro_f1: float | None = None
+    per_domain: dict[str, float | None]
+    pool_sizes: dict[str, int]
+    tail_domains: list[str]
+    spent_units: int
+    physical_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    dollars: float = 0.0
+    physical_dollars: float = 0.0
+    spend_by_stage_domain: dict[str, dict[str, int]] = Field(default_factory=dict)
+    stage_scores: list[dict] = Field(default_factory=list)
+    n_train: int
+    n_train_synthetic: int = 0
+    n_train_duplicate: int = 0
+    n_test: int
+    wall_seconds: float = 0.0
+
+
+def load_results(folder: str | Path) -> tuple[list[dict], dict]:
+    """(rows, spec) of a comparison's ``results.json``; each row validated (and completed with defaults)."""
+    data = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
+    return [ResultRow.model_validate(r).model_dump() for r in data["rows"]], data.get("spec", {})

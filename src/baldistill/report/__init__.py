@@ -1,0 +1,1 @@
+"""What people read: terminal tables, paper-style markdown tables, plots and the HTML report."""

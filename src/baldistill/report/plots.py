@@ -1,0 +1,239 @@
+"""PNG plots of a comparison folder (DIR/results.json) into DIR/plots/, drawn with matplotlib's Agg canvas.
+
+No pyplot and no global backend switch: each plot is a bare `Figure`, saved as PNG (Agg) and dropped.
+Scores are shown in percent; a point or bar is the mean over seeds, error bars the sample std (two or
+more seeds). Plots (one file each per dataset; the dataset name is appended when there are several):
+* per_domain.png   per-domain score by method at the default cell; domains by pool size, tail shaded;
+* stages.png       macro and tail macro after each stage (stage_scores) per method;
+* spend.png        teacher units per stage, stacked by domain, one panel per method that spent any;
+* stage_sweep.png  macro and tail macro against the number of stages K (only with two or more K).
+A plot whose data is absent is skipped (no file); stale files of these names are removed first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import PercentFormatter
+
+from ..core.methods import METHOD_ORDER
+from .tables import (
+    dataset_of,
+    datasets_of,
+    default_setting,
+    load,
+    mean_std,
+    methods_of,
+    select,
+)
+
+NAMES = ("per_domain", "stages", "spend", "stage_sweep")
+
+
+def _pct(values) -> tuple[float, float]:
+    """(mean, std) ×100 of the finite values; NaN when absent, and a NaN spread (no error bar) with one value."""
+    m, s, _ = mean_std(values)
+    return (math.nan if m is None else 100 * m), (math.nan if s is None else 100 * s)
+
+
+COLORS = dict(zip(METHOD_ORDER, ["C7", "C0", "C1", "C5", "C4", "C9", "C2", "C3"]))
+
+
+def method_color(name: str) -> str:
+    """The same colour for a method in every plot (zero-shot grey, BalDistill-A red); others C6/C8."""
+    return COLORS.get(name) or f"C{6 + 2 * (sum(map(ord, name)) % 2)}"
+
+
+def _domain_colors(domains: list[str]) -> dict[str, object]:
+    """Distinct colours per domain: tab10 up to ten domains, tab20 (cycled) beyond."""
+    if len(domains) <= 10:
+        return {d: f"C{i}" for i, d in enumerate(domains)}
+    cmap = colormaps["tab20"]
+    return {d: cmap(i % 20) for i, d in enumerate(domains)}
+
+
+def _percent_axis(ax, label: str) -> None:
+    ax.set_ylabel(label)
+    ax.yaxis.set_major_formatter(PercentFormatter(100))  # decimals follow the axis range
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _domains(rows: list[dict]) -> tuple[list[str], dict[str, int], set[str]]:
+    """Domains sorted by training pool size (descending, then name), their pool sizes, the tail set."""
+    pools: dict[str, int] = {}
+    for r in rows:
+        for d in r.get("per_domain") or {}:
+            pools.setdefault(d, 0)
+        for d, n in (r.get("pool_sizes") or {}).items():
+            pools[d] = max(pools.get(d, 0), n or 0)
+    tail = {d for r in rows for d in r.get("tail_domains") or []}
+    return sorted(pools, key=lambda d: (-pools[d], d)), pools, tail
+
+
+def _subtitle(d: dict, ds: str) -> str:
+    return f"dataset {ds}, student {d['student']}, budget B = {d['budget']}, K = {d['stages']} stages"
+
+
+def plot_per_domain(rows: list[dict], d: dict, ds: str) -> Figure | None:
+    """Grouped bars: domains on x (pool size descending, tail shaded), one bar per method."""
+    cell = [r for r in rows if r.get("per_domain")]
+    if not cell:
+        return None
+    domains, pools, tail = _domains(cell)
+    methods = methods_of(cell)
+    fig = Figure(figsize=(min(22, 5 + 0.35 * len(domains) * max(2, len(methods)) ** 0.5), 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(methods)
+    for i, dom in enumerate(domains):
+        if dom in tail:
+            ax.axvspan(i - 0.5, i + 0.5, color="0.88", zorder=0)
+    for j, m in enumerate(methods):
+        stats = [_pct(r["per_domain"].get(dom) for r in cell if r["method"] == m) for dom in domains]
+        xs = [i - 0.4 + width * (j + 0.5) for i in range(len(domains))]
+        ax.bar(xs, [s[0] for s in stats], width, yerr=[s[1] for s in stats], label=m, capsize=2, zorder=2,
+               color=method_color(m))
+    ax.set_xticks(range(len(domains)), [f"{dom}\n(pool {pools[dom]})" for dom in domains], rotation=45, ha="right")
+    ax.set_xlim(-0.5, len(domains) - 0.5)
+    ax.set_ylim(0, 100)
+    _percent_axis(ax, "score")
+    fig.suptitle(f"Per-domain score by method, mean over seeds\n{_subtitle(d, ds)}")
+    handles, _ = ax.get_legend_handles_labels()
+    if tail:
+        handles.append(Patch(color="0.88", label="tail domain (shaded)"))
+    fig.legend(handles=handles, fontsize="small", loc="outside lower center", ncols=min(5, len(handles)))
+    return fig
+
+
+def _by_stage(rows: list[dict], key: str) -> tuple[list, list, list]:
+    """(stages, means, stds) ×100 of stage_scores[key] over rows."""
+    vals: dict[int, list] = {}
+    for r in rows:
+        for s in r.get("stage_scores") or []:
+            vals.setdefault(s["stage"], []).append(s.get(key))
+    stages = sorted(vals)
+    stats = [_pct(vals[s]) for s in stages]
+    return stages, [m for m, _ in stats], [s for _, s in stats]
+
+
+def plot_stages(rows: list[dict], d: dict, ds: str) -> Figure | None:
+    """Macro and tail macro after each stage, one line per method (methods without stage scores left out)."""
+    cell = [r for r in rows if r.get("stage_scores")]
+    if not cell:
+        return None
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, (key, label) in zip(axes, (("macro", "macro"), ("tail_macro", "tail macro"))):
+        for m in methods_of(cell):
+            xs, ys, es = _by_stage([r for r in cell if r["method"] == m], key)
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=m, color=method_color(m))
+        ax.set_xlabel("stage")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        _percent_axis(ax, label)
+        ax.set_title(label)
+    axes[0].legend(fontsize="small")
+    fig.suptitle(f"Score after each stage, mean over seeds\n{_subtitle(d, ds)}")
+    return fig
+
+
+def _spend(rows: list[dict]) -> dict[int, dict[str, float]]:
+    """Mean teacher units per stage and domain over the rows (seeds)."""
+    total: dict[int, dict[str, float]] = {}
+    for r in rows:
+        for stage, per in (r.get("spend_by_stage_domain") or {}).items():
+            for dom, n in per.items():
+                slot = total.setdefault(int(stage) + 1, {})  # the ledger counts from 0; plots say stage 1..K
+                slot[dom] = slot.get(dom, 0) + (n or 0) / len(rows)
+    return total
+
+
+def plot_spend(rows: list[dict], d: dict, ds: str) -> Figure | None:
+    """Stacked bars of teacher units per stage and domain; one panel per method that spent anything."""
+    spends = {m: _spend([r for r in rows if r["method"] == m]) for m in methods_of(rows)}
+    spends = {m: s for m, s in spends.items() if any(v for per in s.values() for v in per.values())}
+    if not spends:
+        return None
+    domains, _, tail = _domains(rows)
+    domains += sorted({dom for s in spends.values() for per in s.values() for dom in per} - set(domains))
+    colors = _domain_colors(domains)
+    ncols = min(3, len(spends))
+    nrows = math.ceil(len(spends) / ncols)
+    fig = Figure(figsize=(4 * ncols + 2.5, 3.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
+    for ax, (m, spend) in zip(axes, spends.items()):
+        stages = sorted(spend)
+        bottom = [0.0] * len(stages)
+        for dom in domains:
+            h = [spend[s].get(dom, 0) for s in stages]
+            ax.bar(stages, h, bottom=bottom, color=colors[dom], hatch="//" if dom in tail else None,
+                   edgecolor="white", linewidth=0.5)
+            bottom = [b + x for b, x in zip(bottom, h)]
+        ax.set_title(f"{m} (total {sum(bottom):.0f})")
+        ax.set_xlabel("stage")
+        ax.set_xticks(stages)
+        ax.set_ylabel("teacher units")
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(spends):]:
+        ax.set_visible(False)
+    handles = [Patch(facecolor=colors[dom], hatch="//" if dom in tail else None, edgecolor="white",
+                     label=dom + (" (tail)" if dom in tail else "")) for dom in domains]
+    fig.legend(handles=handles, loc="outside right upper", fontsize="small", title="domain")
+    fig.suptitle(f"Teacher budget spent per stage and domain, mean over seeds\n{_subtitle(d, ds)}")
+    return fig
+
+
+def plot_stage_sweep(rows: list[dict], d: dict, ds: str) -> Figure | None:
+    """Macro and tail macro against K, one line per method; None with fewer than two K values."""
+    ks = sorted({r["stages"] for r in rows})
+    if len(ks) < 2:
+        return None
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, (key, label) in zip(axes, (("macro", "macro"), ("tail_macro", "tail macro"))):
+        for m in methods_of(rows):
+            pts = [(k, *_pct(r.get(key) for r in rows if r["method"] == m and r["stages"] == k)) for k in ks]
+            pts = [p for p in pts if not math.isnan(p[1])]
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o",
+                        capsize=3, label=m, color=method_color(m))
+        ax.set_xticks(ks)
+        ax.set_xlabel("number of stages K")
+        _percent_axis(ax, label)
+        ax.set_title(label)
+    axes[0].legend(fontsize="small")
+    fig.suptitle(f"Sensitivity to the number of stages K, mean over seeds\n"
+                 f"dataset {ds}, student {d['student']}, budget B = {d['budget']}")
+    return fig
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "data"
+
+
+def write_plots(folder: str | Path) -> list[Path]:
+    """Draw every plot whose data is present into DIR/plots/ and return the PNG paths written."""
+    folder = Path(folder)
+    rows, spec = load(folder)
+    out_dir = folder / "plots"
+    out_dir.mkdir(exist_ok=True)
+    for name in NAMES:
+        for old in out_dir.glob(f"{name}*.png"):
+            old.unlink()
+    d = default_setting(spec, rows)
+    dsets = datasets_of(rows, spec)
+    written = []
+    for ds in dsets:
+        mine = [r for r in rows if dataset_of(r, spec) == ds]
+        cell = select(mine, student=d["student"], budget=d["budget"], stages=d["stages"])
+        sweep = select(mine, student=d["student"], budget=d["budget"])
+        figs = {"per_domain": plot_per_domain(cell, d, ds), "stages": plot_stages(cell, d, ds),
+                "spend": plot_spend(cell, d, ds), "stage_sweep": plot_stage_sweep(sweep, d, ds)}
+        for name, fig in figs.items():
+            if fig is not None:
+                path = out_dir / (f"{name}.png" if len(dsets) == 1 else f"{name}_{_slug(ds)}.png")
+                fig.savefig(path, dpi=110)
+                written.append(path)
+    return written

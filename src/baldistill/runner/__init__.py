@@ -1,0 +1,1 @@
+"""Running: the pipeline (orchestration), the run folder, estimate, compare, several processes, progress."""

@@ -1,0 +1,339 @@
+"""`baldistill compare`: every method of the paper under one teacher budget, over seeds, and the sweeps
+of its generalisation study (stage count K, budget setting, student model).
+
+Each (student, budget, K, method, seed) is one cell and one ordinary run folder under ``DIR/runs``.
+All cells share one teacher reply cache (``DIR/teacher_cache.sqlite``): an example annotated for one
+method is not sent again for another, yet every cell is still charged its full budget in its own ledger
+(logical spend) while the ledgers' ``physical`` rows count what was really sent. A cell is finished when
+its ``metrics.json`` exists; re-running the same command skips finished cells and resumes a cell cut
+short after its last completed stage, so an interrupted comparison loses at most one stage of work.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..budget.cache import ReplyCache
+from ..budget.ledger import Caps, Ledger
+from ..config import ConfigError, RunConfig, changed_fields, dump_config, load_config
+from ..core.methods import METHOD_ORDER, METHODS
+from ..core.plan import check_budget
+from ..core.results import ResultRow, RunMetrics, StageEval
+from ..data import load_examples
+from .estimate import estimate as estimate_cell
+from .runfolder import RunFolder
+
+log = logging.getLogger("baldistill")
+
+
+@dataclass(frozen=True)
+class Cell:
+    student: str
+    budget: int
+    stages: int  # the K asked for; single-stage methods run once and are reported under every K
+    method: str
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self)
+
+    @property
+    def cell_id(self) -> str:
+        return cell_id(self)
+
+
+def run_id(cell: Cell) -> str:
+    """The run folder under DIR/runs: single-stage methods do not depend on K, zero-shot not on the budget
+    either, so one run serves every cell that differs only there."""
+    m = METHODS[cell.method]
+    k = cell.stages if m.multi_stage else 1
+    b = cell.budget if m.train else 0
+    return f"{_slug(cell.student)}/B{b}/K{k}/{cell.method}/seed{cell.seed}"
+
+
+def cell_id(cell: Cell) -> str:
+    """A row of the results: the cell as asked for (its K and B even where the run does not depend on them)."""
+    return f"{_slug(cell.student)}/B{cell.budget}/K{cell.stages}/{cell.method}/seed{cell.seed}"
+
+
+def _slug(name: str) -> str:
+    return name.rstrip("/").replace("/", "--").replace(" ", "_") or "student"
+
+
+def parse_methods(text: str) -> list[str]:
+    if text.strip() == "all":
+        return list(METHOD_ORDER)
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METHODS]
+    if bad:
+        raise ConfigError(f"--methods: unknown {', '.join(bad)}; choose from {', '.join(METHOD_ORDER)} or 'all'")
+    return sorted(set(names), key=METHOD_ORDER.index)
+
+
+def parse_ints(text: str | None, what: str) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        out = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{what}: expected comma-separated whole numbers, got {text!r}") from None
+    if not out or min(out) < 1:
+        raise ConfigError(f"{what}: expected positive numbers, got {text!r}")
+    return list(dict.fromkeys(out))
+
+
+@dataclass
+class Spec:
+    """What a comparison runs; saved as DIR/compare.json so a re-run can check it continues the same one."""
+    config: str
+    dataset: str
+    methods: list[str]
+    seeds: list[int]
+    stages: list[int]
+    budgets: list[int]
+    students: list[str]
+    stage_eval: int | None
+
+    @property
+    def default(self) -> dict:
+        return {"stages": self.stages[0], "budget": self.budgets[0], "student": self.students[0]}
+
+    def cells(self) -> list[Cell]:
+        """Seed-major, so a complete table for the first seed exists early in a long comparison."""
+        return [Cell(st, b, k, m, seed) for seed in self.seeds for st in self.students for b in self.budgets
+                for k in self.stages for m in self.methods]
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "default": self.default}
+
+
+def make_spec(config: Path, base: RunConfig, methods: str = "all", seeds: int = 1, stages: str | None = None,
+              budgets: str | None = None, students: str | None = None, stage_eval: int | None = 10) -> Spec:
+    if seeds < 1:
+        raise ConfigError("--seeds: at least 1")
+    ks = parse_ints(stages, "--stages") or [base.stages]
+    bs = parse_ints(budgets, "--budgets") or [base.budget]
+    sts = [s.strip() for s in students.split(",") if s.strip()] if students else [base.student.model]
+    for b in bs:
+        for k in ks:
+            try:
+                check_budget(b, k)
+            except ValueError as e:
+                raise ConfigError(f"--budgets {b}, --stages {k}: {e}") from None
+    return Spec(str(config), _dataset_name(base), parse_methods(methods), [base.seed + i for i in range(seeds)],
+                ks, bs, sts, stage_eval)
+
+
+def _dataset_name(cfg: RunConfig) -> str:
+    p = Path(cfg.data.train)
+    return p.parent.name or p.stem
+
+
+def cell_config(base: RunConfig, cell: Cell, out: Path, stage_eval: int | None) -> RunConfig:
+    raw = base.model_dump(mode="json")
+    m = METHODS[cell.method]
+    raw.update(method=cell.method, seed=cell.seed, stages=cell.stages if m.multi_stage else base.stages,
+               budget=cell.budget if m.train else base.budget)
+    raw["student"]["model"] = cell.student
+    raw["teacher"]["cache"] = str((out / "teacher_cache.sqlite").resolve())
+    raw["eval_each_stage"] = stage_eval if (m.multi_stage and stage_eval) else None
+    return load_config(raw)
+
+
+# ---- running -----------------------------------------------------------------------------------------
+def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
+    """Run every unfinished cell, then write results, tables and plots. Returns the result rows."""
+    from .pipeline import run  # torch and the student: only when something runs
+
+    out.mkdir(parents=True, exist_ok=True)
+    _check_same_base(base, out)
+    (out / "compare.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    (out / "config.yaml").write_text(dump_config(base))
+    todo = {c.run_id: c for c in spec.cells()}
+    for n, (rid, cell) in enumerate(todo.items(), 1):
+        folder = out / "runs" / rid
+        if (folder / "metrics.json").exists():
+            log.info("[%d/%d] %s: finished earlier, skipped", n, len(todo), rid)
+            continue
+        resume = (folder / "config.yaml").exists()
+        if folder.exists() and not resume:  # cut short before it wrote anything worth keeping
+            shutil.rmtree(folder)
+        log.info("[%d/%d] %s%s", n, len(todo), rid, " (resuming)" if resume else "")
+        if on_cell:
+            on_cell(n, len(todo), rid, resume)
+        cfg = cell_config(base, cell, out, spec.stage_eval)
+        t0 = time.time()
+        try:
+            run(cfg, folder, resume=resume)
+        finally:  # wall time over every attempt, including one cut short and resumed
+            _add_wall_time(folder, time.time() - t0)
+        gc.collect()
+        write_results(out)
+    rows = write_results(out)
+    write_outputs(out)
+    return rows
+
+
+def _add_wall_time(folder: Path, seconds: float) -> None:
+    if not folder.exists():
+        return
+    path = folder / "wall_time.json"
+    before = json.loads(path.read_text())["seconds"] if path.exists() else 0.0
+    path.write_text(json.dumps({"seconds": round(before + seconds, 1)}) + "\n")
+
+
+def _check_same_base(base: RunConfig, out: Path) -> None:
+    """A re-run may add methods, seeds or sweep values; it may not change the base config under the
+    finished runs (their results would silently mix two experiments)."""
+    path = out / "config.yaml"
+    if not path.exists():
+        return
+    changed = changed_fields(load_config(path), base)
+    if changed:
+        raise ConfigError(f"{out} holds a comparison with a different base config ({', '.join(changed)} changed): "
+                          "run it with the same config and --set values, or use another --out")
+
+
+
+def write_outputs(out: Path) -> None:
+    """Tables, plots and the HTML report from results.json."""
+    from ..report.html import write_report  # matplotlib: only when there is something to draw
+    from ..report.plots import write_plots
+    from ..report.tables import write_tables
+
+    write_tables(out)
+    write_plots(out)
+    write_report(out)
+
+
+# ---- results -------------------------------------------------------------------------------------------
+def row_from_run(folder: Path, cell: Cell, dataset: str) -> ResultRow:
+    m = RunMetrics.load(folder / "metrics.json")
+    led = m.ledger
+    stage_scores = []
+    for p in sorted((folder / "stages").glob("*/eval.json"), key=lambda p: int(p.parent.name)):
+        e = StageEval.model_validate(json.loads(p.read_text()))
+        stage_scores.append(e.scores() | {"stage": e.stage + 1, "n_test": e.n_test})
+    if METHODS[cell.method].multi_stage:
+        stage_scores.append(m.scores() | {"stage": m.stages, "n_test": m.n_test})
+    return ResultRow(
+        cell=cell.cell_id, run=cell.run_id, dataset=dataset, student=cell.student, budget=cell.budget,
+        stages=cell.stages, effective_stages=m.stages, method=cell.method, seed=cell.seed, metric=_metric(folder),
+        **m.scores(),
+        per_domain={d: v.score for d, v in m.per_domain.items()},
+        pool_sizes=m.pool_sizes,
+        tail_domains=m.tail.domains,
+        spent_units=m.spent,
+        physical_calls=(led.get("physical") or {}).get("calls", 0),
+        prompt_tokens=led.get("prompt_tokens", 0), completion_tokens=led.get("completion_tokens", 0),
+        dollars=led.get("dollars", 0.0),
+        physical_dollars=(led.get("physical") or {}).get("dollars", 0.0),
+        spend_by_stage_domain=m.spend_by_stage_domain,
+        stage_scores=stage_scores,
+        n_train=m.n_train, n_train_synthetic=m.n_train_synthetic, n_train_duplicate=m.n_train_duplicate,
+        n_test=m.n_test, wall_seconds=_wall_time(folder, m),
+    )
+
+
+def _wall_time(folder: Path, metrics: RunMetrics) -> float:
+    """Seconds the run took in total (model loading, every stage, evaluation, across resumptions)."""
+    path = folder / "wall_time.json"
+    return json.loads(path.read_text())["seconds"] if path.exists() else metrics.wall_seconds
+
+
+def _metric(folder: Path) -> str:
+    cfg = load_config(folder / "config.yaml")
+    return cfg.data.metric
+
+
+CSV_COLUMNS = ["cell", "dataset", "student", "budget", "stages", "effective_stages", "method", "seed", "metric",
+               "macro", "micro", "head_macro", "head_micro", "tail_macro", "tail_micro", "macro_f1", "micro_f1",
+               "spent_units", "physical_calls", "prompt_tokens", "completion_tokens", "dollars", "physical_dollars",
+               "n_train", "n_train_synthetic", "n_train_duplicate", "n_test", "wall_seconds"]
+
+
+def write_results(out: Path) -> list[dict]:
+    """results.json and results.csv from every finished cell (one row per method × seed × K × budget ×
+    student; single-stage methods appear under every K of the sweep, from one run)."""
+    saved = json.loads((out / "compare.json").read_text())
+    spec = Spec(**{k: saved[k] for k in Spec.__dataclass_fields__})
+    rows = [row_from_run(out / "runs" / c.run_id, c, spec.dataset).model_dump() for c in spec.cells()
+            if (out / "runs" / c.run_id / "metrics.json").exists()]
+    RunFolder(out).write_json("results.json", {"spec": saved, "rows": rows, "spend": {
+        "logical_units": sum(r["spent_units"] for r in _unique_runs(rows)),
+        "logical_dollars": round(sum(r["dollars"] for r in _unique_runs(rows)), 6),
+        **physical_spend(out)}})
+    with (out / "results.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_COLUMNS + ["per_domain"], extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**{k: r[k] for k in CSV_COLUMNS}, "per_domain": json.dumps(r["per_domain"])})
+    return rows
+
+
+def _unique_runs(rows: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for r in rows:
+        if r["run"] not in seen:
+            seen.add(r["run"])
+            out.append(r)
+    return out
+
+
+def physical_spend(out: Path) -> dict:
+    """What the teacher server really answered over the whole comparison: the shared cache's replies.
+    (A finished cell's ledger says which of its calls were sent; the cache holds each reply once.)"""
+    calls = prompt = completion = 0
+    dollars = 0.0
+    for p in sorted((out / "runs").glob("**/ledger.sqlite")):
+        led = Ledger(Caps(0), p)
+        s = led.summary()["physical"]
+        led.close()
+        calls += s["calls"]
+        prompt += s["prompt_tokens"]
+        completion += s["completion_tokens"]
+        dollars += s["dollars"]
+    return {"physical_calls": calls, "physical_prompt_tokens": prompt, "physical_completion_tokens": completion,
+            "physical_dollars": round(dollars, 6)}
+
+
+# ---- estimate ------------------------------------------------------------------------------------------
+def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
+    """Teacher spend before anything is sent. Logical: every unfinished cell's full budget. Physical: an
+    upper bound, since annotations are shared: at most one request per distinct real example (no sharing
+    across seeds and copies with ``fresh_samples``), plus every synthesis call."""
+    pool = load_examples(base.data.train, base.data.fields)
+    logical = {"calls": 0, "annotate": 0, "synthesize": 0, "prompt_tokens": 0, "completion_tokens_max": 0,
+               "dollars_max": 0.0}
+    cells = {c.run_id: c for c in spec.cells()}
+    todo = [c for rid, c in cells.items() if not (out / "runs" / rid / "metrics.json").exists()]
+    for cell in todo:
+        for r in estimate_cell(cell_config(base, cell, out, None)):
+            for k in logical:
+                logical[k] += r[k]
+    cached = 0
+    if (out / "teacher_cache.sqlite").exists():
+        cached = len(ReplyCache(out / "teacher_cache.sqlite"))
+    distinct = logical["annotate"] if base.teacher.fresh_samples else len({e.input for e in pool})
+    ann = min(logical["annotate"], distinct)
+    calls = ann + logical["synthesize"]
+    share = calls / logical["calls"] if logical["calls"] else 0.0
+    physical = {"calls": calls, "annotate": ann, "synthesize": logical["synthesize"],
+                "prompt_tokens": round(logical["prompt_tokens"] * share),
+                "completion_tokens_max": round(logical["completion_tokens_max"] * share),
+                "dollars_max": round(logical["dollars_max"] * share, 4)}
+    return {"cells": len(cells), "todo": len(todo), "logical": logical, "physical_max": physical,
+            "cached_replies": cached}
+
+
+def elapsed(t0: float) -> str:
+    s = int(time.time() - t0)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"

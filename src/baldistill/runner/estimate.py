@@ -1,0 +1,52 @@
+"""What a run will spend, per stage, before anything is sent (no network, no torch): calls from the same
+budget plan the pipeline follows (``core/plan.py``), prompt tokens from the real prompts (about 4
+characters per token), completion tokens and dollars as the worst case the ledger reserves."""
+
+from __future__ import annotations
+
+import random
+
+from ..budget.ledger import Caps
+from ..config import RunConfig
+from ..core.methods import METHODS
+from ..core.plan import plan_run
+from ..data import domain_counts, load_examples
+from ..teacher.requests import Request, RequestBuilder
+
+
+def _avg_tokens(reqs: list[Request]) -> float:
+    # about 4 characters a token, plus about 8 tokens of chat-template framing per message
+    return sum(len(r.prompt_text()) / 4 + 8 * len(r.payload.get("messages") or [r.payload["prompt"]])
+               for r in reqs) / max(1, len(reqs))
+
+
+def estimate(cfg: RunConfig) -> list[dict]:
+    """One row per stage: annotate and synthesize calls, prompt tokens (est.), completion tokens and dollars (max)."""
+    method = METHODS[cfg.method]
+    pool = load_examples(cfg.data.train, cfg.data.fields)
+    sizes = domain_counts(pool)
+    plans = plan_run(method, sizes, cfg.budget, cfg.effective_stages)
+    if not (plans and method.rationale):
+        return [{"stage": 0, "annotate": 0, "synthesize": 0, "calls": 0, "prompt_tokens": 0,
+                 "completion_tokens_max": 0, "dollars_max": 0.0}]
+    t = cfg.teacher
+    build = RequestBuilder(t, cfg.data.instruction, cfg.seed)
+    caps = Caps(cfg.budget, input_per_mtok=t.price.input_per_mtok, output_per_mtok=t.price.output_per_mtok)
+    by_dom = {d: [e for e in pool if e.domain == d] for d in sizes}
+    rng = random.Random(cfg.seed)
+    ann_tok = {d: _avg_tokens([build.annotation(0, e) for e in xs[:50]]) for d, xs in by_dom.items()}
+    syn_tok = {d: _avg_tokens([build.synthesis(0, d, rng.sample(xs, min(t.synthesis_seeds, len(xs))), 0)])
+               for d, xs in by_dom.items()}
+    mean_ann = sum(ann_tok[d] * n for d, n in sizes.items()) / sum(sizes.values())
+    rows = []
+    for p in plans:
+        if p.quota.is_global:
+            ptok = p.annotate * mean_ann
+        else:
+            real = {d: p.take[d] + p.duplicate.get(d, 0) for d in p.take}
+            ptok = sum(real[d] * ann_tok[d] for d in real) + sum(n * syn_tok[d] for d, n in p.synthesize.items())
+        units = p.units()
+        rows.append({"stage": p.stage, "annotate": units["annotate"], "synthesize": units["synthesize"],
+                     "calls": p.calls, "prompt_tokens": round(ptok), "completion_tokens_max": p.calls * t.max_tokens,
+                     "dollars_max": round(caps.price(round(ptok), p.calls * t.max_tokens), 4)})
+    return rows

@@ -1,0 +1,355 @@
+"""Multi-stage balanced distillation, read top to bottom like the paper's pseudo-code:
+
+    for stage i = 0..K-1:
+        plan       quotas per domain (balancing policy); head and tail; what to synthesize
+        select     head examples: random at stage 0, top-IFD by the current student after
+        synthesize tail deficits with the teacher
+        annotate   the selected real examples with teacher rationales (gold answer given)
+        check      answers; drop rationales that disagree with the gold (and unusable synthetic examples)
+        train      the student on everything selected so far
+        record     the stage in the run folder
+    evaluate the final student per domain, head and tail apart
+
+The budget arithmetic is ``core/plan.py`` (the same for ``estimate``), the checks ``core/checks.py``, the
+teacher's requests and the engine that pays for them ``teacher/``, every file of the run folder
+``run/runfolder.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from pathlib import Path
+
+from ..budget.cache import ReplyCache
+from ..budget.ledger import Caps, Ledger
+from ..config import RunConfig, changed_fields, dump_config, load_config
+from ..core import policies
+from ..core.checks import check_annotation, check_syntheses
+from ..core.ifd import select_top
+from ..core.methods import METHODS
+from ..core.plan import StagePlan, plan_stage
+from ..core.results import SCHEMA_VERSION, RunMetrics, StageEval
+from ..data import Example, domain_counts, load_examples
+from ..student import Student
+from ..teacher import RequestBuilder, TeacherEngine, make_backend
+from . import dist
+from .evaluate import Evaluator, limit_per_domain
+from .progress import bar
+from .runfolder import RunFolder, RunFolderError, State, environment
+
+log = logging.getLogger("baldistill")
+
+
+class Distiller:
+    def __init__(self, cfg: RunConfig, folder: RunFolder, student=None, backend=None):
+        self.cfg, self.folder = cfg, folder
+        self.method = METHODS[cfg.method]
+        fields = cfg.data.fields
+        self.pool = load_examples(cfg.data.train, fields, "train")
+        self.test = load_examples(cfg.data.test, fields, "test")
+        self.reserve = load_examples(cfg.data.reserve, fields, "reserve") if cfg.data.reserve else []
+        self.by_id = {e.id: e for e in self.pool}
+        self.pool_sizes = domain_counts(self.pool)
+        self.domains = list(self.pool_sizes)
+        self.labels = sorted({e.answer for e in self.pool}) if cfg.data.task == "classification" else None
+        self.stages = cfg.effective_stages
+        self.quotas = policies.allocate(self.method.policy, self.pool_sizes, cfg.budget, self.stages) \
+            if self.method.train else []
+        t = cfg.teacher
+        caps = Caps(cfg.budget, t.max_total_tokens, t.max_dollars, t.price.input_per_mtok, t.price.output_per_mtok)
+        self.ledger = Ledger(caps, folder.path / "ledger.sqlite" if dist.is_main() else None)
+        self.requests = RequestBuilder(t, cfg.data.instruction, cfg.seed)
+        self._student, self._backend, self._engine = student, backend, None
+
+    # heavy parts are built on first use, so a zero-cost step never loads a model or opens a connection
+    @property
+    def student(self) -> Student:
+        if self._student is None:
+            self._student = Student(self.cfg.student, self.cfg.data.instruction, self.cfg.seed)
+        return self._student
+
+    @property
+    def engine(self) -> TeacherEngine:
+        if self._engine is None:
+            t = self.cfg.teacher
+            backend = self._backend or make_backend(t, self.reserve, self.cfg.seed)
+            cache = None
+            if t.kind != "reference" or t.cache:  # the simulation costs nothing: cache only when asked
+                cache = ReplyCache(t.cache or self.folder.path / "teacher_cache.sqlite")
+            self._engine = TeacherEngine(backend, t, self.ledger, cache)
+        return self._engine
+
+    # ---------------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> RunMetrics:
+        t0 = time.time()
+        state, start = State.start(self.pool, self.domains), 0
+        if resume:
+            state, start = self.restore(state)
+        log.info("method %s: %s", self.method.name, self.method.summary)
+        log.info("budget B=%d over K=%d stage(s); %d domains, pool %d", self.cfg.budget, self.stages,
+                 len(self.domains), len(self.pool))
+        if self.method.train:
+            for i in range(start, self.stages):
+                self.stage(i, state)
+        return self.finish(state, t0)
+
+    def stage(self, i: int, state: State) -> None:
+        new = dist.on_main(lambda: self.choose(i, state))  # plan, select, synthesize, annotate, check
+        state.train.extend(new)
+        stats = self.train(i, state, new)
+        if dist.is_main():
+            self.student.save_adapter(self.folder.stage_path(i) / "adapter")
+            n = self.cfg.eval_each_stage
+            if n and i < self.stages - 1:  # the last stage gets the full final evaluation
+                test = limit_per_domain(self.test, n, self.cfg.seed)
+                summary, _ = self.evaluator().evaluate(self.student, test, desc=f"stage {i + 1}: evaluating on {len(test)}")
+                self.folder.write_stage_eval(StageEval(stage=i, n_test=len(test), **summary))
+        self.folder.write_stage_done(i, state, kept_new=len(new), spent=self.ledger.spent, training=stats)
+
+    def choose(self, i: int, state: State) -> list[Example]:
+        """This stage's new training examples: plan, select, synthesize, annotate, check."""
+        rng = random.Random(f"{self.cfg.seed}/stage/{i}")
+        plan = plan_stage(self.method, self.quotas[i], {d: len(state.remaining[d]) for d in self.domains}, i)
+        log.info("stage %d/%d: quota %s; tail %s", i + 1, self.stages, plan.quota.to_json(), plan.tail or "none")
+        selected, scored = self.select(i, plan, state, rng)
+        synthetic = self.synthesize(i, plan.synthesize, state, rng)
+        copies = self.duplicates(plan.duplicate, state, rng)
+        self.folder.write_stage_choice(plan, selected + copies, synthetic, scored)
+        return self.annotate(i, selected + copies) + synthetic
+
+    def train(self, i: int, state: State, new: list[Example]) -> dict:
+        """The paper: a fresh adapter on everything selected so far; or continue the adapter on the new examples."""
+        fresh = self.cfg.student.train.fresh_adapter_each_stage
+        if fresh:
+            self.student.new_adapter(self.cfg.seed + i)
+        data = state.train if fresh else new
+        if not data:
+            return {}
+        return self.student.fit([(e.input, self.target(e)) for e in data], seed=self.cfg.seed + i,
+                                desc=f"stage {i + 1}/{self.stages}: training on {len(data)}")
+
+    def target(self, e: Example) -> str:
+        """What the student learns to write: the teacher rationale, or the label alone (random-ft)."""
+        if self.method.rationale and e.rationale:
+            return e.rationale
+        return f"The answer is {e.answer}."
+
+    # ---- select ----------------------------------------------------------------------------
+    def select(self, i: int, plan: StagePlan, state: State, rng: random.Random) -> tuple[list[Example], list[dict]]:
+        """``plan.take`` real examples per group (a domain, or the whole pool under a stage-wide quota):
+        at random, or the top IFD of the current student's candidates once there is a student (stage >= 1)."""
+        use_ifd = i > 0 and self.method.selector == "ifd"
+        if plan.quota.is_global:  # one ranking over all domains
+            groups = {"*": [x for d in self.domains for x in state.remaining[d]]}
+            members = {"*": self.domains}
+            ranked = {"*": use_ifd}
+        else:
+            groups = {d: state.remaining[d] for d in self.domains}
+            members = {d: [d] for d in self.domains}
+            ranked = {d: use_ifd and 0 < plan.take[d] < len(groups[d]) for d in self.domains}
+        # candidates are drawn per domain; a domain's cap never leaves fewer than it must take
+        cands = {g: [x for d in members[g]
+                     for x in self.candidates(state.remaining[d], rng, 0 if plan.quota.is_global else plan.take[g])]
+                 for g in groups if ranked[g]}
+        scored = self.score(i, [x for c in cands.values() for x in c]) if cands else []
+        cands = {g: set(c) for g, c in cands.items()}
+        picked: list[str] = []
+        for g, ids in groups.items():
+            k = plan.take[g]
+            if not ranked[g]:
+                picked += rng.sample(ids, k)
+                continue
+            mine = [s for s in scored if s["id"] in cands[g]]
+            top = [mine[j]["id"] for j in select_top([s["ifd"] for s in mine], k, self.cfg.selection.drop_ifd_ge_1)]
+            if len(top) < k:  # the candidate cap left too few: fill at random
+                top += rng.sample(sorted(set(ids) - set(top)), k - len(top))
+            picked += top
+        chosen = set(picked)
+        for d in self.domains:
+            state.remaining[d] = [x for x in state.remaining[d] if x not in chosen]
+        return [self.by_id[x] for x in picked], scored
+
+    def candidates(self, ids: list[str], rng: random.Random, at_least: int = 0) -> list[str]:
+        cap = self.cfg.selection.candidates_per_domain
+        if cap is None or len(ids) <= max(cap, at_least):
+            return list(ids)
+        return rng.sample(ids, max(cap, at_least))
+
+    def score(self, i: int, ids: list[str]) -> list[dict]:
+        """IFD of each candidate under the current student; y = its own generated rationale (default).
+        Generation already yields log p(y | x), so then only the direct pass PPL(y) runs."""
+        exs = [self.by_id[x] for x in ids]
+        texts = [e.input for e in exs]
+        cond = None
+        if self.cfg.selection.response == "generated":
+            gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales", logprobs=True)
+            responses, shown, cond = [g.ids for g in gens], [g.text for g in gens], [g.nll for g in gens]
+        else:  # explicit opt-in only: reads reference text the teacher budget did not pay for
+            shown = [self.target(e) for e in exs]
+            responses = [self.student.encode(s) for s in shown]
+        scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD",
+                                  cond_nll=cond)
+        return [{"id": e.id, "domain": e.domain, "ifd": s.ifd, "cond_nll": s.cond_nll, "direct_nll": s.direct_nll,
+                 "response": r} for e, s, r in zip(exs, scores, shown)]
+
+    # ---- teacher ---------------------------------------------------------------------------
+    def synthesize(self, i: int, counts: dict[str, int], state: State, rng: random.Random) -> list[Example]:
+        """Fill each tail domain's deficit with synthetic examples: one teacher call each, few-shot on real
+        examples of the domain, then the hygiene check (the paper uses them unverified). Rejected replies
+        keep their cost and are not bought again."""
+        out: list[Example] = []
+        if not counts:
+            return out
+        t = self.cfg.teacher
+        with bar(f"stage {i + 1}: teacher synthesis", sum(counts.values())) as advance:
+            for d, n in counts.items():
+                real = [e for e in self.pool if e.domain == d]
+                seeds = rng.sample(real, min(t.synthesis_seeds, len(real)))
+                existing = [e.input for e in real] + [e.input for e in state.train if e.domain == d]
+                first = state.synth_asked.get(d, 0)
+                out += synthesize_examples(self.engine, self.requests, i, d, seeds, n, first, existing, advance)
+                state.synth_asked[d] = first + n
+        return out
+
+    def duplicates(self, counts: dict[str, int], state: State, rng: random.Random) -> list[Example]:
+        """duplicate-ft-cot: fill each tail deficit by repeating the domain's real examples in turn (a
+        seeded order). Each copy is annotated and paid as a unit of its own; with the reply cache on, a
+        copy reuses the first rationale unless ``teacher.fresh_samples`` asks for a new sample."""
+        out = []
+        for d, n in counts.items():
+            real = [e for e in self.pool if e.domain == d]
+            order = rng.sample(real, len(real))
+            for j in range(n):
+                e = order[j % len(order)]
+                c = state.copies[e.id] = state.copies.get(e.id, 0) + 1
+                out.append(Example(f"{e.id}#copy{c}", d, e.input, e.answer, None, "duplicate", {"copy": c, "of": e.id}))
+        return out
+
+    def annotate(self, i: int, selected: list[Example]) -> list[Example]:
+        """Teacher rationales for real examples (gold answer given); check: keep those whose answer agrees."""
+        if not self.method.rationale:  # labels only: no teacher calls, no rationale
+            return [Example(ex.id, ex.domain, ex.input, ex.answer, None, ex.source, ex.meta) for ex in selected]
+        with bar(f"stage {i + 1}: teacher annotation", len(selected)) as advance:
+            return annotate_examples(self.engine, self.requests, i, selected, self.labels, advance)
+
+    # ---- resume, evaluate, record ----------------------------------------------------------
+    def restore(self, state: State) -> tuple[State, int]:
+        """Continue after the last completed stage; work of a stage cut short is redone."""
+        last = self.folder.last_completed_stage()
+        if last is None:
+            return state, 0
+        state = self.folder.load_state(last)
+        self.student.load_adapter(self.folder.stage_path(last) / "adapter",
+                                  trainable=not self.cfg.student.train.fresh_adapter_each_stage)
+        log.info("resuming after stage %d of %d", last + 1, self.stages)
+        return state, last + 1
+
+    def finish(self, state: State, t0: float) -> RunMetrics:
+        metrics = dist.on_main(lambda: self._finish(state, t0))
+        dist.barrier()
+        return metrics
+
+    def evaluator(self) -> Evaluator:
+        tail = policies.reporting_tail(self.pool_sizes, self.cfg.budget)
+        return Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
+
+    def _finish(self, state: State, t0: float) -> RunMetrics:
+        ev = self.evaluator()
+        test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
+        summary, rows = ev.evaluate(self.student, test, desc=f"evaluating {self.method.name} on {len(test)} test items")
+        self.folder.write_jsonl("predictions.jsonl", rows)
+        if self.method.train and self.student.has_adapter():
+            final = self.folder.path / "adapter"
+            if final.exists():
+                shutil.rmtree(final)
+            self.student.save_adapter(final)
+        n_by_domain = {d: sum(e.domain == d for e in state.train) for d in self.domains}
+        spent = self.ledger.summary()
+        units_by_domain = {d: spent["by_domain"].get(d, {}).get("units", 0) for d in self.domains}
+        metrics = RunMetrics(
+            schema_version=SCHEMA_VERSION,
+            method=self.method.name,
+            teacher=f"{self.engine.name} ({self.engine.label})" if self.method.rationale else None,
+            budget=self.cfg.budget,
+            stages=self.stages,
+            spent=self.ledger.spent,
+            n_train=len(state.train),
+            n_train_synthetic=sum(e.source == "synthetic" for e in state.train),
+            n_train_duplicate=sum(e.source == "duplicate" for e in state.train),
+            n_train_by_domain=n_by_domain,
+            # units paid for that did not become training data (dropped by the check)
+            shortfall_by_domain={d: units_by_domain[d] - n_by_domain[d] for d in self.domains}
+            if self.method.rationale else {},
+            n_test=len(test),
+            **summary,
+            majority=ev.majority(test),
+            pool_sizes=self.pool_sizes,
+            wall_seconds=round(time.time() - t0, 1),  # this process: stages run now and the evaluation
+            spend_by_stage_domain=self.ledger.units_by_stage_domain(),
+            ledger={k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "dollars", "unknown_outcome",
+                                          "physical", "by_stage", "by_kind")},
+        )
+        self.folder.write_metrics(metrics)
+        return metrics
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+# ---- the teacher steps, one call each: ask (and pay), check, record the verdicts ------------------
+def annotate_examples(engine: TeacherEngine, requests: RequestBuilder, stage: int, examples: list[Example],
+                      labels: list[str] | None = None, advance=None) -> list[Example]:
+    """Teacher rationales for real examples (gold answer given); those whose answer agrees are kept."""
+    outs = engine.execute([requests.annotation(stage, e) for e in examples], advance)
+    judged = [(o, check_annotation(e, o.reply.text, o.reply.finish_reason, o.reply.error, labels))
+              for e, o in zip(examples, outs) if o.reply is not None]
+    engine.record(judged)
+    return [v.example for _, v in judged if v.ok]
+
+
+def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: int, domain: str,
+                        seeds: list[Example], n: int, first: int, existing: list[str], advance=None) -> list[Example]:
+    """``n`` synthetic examples of ``domain`` (sample indices first..first+n-1), one call each, few-shot
+    on ``seeds``; those that pass the hygiene check (nothing in ``existing`` repeated) are kept."""
+    t = requests.cfg
+    outs = engine.execute([requests.synthesis(stage, domain, seeds, first + j) for j in range(n)], advance)
+    paid = [(first + j, o) for j, o in enumerate(outs) if o.reply is not None]
+    prime = requests.synthesis_prime  # a base model continues a prompt ending with it
+    verdicts = check_syntheses(
+        [(s, None if o.reply.text is None else prime + o.reply.text, o.reply.error) for s, o in paid],
+        domain, stage, existing, t.synthesis_min_chars, t.synthesis_max_chars)
+    engine.record(zip([o for _, o in paid], verdicts))
+    return [v.example for v in verdicts if v.ok]
+
+
+def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, backend=None) -> RunMetrics:
+    """Run one distillation described by ``cfg`` into the folder ``out``; returns what metrics.json holds."""
+    distiller = None
+    folder = RunFolder.create(Path(out), resume)
+    if resume:
+        _check_same_config(cfg, folder)
+    handler = folder.attach_log()
+    logging.getLogger("baldistill").setLevel(logging.INFO)
+    try:
+        if not resume:
+            folder.write_text("config.yaml", dump_config(cfg))
+        folder.write_json("env.json", environment())
+        distiller = Distiller(cfg, folder, student, backend)
+        return distiller.run(resume=resume)
+    finally:
+        if distiller is not None:
+            distiller.close()
+        logging.getLogger("baldistill").removeHandler(handler)
+        handler.close()
+
+
+def _check_same_config(cfg: RunConfig, folder: RunFolder) -> None:
+    """A resumed run must continue the same experiment: refuse a config that differs from the saved one."""
+    changed = changed_fields(load_config(folder.path / "config.yaml"), cfg)
+    if changed:
+        raise RunFolderError(f"--resume with a different config than {folder.path / 'config.yaml'}: "
+                             f"{', '.join(changed)} changed; resume with the same settings or start a new --out")

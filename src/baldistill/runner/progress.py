@@ -1,0 +1,30 @@
+"""Rich progress bars for every long step (generation, IFD scoring, teacher calls; training drives one through
+``student/training.py``). No torch or transformers here: every command imports this."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+def _enabled() -> bool:
+    return os.environ.get("BALDISTILL_PROGRESS", "1") != "0"
+
+
+def new_progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=console, disable=not _enabled())
+
+
+@contextmanager
+def bar(description: str, total: int):
+    """``with bar("scoring", n) as advance: ... advance(k)``"""
+    with new_progress() as p:
+        task = p.add_task(description, total=total, info="")
+        yield lambda n=1: p.advance(task, n)

@@ -1,0 +1,224 @@
+"""The student: a Hugging Face causal LM with a LoRA adapter (peft), trained with the HF Trainer.
+
+One place builds the token spans that training, IFD scoring and evaluation share: the prompt is the
+user turn rendered with the tokenizer's chat template (with the generation prompt), the completion is
+what the template appends for the assistant turn. Both are tokenised separately, so the span
+boundary is exact and identical to what the model sees when it generates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
+from transformers.utils import logging as hf_logging
+
+from ..config import StudentConfig
+from ..core.ifd import IFDScore
+from ..runner.dist import local_rank
+from ..runner.progress import bar
+from .assets import resolve_model
+from .scoring import SharedPrefix, ifd_scores
+from .training import train_adapter
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(cfg: StudentConfig) -> tuple[torch.device, torch.dtype]:
+    if cfg.device != "auto":
+        device = torch.device(cfg.device)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda", local_rank())
+    elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if cfg.dtype != "auto":
+        dtype = getattr(torch, cfg.dtype)
+    elif device.type == "cuda" and torch.cuda.is_bf16_supported():
+        dtype = torch.bfloat16
+    else:
+        dtype = torch.float32
+    return device, dtype
+
+
+@dataclass
+class Generation:
+    text: str
+    ids: list[int]  # generated tokens, without the end-of-sequence token
+    logprobs: list[float] | None = None  # log p of each token in ids given the prompt and the tokens before it
+
+    @property
+    def nll(self) -> float:
+        """Mean NLL of ids given the prompt (needs logprobs): the conditional half of IFD, for free."""
+        return -sum(self.logprobs) / len(self.logprobs) if self.logprobs else math.nan
+
+
+class _GreedyLogprobs:
+    """A logits processor, last in generate's list, that records at every step the log-probability of
+    the token greedy decoding picks (the top score): max - logsumexp, one number per row, no vocabulary-
+    sized copy kept. It equals the model's own log-probability when no earlier processor changes the
+    scores (plain greedy decoding, as the student is configured: no repetition penalty, no temperature)."""
+
+    def __init__(self):
+        self.steps: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        s = scores.float()
+        self.steps.append(s.max(-1).values - s.logsumexp(-1))
+        return scores
+
+
+class Student:
+    def __init__(self, cfg: StudentConfig, instruction: str = "", seed: int = 0):
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        self.cfg, self.instruction, self.seed = cfg, instruction, seed
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device, self.dtype = pick_device(cfg)
+        self.path = resolve_model(cfg.model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.base = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device)
+        self.base.eval()
+        self.model = self.base  # a PeftModel once an adapter is attached
+        self.chat = bool(getattr(self.tokenizer, "chat_template", None))
+        self._prompt_ids: dict[str, list[int]] = {}
+        gen_eos = self.base.generation_config.eos_token_id
+        gen_eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
+        self.eos_ids = sorted({i for i in [self.tokenizer.eos_token_id, *gen_eos] if i is not None})
+        tok = self.tokenizer
+        self.start_ids = [tok.bos_token_id] if tok.bos_token_id is not None else (
+            [tok.eos_token_id] if tok.eos_token_id is not None else [])
+
+    # ---- prompt and spans -------------------------------------------------------------------
+    def user_text(self, text: str) -> str:
+        return f"{self.instruction}\n\n{text}" if self.instruction else text
+
+    def prompt_text(self, text: str) -> str:
+        if self.chat:
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": self.user_text(text)}], tokenize=False, add_generation_prompt=True)
+        bos = self.tokenizer.bos_token or ""
+        return f"{bos}{self.user_text(text)}\nAnswer: Let's think step by step.\n"
+
+    def completion_text(self, text: str, response: str) -> str:
+        if self.chat:
+            msgs = [{"role": "user", "content": self.user_text(text)}, {"role": "assistant", "content": response}]
+            full = self.tokenizer.apply_chat_template(msgs, tokenize=False)
+            prompt = self.prompt_text(text)
+            if full.startswith(prompt):
+                return full[len(prompt):]
+        return response + (self.tokenizer.eos_token or "")
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """Token ids of the rendered prompt; tokenised once per input (generation, IFD, training share it)."""
+        ids = self._prompt_ids.get(text)
+        if ids is None:
+            ids = self._prompt_ids[text] = self.encode(self.prompt_text(text))
+        return ids
+
+    def train_features(self, text: str, response: str) -> dict:
+        p, c = self.prompt_ids(text), self.encode(self.completion_text(text, response))
+        limit = self.cfg.train.max_length
+        if len(p) + len(c) > limit:  # keep the whole response; cut the prompt from the left
+            p = p[max(0, len(p) + len(c) - limit):]
+            c = c[:limit]
+        return {"input_ids": p + c, "labels": [-100] * len(p) + c, "attention_mask": [1] * (len(p) + len(c))}
+
+    # ---- generation -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, texts: list[str], desc: str = "generating", logprobs: bool = False) -> list[Generation]:
+        """Greedy rationales, in batches of prompts sorted by length, with the KV cache; a batch stops when
+        every row has ended. The prefix all prompts share runs once (its keys and values are copied into
+        every batch); each row is [shared prefix, padding, rest of its prompt], so the padding sits before
+        the tokens that differ, as left padding does. With ``logprobs`` each Generation carries its
+        tokens' log-probs."""
+        gcfg = self.cfg.generation
+        prompts = [self.prompt_ids(t) for t in texts]
+        order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
+        out: list[Generation | None] = [None] * len(prompts)
+        pad = self.tokenizer.pad_token_id
+        self.model.eval()
+        prefix = SharedPrefix(self.model, prompts, self.device)
+        skip = len(prefix.ids)
+        with bar(desc, len(prompts)) as advance:
+            for s in range(0, len(order), gcfg.batch_size):
+                idx = order[s:s + gcfg.batch_size]
+                width = skip + max(len(prompts[k]) - skip for k in idx)
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                ids[:, :skip] = torch.tensor(prefix.ids, dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                mask[:, :skip] = 1
+                for row, k in enumerate(idx):  # padding between the shared prefix and the rest
+                    rest = prompts[k][skip:]
+                    ids[row, width - len(rest):] = torch.tensor(rest)
+                    mask[row, width - len(rest):] = 1
+                record = _GreedyLogprobs()
+                gen = self.model.generate(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
+                    max_new_tokens=gcfg.max_new_tokens, pad_token_id=pad, eos_token_id=self.eos_ids,
+                    temperature=None, top_p=None, top_k=None,
+                    logits_processor=LogitsProcessorList([record] if logprobs else []), **prefix.rows(len(idx)))
+                lp = torch.stack(record.steps, 1).tolist() if logprobs else None
+                for row, k in enumerate(idx):
+                    new = gen[row, width:].tolist()
+                    cut = next((j for j, t in enumerate(new) if t in self.eos_ids), len(new))
+                    new = new[:cut]
+                    out[k] = Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), new,
+                                        lp[row][:cut] if logprobs else None)
+                advance(len(idx))
+        return out  # type: ignore[return-value]
+
+    # ---- IFD --------------------------------------------------------------------------------
+    def ifd(self, texts: list[str], responses: list[list[int]], variant: str, desc: str = "scoring IFD",
+            cond_nll: list[float] | None = None) -> list[IFDScore]:
+        """IFD of each response; with ``cond_nll`` (from ``Generation.nll``) only the direct pass runs."""
+        prompts = [self.prompt_ids(t) for t in texts]
+        self.model.eval()
+        with bar(desc, len(texts) * (1 if cond_nll is not None else 2)) as advance:
+            return ifd_scores(self.model, prompts, responses, self.start_ids, variant,
+                              self.cfg.score_batch_size, self.tokenizer.pad_token_id, advance, cond_nll)
+
+    # ---- LoRA -------------------------------------------------------------------------------
+    def new_adapter(self, seed: int) -> None:
+        if isinstance(self.model, PeftModel):
+            self.base = self.model.unload()  # drop the old adapter, keep the frozen base
+        torch.manual_seed(seed)
+        lc = self.cfg.lora
+        self.model = get_peft_model(self.base, LoraConfig(
+            r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout, target_modules=lc.target_modules,
+            bias="none", task_type="CAUSAL_LM"))
+
+    def has_adapter(self) -> bool:
+        return isinstance(self.model, PeftModel)
+
+    def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training") -> dict:
+        """Fine-tune the current adapter on (input, target response) pairs; completion-only loss."""
+        if not self.has_adapter():
+            self.new_adapter(seed)
+        features = [self.train_features(x, y) for x, y in pairs]
+        stats = train_adapter(self.model, self.tokenizer, features, self.cfg.train, self.device, self.dtype, seed, desc)
+        self.model.eval()
+        return stats
+
+    def save_adapter(self, path: Path) -> None:
+        self.model.save_pretrained(str(path))
+
+    def load_adapter(self, path: Path, trainable: bool = False) -> None:
+        if self.has_adapter():
+            self.base = self.model.unload()
+        self.model = PeftModel.from_pretrained(self.base, str(path), is_trainable=trainable)
+        self.model.eval()

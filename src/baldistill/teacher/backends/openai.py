@@ -1,0 +1,73 @@
+"""A teacher behind any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, Ollama, SGLang) through the
+official ``openai`` client. Retries are ours (the client's are off), because the budget needs to know,
+for every failure, whether the server may have done the work."""
+
+from __future__ import annotations
+
+import os
+
+import openai
+
+from ...config import ConfigError
+from ..requests import Request
+from . import Fatal, Refused, Unknown
+
+
+class OpenAICompatible:
+    name = "openai"
+    concurrency = 8
+    free = False
+
+    def __init__(self, model: str, base_url: str | None = None, api_key_env: str | None = "OPENAI_API_KEY",
+                 timeout: float = 60.0, concurrency: int = 8):
+        self.model, self.base_url, self.key_env = model, base_url, api_key_env
+        key = os.environ.get(api_key_env) if api_key_env else None
+        if api_key_env and not key:
+            raise ConfigError(f"teacher.api_key_env: the environment variable {api_key_env} is not set "
+                              "(set it, or use api_key_env: null for a local server without a key)")
+        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=key or "EMPTY", max_retries=0, timeout=timeout)
+        self.concurrency = concurrency
+        self.label = f"teacher {model}"
+
+    async def send(self, request: Request) -> str:
+        params = {k: v for k, v in request.payload.items() if k != "sample"}
+        where = self.base_url or "the OpenAI API"
+        try:
+            api = self.client.chat.completions if "messages" in params else self.client.completions
+            resp = await api.with_raw_response.create(**params)
+            return resp.text
+        except openai.RateLimitError as e:
+            after = e.response.headers.get("retry-after")
+            try:
+                after = float(after) if after is not None else None
+            except ValueError:
+                after = None
+            raise Refused("429 rate limited", after) from None
+        except openai.APITimeoutError:
+            raise Unknown("timed out waiting for the reply") from None
+        except openai.APIConnectionError as e:
+            if type(e.__cause__).__name__ == "ConnectError":  # nothing was sent
+                raise Refused(f"cannot connect to {where}") from None
+            raise Unknown("connection cut after the request was sent") from None
+        except openai.AuthenticationError:
+            raise Fatal(f"{where} rejected the API key from ${self.key_env} (HTTP 401); check that variable") from None
+        except openai.PermissionDeniedError:
+            raise Fatal(f"{where} refused access (HTTP 403) for model '{self.model}'") from None
+        except openai.NotFoundError:
+            raise Fatal(f"{where}: model '{self.model}' or the endpoint was not found (HTTP 404)") from None
+        except openai.BadRequestError as e:
+            raise Fatal(f"{where} rejected the request (HTTP 400): {_short(e)}") from None
+        except openai.APIStatusError as e:
+            if e.status_code >= 500 or e.status_code in (408, 409):
+                raise Unknown(f"HTTP {e.status_code}") from None
+            raise Fatal(f"{where} answered HTTP {e.status_code}: {_short(e)}") from None
+
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _short(e) -> str:
+    body = getattr(e, "body", None)
+    msg = body.get("message") if isinstance(body, dict) else None
+    return (msg or str(e)).splitlines()[0][:200]

@@ -1,0 +1,203 @@
+"""From the pipeline's asks to paid, cached, parsed teacher replies — the same for every backend.
+
+For each request: a reply this run already paid for is reused; a cached reply (possibly paid by
+another run sharing the cache) is charged to this run without being sent; otherwise the worst case is
+reserved in the ledger, the request is sent (bounded concurrency), and the outcome decides the charge:
+settled with the reported usage, released when the server did no work (then retried with backoff,
+honouring Retry-After), kept when the outcome is unknown (then retried while the budget allows).
+Every reply is written to the cache the moment it arrives, so a crash loses nothing that was paid for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..budget.cache import ReplyCache
+from ..budget.ledger import BudgetExceeded, Ledger
+from ..core.checks import Verdict
+from .backends import Backend, Declined, Fatal, Refused, Unknown
+from .replies import Reply, parse_body
+from .requests import Request
+
+log = logging.getLogger("baldistill")
+
+
+class TeacherError(RuntimeError):
+    """A teacher failure retrying cannot fix (bad key, unknown model, bad request)."""
+
+
+@dataclass
+class Outcome:
+    request: Request
+    row: int | None  # ledger row (None: never charged)
+    reply: Reply | None
+    error: str | None = None
+
+
+class _on_sigint:
+    """While a batch runs: SIGINT cancels it (in the main thread, where the OS allows; a no-op elsewhere)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task):
+        self.loop, self.task, self.interrupted, self.installed = loop, task, False, False
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+            try:
+                loop.add_signal_handler(signal.SIGINT, self._fire)
+                self.installed = True
+            except (NotImplementedError, RuntimeError, ValueError):  # e.g. Windows
+                pass
+
+    def _fire(self) -> None:
+        self.interrupted = True
+        self.task.cancel()
+
+    def remove(self) -> None:
+        if self.installed:
+            self.loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, self.previous)  # whatever handled Ctrl-C before (Python's by default)
+
+
+class TeacherEngine:
+    """Runs batches of requests against one backend under one ledger, with an optional reply cache.
+    ``cfg`` is the TeacherConfig (concurrency, retries, backoff)."""
+
+    def __init__(self, backend: Backend, cfg, ledger: Ledger, cache: ReplyCache | None = None):
+        self.backend, self.cfg, self.ledger, self.cache = backend, cfg, ledger, cache
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def label(self) -> str:
+        return self.backend.label
+
+    def record(self, judged: Iterable[tuple[Outcome, Verdict]]) -> None:
+        """Write the check step's verdicts on paid replies to the ledger (kept replies stay 'ok')."""
+        for out, verdict in judged:
+            if not verdict.ok and out.row is not None:
+                self.ledger.mark(out.row, verdict.status, verdict.note)
+
+    def close(self) -> None:
+        """Close the backend's connections on the loop they belong to, then the loop."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.run_until_complete(self.backend.aclose())
+            self._loop.close()
+
+    # ---- the engine ------------------------------------------------------------------------------
+    def execute(self, requests: list[Request], advance: Callable[[int], None] | None = None) -> list[Outcome]:
+        if not requests:
+            return []
+        # one event loop for the client's whole life: the HTTP connection pool is bound to it
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        main = self._loop.create_task(self._execute(requests, advance))
+        # Ctrl-C cancels the batch through the loop, so no library between us and the socket can catch the
+        # KeyboardInterrupt (and, say, turn it into a connection error that would be retried)
+        stop = _on_sigint(self._loop, main)
+        try:
+            return self._loop.run_until_complete(main)
+        except asyncio.CancelledError:
+            if stop.interrupted:
+                raise KeyboardInterrupt from None
+            raise
+        except BaseException:  # Ctrl-C: cancel what is in flight (it stays charged), then re-raise
+            main.cancel()
+            try:
+                self._loop.run_until_complete(main)
+            except BaseException:
+                pass
+            raise
+        finally:
+            stop.remove()
+
+    async def _execute(self, requests, advance) -> list[Outcome]:
+        sem = asyncio.Semaphore(max(1, min(self.cfg.concurrency, self.backend.concurrency)))
+
+        async def guarded(r):
+            async with sem:
+                out = await self._one(r)
+            if advance:
+                advance(1)
+            return out
+
+        tasks = [asyncio.ensure_future(guarded(r)) for r in requests]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _one(self, req: Request) -> Outcome:
+        key, led = req.key, self.ledger
+        prior = led.completed(key)
+        raw = self.cache.get(req.cache_key) if self.cache is not None else None
+        if prior is not None and raw is not None:  # already paid by this run (a resumed stage)
+            return Outcome(req, prior, parse_body(raw))
+        if prior is not None and self.backend.free:  # a free simulation: just re-ask
+            return Outcome(req, prior, parse_body(await self.backend.send(req)))
+        if raw is not None:  # paid by another run that shares the cache: charge it here, send nothing
+            reply = parse_body(raw)
+            try:
+                row = self._reserve(req, physical=False)
+            except BudgetExceeded as e:
+                return Outcome(req, None, None, str(e))
+            self._settle(row, req, reply)
+            return Outcome(req, row, reply)
+        attempt = 0
+        while True:
+            try:
+                row = self._reserve(req, physical=True)
+            except BudgetExceeded as e:
+                return Outcome(req, None, None, str(e))
+            try:
+                raw = await self.backend.send(req)
+            except asyncio.CancelledError:
+                led.unknown(row, "in flight when the run was stopped")
+                raise
+            except Declined as e:
+                led.release(row, str(e))
+                log.warning("%s", e)
+                return Outcome(req, None, None, str(e))
+            except Fatal as e:
+                led.release(row, str(e))
+                raise TeacherError(str(e)) from None
+            except (Refused, Unknown) as e:
+                (led.release if isinstance(e, Refused) else led.unknown)(row, str(e))
+                attempt += 1
+                if attempt > self.cfg.max_retries:
+                    log.warning("teacher request given up after %d attempts: %s", attempt, e)
+                    return Outcome(req, None, None, str(e))
+                after = getattr(e, "retry_after", None)
+                delay = after if after is not None else \
+                    min(self.cfg.backoff_max, self.cfg.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                await asyncio.sleep(delay)
+                continue
+            if self.cache is not None:
+                self.cache.put(req.cache_key, req.payload, raw, req.prompt_hash)  # journaled the moment it arrives
+            reply = parse_body(raw)
+            self._settle(row, req, reply)
+            return Outcome(req, row, reply)
+
+    def _reserve(self, req: Request, physical: bool) -> int:
+        """Charge the worst case of ``req``; raises BudgetExceeded when a cap would be crossed."""
+        return self.ledger.reserve(key=req.key, stage=req.stage, domain=req.domain, kind=req.kind,
+                                   example_id=req.example_id, prompt_tokens=req.worst_prompt_tokens(),
+                                   max_tokens=req.max_tokens(), physical=physical, prompt_hash=req.prompt_hash)
+
+    def _settle(self, row: int, req: Request, reply: Reply) -> None:
+        u = reply.usage
+        if reply.error and not (u.prompt_tokens or u.completion_tokens):  # no usage: keep the worst case
+            self.ledger.settle(row, req.worst_prompt_tokens(), req.max_tokens(), status="parse_error", note=reply.error)
+        else:
+            self.ledger.settle(row, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens,
+                               status="parse_error" if reply.error else "ok", note=reply.error or "")

@@ -1,0 +1,95 @@
+"""Teacher requests, built from the run's config and prompt files: what is sent, what decides the cached
+reply, and which budget unit a request is. Pure: no network, no ledger (``estimate`` sizes prompts with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..budget.cache import request_key
+from ..data import Example
+from ..prompts import Prompt, load_prompt
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str  # annotate | synthesize
+    stage: int
+    domain: str
+    example_id: str | None
+    payload: dict  # exactly what decides the reply: model, messages/prompt, generation params, sample index
+    prompt_hash: str
+    meta: dict = field(default_factory=dict, compare=False, hash=False)  # local context, never sent
+    copy: int = 0  # the n-th paid copy of the same request (duplicate-ft-cot repeats real tail examples)
+
+    @property
+    def cache_key(self) -> str:
+        """Which stored reply answers this request: the payload alone (copies share it)."""
+        return request_key(self.payload)
+
+    @property
+    def key(self) -> str:
+        """Which budget unit this request is: every copy is a unit of its own."""
+        return self.cache_key + (f"#copy{self.copy}" if self.copy else "")
+
+    def prompt_text(self) -> str:
+        if "messages" in self.payload:
+            return "\n".join(m["content"] for m in self.payload["messages"])
+        return self.payload.get("prompt", "")
+
+    def worst_prompt_tokens(self) -> int:
+        """An upper bound on prompt tokens: a token covers at least one byte, plus template overhead."""
+        n_msgs = len(self.payload.get("messages", [])) or 1
+        return len(self.prompt_text().encode()) + 16 * n_msgs
+
+    def max_tokens(self) -> int:
+        p = self.payload
+        return int(p.get("max_completion_tokens") or p.get("max_tokens") or 0)
+
+
+class RequestBuilder:
+    """Annotation and synthesis requests for one run (its teacher config, instruction and seed)."""
+
+    def __init__(self, cfg, instruction: str = "", seed: int = 0):
+        self.cfg, self.instruction, self.seed = cfg, instruction, seed
+        self.model = cfg.model or cfg.kind  # the reference teacher answers to its kind
+        self.annotate_prompt = load_prompt(cfg.annotate_prompt)
+        self.synth_prompt = load_prompt(cfg.synthesize_prompt)
+
+    def _payload(self, prompt: Prompt, values: dict, temperature: float, sample: int | str, prime: str = "") -> dict:
+        """What decides the reply. For a base model (completions) the prompt ends with ``prime``, the
+        start of the expected answer, and a blank-lines stop ends the continuation."""
+        c = self.cfg
+        p = {"model": self.model, "temperature": temperature, c.token_param: c.max_tokens, "sample": sample}
+        if c.api == "chat":
+            p["messages"] = prompt.messages(**values)
+        else:
+            p["prompt"] = prompt.text(**values) + "\n\n" + prime
+            if prime:
+                p["stop"] = ["\n\n\n"]
+        return p
+
+    def annotation(self, stage: int, ex: Example) -> Request:
+        """``ex.meta['copy']``: the n-th annotated copy of a real example (duplicate-ft-cot; 0 for the
+        example itself). Each copy is a budget unit. Copies, and runs with another seed, reuse the cached
+        reply unless ``fresh_samples`` asks for a new sample per seed and copy (the sample index enters
+        the request, hence the cache key)."""
+        values = {"instruction": self.instruction, "input": ex.input, "answer": ex.answer}
+        copy = ex.meta.get("copy", 0)
+        sample = f"seed{self.seed}/copy{copy}" if self.cfg.fresh_samples else 0
+        payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, sample)
+        return Request("annotate", stage, ex.domain, ex.id, payload, self.annotate_prompt.hash, {"example": ex}, copy)
+
+    def synthesis(self, stage: int, domain: str, seeds: list[Example], sample: int) -> Request:
+        """Few-shot on real examples of the domain, in the Input/Reasoning/Answer format."""
+        shots = "\n\n".join(
+            f"Input: {s.input}\n" + (f"Reasoning: {s.rationale}\n" if s.rationale else "") + f"Answer: {s.answer}"
+            for s in seeds)
+        payload = self._payload(self.synth_prompt, {"domain": domain, "examples": shots},
+                                self.cfg.synthesis_temperature, sample, prime=self.synthesis_prime)
+        return Request("synthesize", stage, domain, None, payload, self.synth_prompt.hash)
+
+    @property
+    def synthesis_prime(self) -> str:
+        """What a base model's synthesis prompt already ends with (its reply continues it)."""
+        return "Input: " if self.cfg.api == "completions" else ""

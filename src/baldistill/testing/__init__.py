@@ -1,1 +1,0 @@
-"""Test helpers (fake services) for baldistill."""

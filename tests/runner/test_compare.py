@@ -1,0 +1,156 @@
+"""`baldistill compare` on the tiny model: every method, two seeds, one shared teacher cache."""
+
+import csv
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from baldistill import load_config
+from baldistill.cli import app
+from baldistill.core.methods import METHOD_ORDER as ORDER
+from baldistill.runner.compare import compare, estimate, make_spec
+from baldistill.config import ConfigError
+from baldistill.budget.ledger import Caps, Ledger
+
+from conftest import tiny_config
+
+
+def base_cfg(model, **over):
+    return load_config(tiny_config(model, budget=48, stages=2, **over))
+
+
+@pytest.fixture(scope="module")
+def done(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp") / "c"
+    base = base_cfg(tiny_model)
+    spec = make_spec(out / "config.yaml", base, "all", seeds=2, stage_eval=2)
+    before = estimate(base, spec, out)
+    rows = compare(base, spec, out)
+    return out, base, spec, rows, before
+
+
+def test_every_method_and_seed_has_a_row(done):
+    out, _, _, rows, _ = done
+    assert [(r["method"], r["seed"]) for r in rows] == [(m, s) for s in (0, 1) for m in ORDER]
+    with (out / "results.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 16 and {r["method"] for r in table} == set(ORDER)
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["spec"]["methods"] == ORDER and len(doc["rows"]) == 16
+    for r in rows:
+        assert 0 <= r["macro"] <= 1 and set(r["per_domain"]) == set(r["pool_sizes"])
+        assert r["wall_seconds"] > 0  # loading, training and evaluation all count
+        trained_with_teacher = r["method"] not in ("zero-shot", "random-ft")
+        assert r["spent_units"] == (48 if trained_with_teacher else 0), r["cell"]
+    for name in ("table.md", "table_generalization.md", "report.html"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_multi_stage_methods_are_scored_after_every_stage(done):
+    _, _, _, rows, _ = done
+    for r in rows:
+        stages = [s["stage"] for s in r["stage_scores"]]
+        assert stages == ([1, 2] if r["method"] in ("active-ft-cot", "baldistill-n", "baldistill-a") else [])
+        if stages:
+            assert r["stage_scores"][0]["n_test"] <= 2 * len(r["pool_sizes"])  # the per-stage subset
+            assert r["stage_scores"][-1]["macro"] == r["macro"]
+
+
+def test_shared_cache_each_reply_is_paid_once(done):
+    """Logical spend is every run's full budget; physical spend is each distinct request once."""
+    out, _, _, rows, _ = done
+    doc = json.loads((out / "results.json").read_text())["spend"]
+    assert doc["logical_units"] == 48 * 12  # 6 teacher methods x 2 seeds
+    cached = sqlite3.connect(out / "teacher_cache.sqlite").execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+    assert doc["physical_calls"] == cached  # every reply sent exactly once, whichever run asked first
+    assert 0 < doc["physical_calls"] < doc["logical_units"]
+    # a later run re-uses what an earlier one paid: its ledger charges units without sending them
+    second = Ledger(Caps(0), out / "runs/" / next(r["run"] for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 1)
+                    / "ledger.sqlite").summary()
+    assert second["spent"] == 48 and second["physical"]["calls"] < 48
+
+
+def test_duplicate_ft_cot_pays_each_copy_but_sends_it_once(done):
+    out, _, _, rows, _ = done
+    r = next(r for r in rows if r["method"] == "duplicate-ft-cot" and r["seed"] == 0)
+    assert r["n_train_duplicate"] > 0 and r["n_train_synthetic"] == 0 and r["spent_units"] == 48
+    led = Ledger(Caps(0), out / "runs" / r["run"] / "ledger.sqlite")
+    copies = [x for x in led.rows() if "#copy" in x["key"]]
+    assert len(copies) == r["n_train_duplicate"] and all(x["units"] == 1 and not x["physical"] for x in copies)
+    # tail domains reach their naive quota (48 / 8 = 6) through copies of their few real examples
+    train = [json.loads(line) for line in (out / "runs" / r["run"] / "stages/0/train.jsonl").open()]
+    fam = [t for t in train if t["domain"] == "family_relationships"]
+    assert len(fam) == 6 and len({t["input"] for t in fam}) == 2
+
+
+def test_estimate_before_and_after(done):
+    out, base, spec, _, before = done
+    assert before["todo"] == before["cells"] == 16  # one K, one B: one run per method and seed
+    assert before["logical"]["calls"] == 48 * 12 and before["physical_max"]["calls"] <= before["logical"]["calls"]
+    after = estimate(base, spec, out)
+    assert after["todo"] == 0 and after["logical"]["calls"] == 0 and after["cached_replies"] > 0
+
+
+def test_rerun_skips_finished_and_resumes_a_cut_cell(done, tiny_model):
+    out, base, spec, rows, _ = done
+    cut = out / "runs" / next(r["run"] for r in rows if r["method"] == "baldistill-a" and r["seed"] == 1)
+    (cut / "metrics.json").unlink()
+    import shutil
+    shutil.rmtree(cut / "stages/1")  # the second stage never finished
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("**/metrics.json")}
+    seen = []
+    again = compare(base, spec, out, on_cell=lambda n, total, rid, resume: seen.append((rid, resume)))
+    assert seen == [(str(cut.relative_to(out / "runs")), True)]
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())
+    assert len(again) == 16 and (cut / "metrics.json").exists()
+
+
+def test_interrupted_comparison_continues(tiny_model, tmp_path):
+    base = base_cfg(tiny_model)
+    spec = make_spec(tmp_path / "c.yaml", base, "zero-shot,random-ft,random-ft-cot", seeds=1, stage_eval=None)
+
+    def stop_at_third(n, total, rid, resume):
+        if n == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compare(base, spec, tmp_path / "c", on_cell=stop_at_third)
+    assert len(json.loads((tmp_path / "c/results.json").read_text())["rows"]) == 2
+    seen = []
+    compare(base, spec, tmp_path / "c", on_cell=lambda *a: seen.append(a[2]))
+    assert [s.split("/", 1)[1] for s in seen] == ["B48/K1/random-ft-cot/seed0"]  # only the unfinished run
+    changed = base_cfg(tiny_model, **{"student.train.lr": 5e-3})
+    with pytest.raises(ConfigError, match="student.train.lr changed"):  # would mix two experiments
+        compare(changed, spec, tmp_path / "c")
+
+
+def test_sweeps_make_one_row_per_stage_count_and_budget(tiny_model, tmp_path):
+    base = base_cfg(tiny_model)
+    spec = make_spec(tmp_path / "c.yaml", base, "random-ft,baldistill-n", seeds=1, stages="1,2", budgets="16,32",
+                     stage_eval=None)
+    rows = compare(base, spec, tmp_path / "c")
+    assert sorted((r["method"], r["budget"], r["stages"]) for r in rows) == sorted(
+        (m, b, k) for m in ("random-ft", "baldistill-n") for b in (16, 32) for k in (1, 2))
+    runs = {r["run"] for r in rows}
+    assert len(runs) == 2 + 4  # random-ft is single-stage: one run per budget serves every K
+    assert (tmp_path / "c/table_generalization.md").exists()
+
+
+def test_bad_options_are_one_line_errors(tiny_model, tmp_path):
+    base = base_cfg(tiny_model)
+    for kw, msg in [({"methods": "baldistill-z"}, "unknown baldistill-z"), ({"stages": "3,x"}, "--stages"),
+                    ({"budgets": "1", "stages": "2"}, "budget \\(1\\) must be at least the number of stages \\(2\\)"), ({"seeds": 0}, "--seeds")]:
+        with pytest.raises(ConfigError, match=msg):
+            make_spec(tmp_path / "c.yaml", base, **kw)
+
+
+def test_cli_estimate_sends_nothing(tiny_model, tmp_path):
+    import yaml
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=48, stages=2)))
+    res = CliRunner().invoke(app, ["compare", str(cfg), "--seeds", "3", "--estimate", "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    assert "logical" in res.output and "physical" in res.output and "864" in res.output  # 48 x 6 methods x 3 seeds
+    assert not (tmp_path / "c").exists()

@@ -1,0 +1,136 @@
+"""Full runs of every method on the tiny model over the demo data."""
+
+import json
+import shutil
+
+import pytest
+
+from baldistill import load_config, run
+from baldistill.data import read_jsonl
+from baldistill.budget.ledger import Ledger
+from baldistill.runner.runfolder import RunFolderError
+
+from conftest import tiny_config
+
+
+def cfg_for(model, **over):
+    return load_config(tiny_config(model, **{"budget": 96, "eval_each_stage": 2, **over}))
+
+
+@pytest.fixture(scope="module")
+def runs(method_runs):
+    return method_runs
+
+
+def test_every_method_finishes_with_metrics(runs):
+    for name, (folder, m) in runs.items():
+        saved = json.loads((folder / "metrics.json").read_text())
+        assert saved["method"] == name
+        for key in ("budget", "spent", "n_train", "macro", "micro", "head", "tail", "per_domain", "majority"):
+            assert key in saved, (name, key)
+        assert saved["spent"] <= saved["budget"] == 96
+        assert set(saved["tail"]["domains"]) == {"count_bits", "letter_counting", "simple_equations", "lcm",
+                                                 "family_relationships"}  # pool < B/l = 12
+        assert (folder / "config.yaml").exists() and (folder / "env.json").exists()
+        assert len(read_jsonl(folder / "predictions.jsonl")) == saved["n_test"]
+
+
+def test_budget_is_spent_exactly_and_tail_deficits_are_synthesized(runs):
+    folder, m = runs["baldistill-a"]
+    assert m.spent == 96 and m.stages == 3
+    ledger = Ledger(96, folder / "ledger.sqlite").rows()
+    assert len(ledger) == 96 and all(r["status"] == "ok" for r in ledger)
+    # reference rationales all agree with the gold: nothing dropped, training set == budget
+    assert m.n_train == 96 and sum(m.shortfall_by_domain.values()) == 0
+    syn = sum(1 for e in ledger if e["kind"] == "synthesize")
+    assert syn == m.n_train_synthetic > 0
+    for i in range(3):
+        q = json.loads((folder / f"stages/{i}/quota.json").read_text())
+        synthetic = read_jsonl(folder / f"stages/{i}/synthetic.jsonl")
+        selected = read_jsonl(folder / f"stages/{i}/selected.jsonl")
+        for d in q["tail"]:  # the deficit, and only the deficit, is synthesized
+            assert sum(e["domain"] == d for e in synthetic) == q["quota"][d] - q["remaining_before"][d]
+            assert sum(e["domain"] == d for e in selected) == q["remaining_before"][d]
+        for d in q["head"]:
+            assert sum(e["domain"] == d for e in selected) == q["quota"][d]
+        assert sum(q["quota"].values()) == 32
+        assert (folder / f"stages/{i}/adapter/adapter_model.safetensors").exists()
+    assert any(json.loads((folder / f"stages/{i}/quota.json").read_text())["tail"] for i in range(3))
+    # IFD ran from stage 1 on, with the student's own generated rationales as y
+    assert read_jsonl(folder / "stages/0/ifd.jsonl") == []  # stage 0 is random: nothing scored
+    scored = read_jsonl(folder / "stages/1/ifd.jsonl")
+    assert scored and all(s["ifd"] > 0 for s in scored)
+    assert (folder / "adapter/adapter_model.safetensors").exists()
+
+
+def test_selection_takes_top_ifd_within_each_domain(runs):
+    folder, _ = runs["baldistill-a"]
+    for i in (1, 2):
+        scored = read_jsonl(folder / f"stages/{i}/ifd.jsonl")
+        picked = {e["id"] for e in read_jsonl(folder / f"stages/{i}/selected.jsonl")}
+        for d in {s["domain"] for s in scored}:
+            mine = sorted((s for s in scored if s["domain"] == d), key=lambda s: -s["ifd"])
+            k = sum(s["id"] in picked for s in mine)
+            assert {s["id"] for s in mine[:k]} <= picked
+
+
+def test_baselines_behave_as_specified(runs):
+    assert runs["zero-shot"][1].n_train == 0 and runs["zero-shot"][1].spent == 0
+    assert not (runs["zero-shot"][0] / "adapter").exists()
+    rft = runs["random-ft"][1]
+    assert rft.spent == 0 and rft.n_train == 96  # gold labels only: no teacher calls
+    train = read_jsonl(runs["random-ft"][0] / "stages/0/train.jsonl")
+    assert all(e["rationale"] is None for e in train)
+    for name in ("random-ft-cot", "active-ft-cot"):
+        assert runs[name][1].n_train_synthetic == 0 and runs[name][1].spent == 96
+    assert runs["random-ft-cot"][1].stages == 1 and runs["active-ft-cot"][1].stages == 3
+    assert runs["baldistill-n"][1].n_train_synthetic > runs["baldistill-a"][1].n_train_synthetic
+
+
+def test_out_folder_is_never_overwritten(runs, tiny_model):
+    folder, _ = runs["zero-shot"]
+    with pytest.raises(RunFolderError, match="--resume"):
+        run(cfg_for(tiny_model, method="zero-shot"), folder)
+
+
+def test_resume_after_a_stage_equals_uninterrupted(runs, tiny_model, tmp_path):
+    full, m_full = runs["baldistill-a"]
+    part = tmp_path / "resumed"
+    shutil.copytree(full, part)
+    # simulate a crash during stage 2: its outputs are partial and metrics were never written
+    shutil.rmtree(part / "stages/2")
+    (part / "metrics.json").unlink()
+    shutil.rmtree(part / "adapter")
+    # the ledger as the crash left it: stage 2's calls were paid (they stay charged and are not re-bought)
+    m = run(cfg_for(tiny_model, method="baldistill-a"), part, resume=True)
+    assert m.spent == m_full.spent == 96
+    assert len(Ledger(96, part / "ledger.sqlite").rows()) == 96
+    for i in range(3):
+        a = read_jsonl(full / f"stages/{i}/train.jsonl")
+        b = read_jsonl(part / f"stages/{i}/train.jsonl")
+        assert [e["id"] for e in a] == [e["id"] for e in b]
+    assert m.macro == pytest.approx(m_full.macro)
+
+
+def test_reproducible_with_the_same_seed(runs, tiny_model, tmp_path):
+    m = run(cfg_for(tiny_model, method="random-ft-cot"), tmp_path / "again")
+    a = read_jsonl(runs["random-ft-cot"][0] / "stages/0/train.jsonl")
+    b = read_jsonl(tmp_path / "again/stages/0/train.jsonl")
+    assert [e["id"] for e in a] == [e["id"] for e in b]
+    assert m.per_domain == runs["random-ft-cot"][1].per_domain
+
+
+def test_options_continued_training_reference_response_and_plain_model(tiny_model_plain, tmp_path):
+    cfg = load_config(tiny_config(tiny_model_plain, budget=30, stages=2), [
+        "student.train.fresh_adapter_each_stage=false", "selection.response=reference",
+        "selection.drop_ifd_ge_1=true", "selection.ifd_variant=loss_ratio", "teacher.synthesis_noise=0.5"])
+    m = run(cfg, tmp_path / "opts")
+    assert m.spent == 30 and m.stages == 2
+    done = json.loads((tmp_path / "opts/stages/1/done.json").read_text())
+    assert done["training"]["examples"] == done["kept_new"]  # continued: trains on the new stage only
+
+
+def test_resume_refuses_a_changed_config(runs, tiny_model):
+    folder, _ = runs["random-ft"]
+    with pytest.raises(RunFolderError, match="budget changed"):
+        run(cfg_for(tiny_model, budget=50, method="random-ft"), folder, resume=True)

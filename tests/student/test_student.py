@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from baldistill.config import StudentConfig
+from baldistill.student import Student
+
+
+@pytest.fixture(scope="module")
+def student(tiny_model):
+    return Student(StudentConfig(model=str(tiny_model), threads=2), instruction="Solve it.")
+
+
+def test_spans_follow_the_chat_template(student):
+    f = student.train_features("2 + 2?", "2 + 2 = 4. The answer is 4.")
+    p = student.prompt_ids("2 + 2?")
+    assert f["input_ids"][:len(p)] == p and all(l == -100 for l in f["labels"][:len(p)])
+    response = student.tokenizer.decode(f["input_ids"][len(p):])
+    assert response == "2 + 2 = 4. The answer is 4.<|im_end|>\n"
+    assert student.tokenizer.decode(p).endswith("<|im_start|>assistant\n")
+
+
+def test_plain_model_prompt(tiny_model_plain):
+    s = Student(StudentConfig(model=str(tiny_model_plain), threads=2))
+    assert s.prompt_text("q").startswith("<s>") and s.completion_text("q", "r") == "r</s>"
+
+
+def test_completion_loss_equals_the_models_own_loss(student):
+    from transformers import DataCollatorForSeq2Seq
+
+    from baldistill.student.scoring import token_nll
+
+    feats = [student.train_features(f"question {k}" * (k + 1), "answer " * (k + 2)) for k in range(4)]
+    batch = DataCollatorForSeq2Seq(student.tokenizer, padding=True, label_pad_token_id=-100)(feats)
+    with torch.no_grad():
+        ref = student.base(**batch).loss
+        nll, _ = token_nll(student.base, batch["input_ids"], batch["attention_mask"], batch["labels"] != -100)
+    assert nll.mean().item() == pytest.approx(ref.item(), rel=1e-5)
+
+
+def test_batched_generation_equals_one_by_one(student):
+    texts = ["2 + 2?", "Reverse this list of words: a, b, c", "gcd of 12 and 18 please, thank you"]
+    batched = student.generate(texts)
+    single = [student.generate([t])[0] for t in texts]
+    assert [g.ids for g in batched] == [g.ids for g in single]
+    assert all(student.tokenizer.eos_token_id not in g.ids for g in batched)
+
+
+def test_training_lowers_the_loss_and_adapters_round_trip(student, tmp_path):
+    pairs = [("2 + 2?", "The answer is 4.")] * 8
+    student.new_adapter(0)
+    stats = student.fit(pairs, seed=0)
+    assert stats["losses"][-1] < stats["losses"][0]
+    student.save_adapter(tmp_path / "a")
+    assert (tmp_path / "a/adapter_model.safetensors").exists()
+    before = student.generate(["2 + 2?"])[0].ids
+    student.new_adapter(1)  # a fresh adapter replaces the old one
+    student.load_adapter(tmp_path / "a")
+    assert student.generate(["2 + 2?"])[0].ids == before
