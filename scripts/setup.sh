@@ -22,7 +22,7 @@ if [ "${1:-}" = "test" ]; then
   .venv/bin/python -m pip install -q -e testing
   .venv/bin/python -c "import llama_cpp.server" 2>/dev/null || \
     CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip install -q "llama-cpp-python[server]==0.3.36"
-  # Headless Chromium + chromedriver for the report test (tests/test_html_report.py), from Debian packages.
+  # Headless Chromium + chromedriver for the report test (tests/report/test_html_report.py), from Debian packages.
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq

@@ -1,5 +1,9 @@
 import json
+import os
+import subprocess
+import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from baldistill.cli import app
@@ -68,3 +72,40 @@ def test_estimate_and_ledger_commands(tmp_path, tiny_model):
     assert "lcm" in r.output and (tmp_path / "l.csv").read_text().count("\n") == 2
     r = runner.invoke(app, ["ledger", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "no ledger.sqlite" in r.output
+
+
+NO_TORCH = """
+import sys
+from baldistill.cli import app
+try:
+    app({args!r}, standalone_mode=False)
+except SystemExit as e:
+    assert not e.code, e.code
+heavy = sorted(m for m in ("torch", "transformers", "peft", "matplotlib") if m in sys.modules)
+print("HEAVY", heavy)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["stats", str(DEMO / "train.jsonl"), "--budget", "96", "--stages", "3"],
+    ["estimate", str(DEMO.parents[1] / "configs" / "demo.yaml")],
+    ["--help"],
+], ids=["stats", "estimate", "help"])
+def test_light_commands_import_no_torch(args):
+    """stats, estimate and --help run in a fresh process without importing torch or transformers."""
+    r = subprocess.run([sys.executable, "-c", NO_TORCH.format(args=args)], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "BALDISTILL_PROGRESS": "0"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "HEAVY []" in r.stdout, r.stdout[-500:]
+
+
+def test_ledger_command_imports_no_torch(tmp_path):
+    from baldistill.budget.ledger import Ledger
+
+    led = Ledger(3, tmp_path / "ledger.sqlite")
+    led.settle(led.reserve(key="k", stage=0, domain="d", kind="annotate", prompt_tokens=5, max_tokens=7), 5, 3)
+    led.close()
+    r = subprocess.run([sys.executable, "-c", NO_TORCH.format(args=["ledger", str(tmp_path)])], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "HEAVY []" in r.stdout, r.stderr[-2000:]
+    assert "1 calls charged" in " ".join(r.stdout.split())

@@ -3,7 +3,6 @@ import json
 import pytest
 
 from baldistill.config import ConfigError, load_config
-from baldistill.data import DataError, domain_counts, load_examples
 
 from conftest import DEMO, tiny_config
 
@@ -39,23 +38,3 @@ def test_bad_configs_give_one_line_messages(tiny_model, over, needle):
     with pytest.raises(ConfigError) as e:
         load_config(tiny_config(tiny_model), over)
     assert needle in str(e.value) and "\n" not in str(e.value)
-
-
-def test_data_validation_names_file_line_field(tmp_path):
-    p = tmp_path / "bad.jsonl"
-    p.write_text('{"input": "a", "answer": "b", "domain": "c"}\n{"input": "a", "domain": "c"}\n')
-    with pytest.raises(DataError, match=r"bad.jsonl:2: missing or empty field 'answer'"):
-        load_examples(p)
-    p.write_text('{"input": "a", "answer": "b", "domain": "c"}\nnot json\n')
-    with pytest.raises(DataError, match=r"bad.jsonl:2: not valid JSON"):
-        load_examples(p)
-    p.write_text('{"q": "a", "label": 3, "topic": "c", "id": 1}\n{"q": "b", "label": 4, "topic": "c", "id": 1}\n')
-    with pytest.raises(DataError, match="duplicate id '1'"):
-        load_examples(p, {"input": "q", "answer": "label", "domain": "topic"})
-
-
-def test_csv_and_remapped_fields(tmp_path):
-    p = tmp_path / "d.csv"
-    p.write_text("question,label,topic\nwhat?,yes,t1\nwhy?,no,t2\nhow?,yes,t1\n")
-    exs = load_examples(p, {"input": "question", "answer": "label", "domain": "topic"})
-    assert [e.answer for e in exs] == ["yes", "no", "yes"] and domain_counts(exs) == {"t1": 2, "t2": 1}

@@ -15,7 +15,7 @@ def test_call_cap_never_exceeded(tmp_path):
     with pytest.raises(BudgetExceeded):
         for k in range(100):
             rows.append(reserve(led, k))
-    assert len(rows) == 5 and led.spent == 5 and led.remaining == 0
+    assert len(rows) == 5 and led.spent == 5 == led.caps.calls
 
 
 def test_release_refund_unknown_kept_settle_replaces_worst_case(tmp_path):

@@ -154,3 +154,24 @@ def test_cli_estimate_sends_nothing(tiny_model, tmp_path):
     assert res.exit_code == 0, res.output
     assert "logical" in res.output and "physical" in res.output and "864" in res.output  # 48 x 6 methods x 3 seeds
     assert not (tmp_path / "c").exists()
+
+
+def test_a_folder_written_before_the_schema_version_still_reports(done, tmp_path):
+    """metrics.json files of earlier versions (no schema_version, fewer keys) load; report rebuilds the same rows."""
+    import shutil
+
+    out, _, _, rows, _ = done
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    for p in (old / "runs").rglob("metrics.json"):
+        m = json.loads(p.read_text())
+        for key in ("schema_version", "n_train_duplicate", "spend_by_stage_domain"):
+            m.pop(key)
+        p.write_text(json.dumps(m))
+    (old / "results.json").unlink()
+    r = CliRunner().invoke(app, ["report", str(old)])
+    assert r.exit_code == 0, r.output
+    again = json.loads((old / "results.json").read_text())["rows"]
+    keep = lambda row: {k: v for k, v in row.items() if k not in ("n_train_duplicate", "spend_by_stage_domain")}
+    assert [keep(x) for x in again] == [keep(x) for x in rows]
+    assert (old / "report.html").stat().st_size > 0

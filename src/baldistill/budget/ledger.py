@@ -33,10 +33,6 @@ class BudgetExceeded(RuntimeError):
     pass
 
 
-class TeacherUnavailable(RuntimeError):
-    """The teacher declined before doing any work (nothing was billed)."""
-
-
 @dataclass(frozen=True)
 class Caps:
     calls: int
@@ -68,10 +64,6 @@ class Ledger:
         self.db.execute("UPDATE calls SET status='unknown', note='in flight when the process stopped' "
                         "WHERE status='reserved'")
 
-    @property
-    def budget(self) -> int:
-        return self.caps.calls
-
     # ---- totals --------------------------------------------------------------------------------
     def _sum(self, expr: str, where: str = "") -> float:
         q = f"SELECT COALESCE(SUM({expr}), 0) FROM calls WHERE status IN {CHARGED} {where}"
@@ -88,10 +80,6 @@ class Ledger:
     @property
     def dollars(self) -> float:
         return float(self._sum("dollars"))
-
-    @property
-    def remaining(self) -> int:
-        return self.caps.calls - self.spent
 
     # ---- one call's life -----------------------------------------------------------------------
     def reserve(self, *, key: str | None, stage: int, domain: str, kind: str, example_id: str | None = None,

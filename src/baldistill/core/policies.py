@@ -7,6 +7,9 @@ l domains, budget B and K stages, stage i = 0..K-1:
     naive         B/(K*l)
     adaptive      n_d/N * B/K * (K-i)/K + B/(K*l) * i/K
 
+``global`` (random-ft-cot, active-ft-cot) keeps each stage's share B/K whole: one stage-wide quota, picked
+from the whole pool, with no per-domain split and so no tail.
+
 Stage 0 of the adaptive policy is therefore the proportional one (there is no fine-tuned student to
 select with yet) and it moves linearly towards equal shares. Real-valued quotas are turned into
 integers by largest-remainder rounding so that every stage spends exactly its share and the whole run

@@ -1,4 +1,5 @@
-"""The teacher over the reference backend, as the pipeline drives it: requests, parsing, hygiene, charging."""
+"""The reference teacher (an offline simulation), as the pipeline drives it: annotation, synthesis from
+the reserve, noise, hygiene and charging."""
 
 import hashlib
 
@@ -6,8 +7,6 @@ import hashlib
 from baldistill.config import TeacherConfig
 from baldistill.data import Example
 from baldistill.budget.ledger import Ledger
-from baldistill.core.checks import annotation_from, near_duplicate, synthesis_from
-from baldistill.teacher import RequestBuilder, Usage, openai_body, parse_body
 from baldistill.teacher.backends.reference import ReferenceTeacher
 
 from teacher_kit import Client
@@ -66,36 +65,3 @@ def test_synthesis_noise_and_duplicates_are_handled():
     existing = [e.input for e in reserve(5) if e.domain == "a"]
     assert c2.synthesize(0, "a", [], 5, 0, existing=existing) == [] and c2.ledger.spent == 5
     assert {r["note"] for r in c2.ledger.rows()} == {"duplicate of an existing example"}
-
-
-def test_parsers():
-    assert annotation_from("so 4. The answer is 4.", "4")[2] is True
-    assert annotation_from("I think 5", "4") == ("I think 5", "I think 5", False)
-    assert synthesis_from("Input: What is 2+3?\nReasoning: 2+3=5.\nAnswer: 5") == \
-        ("What is 2+3?", "2+3=5. The answer is 5.", "5", True)
-    assert synthesis_from("Input: q?\nReasoning: so the answer is 4.\nAnswer: 5")[3] is False
-    assert synthesis_from("no format at all") is None
-    r = parse_body(openai_body("hi", Usage(3, 1)))
-    assert r.text == "hi" and r.usage.prompt_tokens == 3 and r.error is None
-    assert parse_body("{not json").error.startswith("malformed") and parse_body('{"choices": []}').text is None
-    assert near_duplicate("What is 2 + 3 ?", ["what is 2+3"]) and not near_duplicate("What is 7 * 8?", ["what is 2+3"])
-    # templated tasks: one changed number or word is a different example
-    assert not near_duplicate("How many 1 bits are in the number 126?", ["How many 1 bits are in the number 12?"])
-    assert not near_duplicate("Reverse this list of words: all, You, set", ["Reverse this list of words: all, You, sat"])
-    # a long text with one word changed is a near duplicate; with a changed number it is not
-    story = " ".join(f"word{k}" for k in range(120)) + " exports rose 7 pct"
-    assert near_duplicate(story.replace("word5 ", "term5 "), [story])
-    assert not near_duplicate(story.replace("7 pct", "8 pct"), [story])
-
-
-def test_copies_and_seeds_share_a_cached_reply_unless_fresh_samples():
-    def req(seed, copy, fresh):
-        ex = Example("1", "x", "2+2?", "4", meta={"copy": copy} if copy else {})
-        cfg = TeacherConfig(fresh_samples=fresh, temperature=0.7)
-        return RequestBuilder(cfg, "Solve.", seed=seed).annotation(0, ex)
-
-    first, copy1, seed1 = req(0, 0, False), req(0, 1, False), req(1, 0, False)
-    assert first.cache_key == copy1.cache_key == seed1.cache_key  # one reply serves them all
-    assert len({first.key, copy1.key}) == 2 and first.key == seed1.key  # but each copy is a budget unit
-    fresh = [req(0, 0, True), req(0, 1, True), req(1, 0, True)]
-    assert len({r.cache_key for r in fresh}) == 3 and first.cache_key not in {r.cache_key for r in fresh}

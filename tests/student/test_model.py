@@ -24,19 +24,6 @@ def test_plain_model_prompt(tiny_model_plain):
     assert s.prompt_text("q").startswith("<s>") and s.completion_text("q", "r") == "r</s>"
 
 
-def test_completion_loss_equals_the_models_own_loss(student):
-    from transformers import DataCollatorForSeq2Seq
-
-    from baldistill.student.scoring import token_nll
-
-    feats = [student.train_features(f"question {k}" * (k + 1), "answer " * (k + 2)) for k in range(4)]
-    batch = DataCollatorForSeq2Seq(student.tokenizer, padding=True, label_pad_token_id=-100)(feats)
-    with torch.no_grad():
-        ref = student.base(**batch).loss
-        nll, _ = token_nll(student.base, batch["input_ids"], batch["attention_mask"], batch["labels"] != -100)
-    assert nll.mean().item() == pytest.approx(ref.item(), rel=1e-5)
-
-
 def test_batched_generation_equals_one_by_one(student):
     texts = ["2 + 2?", "Reverse this list of words: a, b, c", "gcd of 12 and 18 please, thank you"]
     batched = student.generate(texts)

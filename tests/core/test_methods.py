@@ -1,0 +1,29 @@
+"""The one registry of methods: every list of methods is read from it."""
+
+import pytest
+
+from baldistill.config import ConfigError, load_config
+from baldistill.core.methods import METHOD_ORDER, METHODS, method_rank
+from baldistill.report.plots import COLORS
+
+from conftest import tiny_config
+
+
+def test_every_registered_method_is_a_valid_config_and_nothing_else_is(tiny_model):
+    for name in METHODS:
+        assert load_config(tiny_config(tiny_model, method=name)).method == name
+    with pytest.raises(ConfigError, match="method"):
+        load_config(tiny_config(tiny_model, method="baldistill-x"))
+
+
+def test_paper_row_order_and_consistent_fields():
+    assert METHOD_ORDER[0] == "zero-shot" and METHOD_ORDER[-1] == "baldistill-a"
+    assert sorted(["baldistill-a", "unknown", "random-ft"], key=method_rank) == ["random-ft", "baldistill-a", "unknown"]
+    assert set(COLORS) == set(METHODS)
+    for m in METHODS.values():
+        assert not (m.synthesize and m.duplicate), m.name
+        assert m.policy is None or m.train, m.name
+        if m.policy == "global":  # a stage-wide quota has no per-domain tail to fill
+            assert not (m.synthesize or m.duplicate), m.name
+        if m.multi_stage:
+            assert m.selector == "ifd", m.name
