@@ -160,9 +160,10 @@ def test_a_folder_written_before_the_schema_version_still_reports(done, tmp_path
     """metrics.json files of earlier versions (no schema_version, fewer keys) load; report rebuilds the same rows."""
     import shutil
 
-    out, _, _, rows, _ = done
+    out = done[0]
     old = tmp_path / "old"
     shutil.copytree(out, old)
+    rows = json.loads((old / "results.json").read_text())["rows"]  # as the current version wrote them
     for p in (old / "runs").rglob("metrics.json"):
         m = json.loads(p.read_text())
         for key in ("schema_version", "n_train_duplicate", "spend_by_stage_domain"):
