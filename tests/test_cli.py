@@ -109,3 +109,39 @@ def test_ledger_command_imports_no_torch(tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 0 and "HEAVY []" in r.stdout, r.stderr[-2000:]
     assert "1 calls charged" in " ".join(r.stdout.split())
+
+
+def _config(tmp_path, tiny_model, **over):
+    import yaml
+
+    from conftest import tiny_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=12, stages=2, **over)))
+    return path
+
+
+@pytest.mark.parametrize("over,needle", [
+    ({"student.model": "/nonexistent/student-folder"}, "student.model: cannot load '/nonexistent/student-folder'"),
+    ({"teacher.annotate_prompt": "annotate_v9"}, "teacher.annotate_prompt: no prompt file named 'annotate_v9'"),
+    ({"teacher": {"kind": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "BD_UNSET_KEY"}},
+     "the environment variable BD_UNSET_KEY is not set"),
+], ids=["student", "prompt", "key"])
+def test_pre_flight_stops_before_the_run_folder_exists(tmp_path, tiny_model, over, needle, monkeypatch):
+    """What would fail later (and after teacher calls were paid) fails first, in one line, writing nothing."""
+    monkeypatch.delenv("BD_UNSET_KEY", raising=False)
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(_config(tmp_path, tiny_model, **over)), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert needle in r.output and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_latin1_data_file_is_one_line(tmp_path, tiny_model):
+    data = tmp_path / "latin1.jsonl"
+    data.write_bytes('{"input": "caf\u00e9?", "answer": "x", "domain": "d"}\n'.encode("latin-1"))
+    r = runner.invoke(app, ["stats", str(data)])
+    assert r.exit_code == 2 and "not UTF-8 text" in r.output and len(r.output.strip().splitlines()) == 1
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(_config(tmp_path, tiny_model, **{"data.train": str(data)})), "--out", str(out)])
+    assert r.exit_code == 2 and "not UTF-8 text" in r.output and not out.exists()

@@ -46,13 +46,19 @@ def _fail(msg: str, code: int = 2):
 
 
 def _guard(fn):
-    """Turn the errors a user can fix into one line, and Ctrl-C into exit 130."""
+    """Turn the errors a user can fix into one line: exit 2 for bad input, 3 for a run that stopped because
+    it cannot buy from its teacher (everything paid is kept: resume it), 130 for Ctrl-C."""
     @functools.wraps(fn)
     def wrapper(*a, **kw):
         try:
             return fn(*a, **kw)
-        except (ConfigError, DataError, RunFolderError, FileNotFoundError, TeacherError) as e:
+        except (ConfigError, DataError, RunFolderError, FileNotFoundError) as e:
             _fail(str(e))
+        except TeacherError as e:
+            out = kw.get("out")
+            _fail(f"{e}. The run stopped; nothing paid is lost. When the teacher answers again, continue it with "
+                  f"the same command plus --resume (--out {out}); base_url, timeout, retries, backoff, concurrency "
+                  "and api_key_env may change." if out else str(e), code=3)
         except KeyboardInterrupt:
             out = kw.get("out")
             console.print("\n[yellow]interrupted.[/yellow]" + (

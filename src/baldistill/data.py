@@ -57,6 +57,14 @@ def _records(path: Path):
             yield i, rec
 
 
+def _checked_records(path: Path):
+    try:
+        yield from _records(path)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); convert it, "
+                        f"e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}") from None
+
+
 def load_examples(path: str | Path, fields: dict[str, str] | None = None, split: str = "train") -> list[Example]:
     """Read JSONL/CSV records with ``input``, ``answer``, ``domain`` (names remappable), optional
     ``id`` and ``rationale``. Raises DataError naming file, line and field on the first bad record."""
@@ -66,7 +74,7 @@ def load_examples(path: str | Path, fields: dict[str, str] | None = None, split:
     f = {**DEFAULT_FIELDS, **(fields or {})}
     out: list[Example] = []
     seen: set[str] = set()
-    for line, rec in _records(path):
+    for line, rec in _checked_records(path):
         vals = {}
         for key in ("input", "answer", "domain"):
             v = rec.get(f[key])

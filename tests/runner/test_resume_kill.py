@@ -110,3 +110,39 @@ def test_ctrl_c_exits_130_keeps_paid_replies_and_resumes(tiny_model, tmp_path, r
         assert p.returncode == 0, err[-2000:]
         assert s.answered - s.duplicates() == BUDGET
         assert train_ids(out) == train_ids(reference)
+
+
+def test_a_teacher_that_is_gone_stops_the_run_which_resumes_where_it_stopped(tiny_model, tmp_path, reference):
+    """Connection refused on every retry: exit 3 with one line naming the URL, the stage is not recorded
+    done, nothing is charged; resumed against a live server (transport settings may change), it ends with
+    the same training data as an uninterrupted run."""
+    dead = FakeOpenAIServer().start()
+    dead_url = dead.base_url
+    dead.stop()
+    env = {**os.environ, "BD_KILL_KEY": KEY, "BALDISTILL_PROGRESS": "0"}
+    with FakeOpenAIServer(api_key=KEY) as s:
+        cfg, out = config(tiny_model, s, tmp_path), tmp_path / "run"
+        cmd = [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out),
+               "--set", f"teacher.base_url={dead_url}", "--set", "teacher.max_retries=1"]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 3, r.stderr[-2000:]
+        line = " ".join(r.stderr.split())
+        assert f"teacher unavailable at {dead_url}" in line and "--resume" in line and "Traceback" not in r.stderr
+        assert not (out / "stages/0/done.json").exists() and not (out / "metrics.json").exists()
+        rows = Ledger(BUDGET, out / "ledger.sqlite").rows()
+        # refused calls are released; the others in flight when the run stopped stay charged as unknown
+        assert {r["status"] for r in rows} <= {"released", "unknown"} and s.received == 0
+        assert sum(r["status"] == "unknown" for r in rows) <= 4  # at most the concurrency
+        p = start(cfg, out, resume=True)  # the saved config's base_url and max_retries differ: allowed
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+        assert s.answered == BUDGET and train_ids(out) == train_ids(reference)
+        assert Ledger(BUDGET, out / "ledger.sqlite").spent == BUDGET  # a re-sent unknown is the same unit
+        assert "max_retries: 5" in (out / "config.yaml").read_text()  # the settings it resumed with
+
+
+def test_resume_still_refuses_a_change_of_what_the_teacher_is_asked(tiny_model, tmp_path, reference):
+    r = subprocess.run([sys.executable, "-m", "baldistill.cli", "run", str(reference.parent / "c.yaml"), "--out",
+                        str(reference), "--resume", "--set", "teacher.max_tokens=99"], capture_output=True, text=True,
+                       env={**os.environ, "BD_KILL_KEY": KEY, "BALDISTILL_PROGRESS": "0"}, timeout=120)
+    assert r.returncode == 2 and "teacher.max_tokens changed" in " ".join(r.stderr.split())

@@ -11,7 +11,7 @@ from baldistill.budget.cache import ReplyCache
 from baldistill.config import TeacherConfig
 from baldistill.data import Example
 from baldistill.budget.ledger import Caps, Ledger
-from baldistill.teacher import TeacherError
+from baldistill.teacher import TeacherError, TeacherUnavailable
 from baldistill.teacher.backends.openai import OpenAICompatible
 from baldistill_testing.fake_openai import FakeOpenAIServer, canonical_key
 
@@ -60,7 +60,7 @@ def test_randomized_faults_never_overspend_never_repay_and_reconcile():
         rng = random.Random(run)
         budget = rng.randint(10, 30)
         with FakeOpenAIServer(fault_rate=0.35, seed=run, retry_after=0.01, slow_seconds=0.7) as s:
-            c = make_client(s, budget=budget, concurrency=rng.choice([8, 12, 16]), timeout=0.3, max_retries=3)
+            c = make_client(s, budget=budget, concurrency=rng.choice([8, 12, 16]), timeout=0.3, max_retries=8)
             reqs = [c.requests.annotation(0, e) for e in examples(40, f"r{run}")]
             outcomes = c.execute(reqs)
             led = c.ledger
@@ -147,8 +147,10 @@ def test_connection_refused_costs_nothing():
     s.stop()
     tc = TeacherConfig(kind="openai", model="m", base_url=url, api_key_env=None, max_retries=2, backoff=0.01)
     c = Client(OpenAICompatible("m", url, None, 0.5), tc, Ledger(10), None)
-    assert c.annotate(0, examples(2)) == [] and c.ledger.spent == 0
-    assert {r["status"] for r in c.ledger.rows()} == {"released"}
+    with pytest.raises(TeacherUnavailable) as e:  # an outage stops the run: it does not go on without data
+        c.annotate(0, examples(2))
+    assert url in str(e.value) and "gave up after 3 attempts" in str(e.value) and "\n" not in str(e.value)
+    assert c.ledger.spent == 0 and {r["status"] for r in c.ledger.rows()} == {"released"}
 
 
 def test_cache_rerun_sends_nothing_and_shared_cache_charges_logically(tmp_path):

@@ -21,11 +21,12 @@ import logging
 import random
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..budget.cache import ReplyCache
 from ..budget.ledger import Caps, Ledger
-from ..config import RunConfig, changed_fields, dump_config, load_config
+from ..config import ConfigError, RunConfig, changed_fields, dump_config, load_config
 from ..core import policies
 from ..core.checks import check_annotation, check_syntheses
 from ..core.ifd import select_top
@@ -43,14 +44,35 @@ from .runfolder import RunFolder, RunFolderError, State, environment
 log = logging.getLogger("baldistill")
 
 
+@dataclass
+class Inputs:
+    """The data files of a run, read and validated before anything is written or paid."""
+    pool: list[Example]
+    test: list[Example]
+    reserve: list[Example]
+
+    @classmethod
+    def load(cls, cfg: RunConfig) -> "Inputs":
+        f = cfg.data.fields
+        return cls(load_examples(cfg.data.train, f, "train"), load_examples(cfg.data.test, f, "test"),
+                   load_examples(cfg.data.reserve, f, "reserve") if cfg.data.reserve else [])
+
+
+def load_student(cfg: RunConfig) -> Student:
+    """The student, loaded before anything is paid: a model that cannot be loaded is one line, not a bill."""
+    try:
+        return Student(cfg.student, cfg.data.instruction, cfg.seed)
+    except (OSError, ValueError) as e:
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise ConfigError(f"student.model: cannot load {cfg.student.model!r}: {first}") from None
+
+
 class Distiller:
-    def __init__(self, cfg: RunConfig, folder: RunFolder, student=None, backend=None):
+    def __init__(self, cfg: RunConfig, folder: RunFolder, student=None, backend=None, inputs: Inputs | None = None):
         self.cfg, self.folder = cfg, folder
         self.method = METHODS[cfg.method]
-        fields = cfg.data.fields
-        self.pool = load_examples(cfg.data.train, fields, "train")
-        self.test = load_examples(cfg.data.test, fields, "test")
-        self.reserve = load_examples(cfg.data.reserve, fields, "reserve") if cfg.data.reserve else []
+        inputs = inputs or Inputs.load(cfg)
+        self.pool, self.test, self.reserve = inputs.pool, inputs.test, inputs.reserve
         self.by_id = {e.id: e for e in self.pool}
         self.pool_sizes = domain_counts(self.pool)
         self.domains = list(self.pool_sizes)
@@ -327,18 +349,28 @@ def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: 
 
 
 def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, backend=None) -> RunMetrics:
-    """Run one distillation described by ``cfg`` into the folder ``out``; returns what metrics.json holds."""
+    """Run one distillation described by ``cfg`` into the folder ``out``; returns what metrics.json holds.
+
+    Pre-flight, before the folder is created or anything is paid: the output folder (and on resume the
+    saved config), the data files, the prompt files, the teacher's key variable, and the student model."""
+    out = Path(out)
+    if dist.is_main():
+        RunFolder.check(out, resume)
+        if resume:
+            _check_same_config(cfg, RunFolder(out))
+    inputs = Inputs.load(cfg)
+    RequestBuilder(cfg.teacher, cfg.data.instruction, cfg.seed)  # the prompt files
+    if backend is None and METHODS[cfg.method].rationale:
+        backend = make_backend(cfg.teacher, inputs.reserve, cfg.seed)  # the key variable
+    student = student or load_student(cfg)
     distiller = None
-    folder = RunFolder.create(Path(out), resume)
-    if resume:
-        _check_same_config(cfg, folder)
+    folder = RunFolder.create(out, resume)
     handler = folder.attach_log()
     logging.getLogger("baldistill").setLevel(logging.INFO)
     try:
-        if not resume:
-            folder.write_text("config.yaml", dump_config(cfg))
+        folder.write_text("config.yaml", dump_config(cfg))
         folder.write_json("env.json", environment())
-        distiller = Distiller(cfg, folder, student, backend)
+        distiller = Distiller(cfg, folder, student, backend, inputs)
         return distiller.run(resume=resume)
     finally:
         if distiller is not None:
@@ -347,9 +379,15 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, bac
         handler.close()
 
 
+# how the teacher is reached, not what it is asked: these may change when a stopped run is resumed
+TRANSPORT = {f"teacher.{k}" for k in ("base_url", "timeout", "max_retries", "backoff", "backoff_max", "concurrency",
+                                      "api_key_env")}
+
+
 def _check_same_config(cfg: RunConfig, folder: RunFolder) -> None:
-    """A resumed run must continue the same experiment: refuse a config that differs from the saved one."""
-    changed = changed_fields(load_config(folder.path / "config.yaml"), cfg)
+    """A resumed run must continue the same experiment: refuse a config that differs from the saved one
+    (the teacher's transport settings aside), and keep the settings it resumes with."""
+    changed = [f for f in changed_fields(load_config(folder.path / "config.yaml"), cfg) if f not in TRANSPORT]
     if changed:
         raise RunFolderError(f"--resume with a different config than {folder.path / 'config.yaml'}: "
                              f"{', '.join(changed)} changed; resume with the same settings or start a new --out")

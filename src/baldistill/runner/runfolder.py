@@ -57,15 +57,21 @@ class RunFolder:
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    @staticmethod
+    def check(path: Path, resume: bool = False) -> None:
+        """Can a run be started (or resumed) in ``path``? Raises RunFolderError; writes nothing."""
+        path = Path(path)
+        if path.exists() and any(path.iterdir()) and not resume:
+            raise RunFolderError(f"{path} exists and is not empty: choose another --out, or add --resume to continue it")
+        if resume and not (path / "config.yaml").exists():
+            raise RunFolderError(f"{path} holds no run to resume (no config.yaml)")
+
     @classmethod
     def create(cls, path: Path, resume: bool = False) -> "RunFolder":
         path = Path(path)
         if not dist.is_main():  # the main process checks and creates the folder
             return cls(path)
-        if path.exists() and any(path.iterdir()) and not resume:
-            raise RunFolderError(f"{path} exists and is not empty: choose another --out, or add --resume to continue it")
-        if resume and not (path / "config.yaml").exists():
-            raise RunFolderError(f"{path} holds no run to resume (no config.yaml)")
+        cls.check(path, resume)
         path.mkdir(parents=True, exist_ok=True)
         return cls(path)
 

@@ -2,9 +2,9 @@
 backends that send them (an OpenAI-compatible server, or the offline reference simulation)."""
 
 from .backends import Backend, Declined, Fatal, Refused, Unknown, make_backend
-from .engine import Outcome, TeacherEngine, TeacherError
+from .engine import Outcome, TeacherEngine, TeacherError, TeacherUnavailable
 from .replies import Reply, Usage, openai_body, parse_body
 from .requests import Request, RequestBuilder
 
 __all__ = ["Backend", "Declined", "Fatal", "Outcome", "Refused", "Reply", "Request", "RequestBuilder",
-           "TeacherEngine", "TeacherError", "Unknown", "Usage", "make_backend", "openai_body", "parse_body"]
+           "TeacherEngine", "TeacherError", "TeacherUnavailable", "Unknown", "Usage", "make_backend", "openai_body", "parse_body"]

@@ -29,7 +29,12 @@ log = logging.getLogger("baldistill")
 
 
 class TeacherError(RuntimeError):
-    """A teacher failure retrying cannot fix (bad key, unknown model, bad request)."""
+    """The run cannot buy from its teacher now: a reply retrying cannot fix (bad key, unknown model, bad
+    request), or the teacher is unavailable. Nothing paid is lost; the stage is not recorded done."""
+
+
+class TeacherUnavailable(TeacherError):
+    """A request used up its retries on refused connections or unknown outcomes: the server is gone."""
 
 
 @dataclass
@@ -174,9 +179,9 @@ class TeacherEngine:
             except (Refused, Unknown) as e:
                 (led.release if isinstance(e, Refused) else led.unknown)(row, str(e))
                 attempt += 1
-                if attempt > self.cfg.max_retries:
-                    log.warning("teacher request given up after %d attempts: %s", attempt, e)
-                    return Outcome(req, None, None, str(e))
+                if attempt > self.cfg.max_retries:  # an outage, not one bad request: stop the run here
+                    raise TeacherUnavailable(f"teacher unavailable at {self.backend.where}: {e} "
+                                             f"(gave up after {attempt} attempts)") from None
                 after = getattr(e, "retry_after", None)
                 delay = after if after is not None else \
                     min(self.cfg.backoff_max, self.cfg.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)

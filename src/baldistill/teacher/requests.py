@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..budget.cache import request_key
+from ..config import ConfigError
 from ..data import Example
+from ..prompts import HERE as PROMPTS
 from ..prompts import Prompt, load_prompt
 
 
@@ -47,14 +49,22 @@ class Request:
         return int(p.get("max_completion_tokens") or p.get("max_tokens") or 0)
 
 
+def _prompt(name: str, key: str) -> Prompt:
+    try:
+        return load_prompt(name)
+    except FileNotFoundError:
+        raise ConfigError(f"teacher.{key}: no prompt file named {name!r} in {PROMPTS} "
+                          f"(shipped: {', '.join(sorted(p.stem for p in PROMPTS.glob('*.txt')))})") from None
+
+
 class RequestBuilder:
     """Annotation and synthesis requests for one run (its teacher config, instruction and seed)."""
 
     def __init__(self, cfg, instruction: str = "", seed: int = 0):
         self.cfg, self.instruction, self.seed = cfg, instruction, seed
         self.model = cfg.model or cfg.kind  # the reference teacher answers to its kind
-        self.annotate_prompt = load_prompt(cfg.annotate_prompt)
-        self.synth_prompt = load_prompt(cfg.synthesize_prompt)
+        self.annotate_prompt = _prompt(cfg.annotate_prompt, "annotate_prompt")
+        self.synth_prompt = _prompt(cfg.synthesize_prompt, "synthesize_prompt")
 
     def _payload(self, prompt: Prompt, values: dict, temperature: float, sample: int | str, prime: str = "") -> dict:
         """What decides the reply. For a base model (completions) the prompt ends with ``prime``, the

@@ -33,6 +33,7 @@ class Declined(Exception):
 class Backend(Protocol):
     name: str
     label: str  # how results made with it are labelled
+    where: str  # where it answers, for messages (a URL, never a key)
     concurrency: int  # at most this many requests in flight
     free: bool  # costs nothing and answers deterministically: a paid request can simply be asked again
 

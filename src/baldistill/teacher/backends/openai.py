@@ -21,6 +21,7 @@ class OpenAICompatible:
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str | None = "OPENAI_API_KEY",
                  timeout: float = 60.0, concurrency: int = 8):
         self.model, self.base_url, self.key_env = model, base_url, api_key_env
+        self.where = base_url or "the OpenAI API"
         key = os.environ.get(api_key_env) if api_key_env else None
         if api_key_env and not key:
             raise ConfigError(f"teacher.api_key_env: the environment variable {api_key_env} is not set "
@@ -31,7 +32,7 @@ class OpenAICompatible:
 
     async def send(self, request: Request) -> str:
         params = {k: v for k, v in request.payload.items() if k != "sample"}
-        where = self.base_url or "the OpenAI API"
+        where = self.where
         try:
             api = self.client.chat.completions if "messages" in params else self.client.completions
             resp = await api.with_raw_response.create(**params)

@@ -23,6 +23,7 @@ def _tokens(text: str) -> int:
 
 class ReferenceTeacher:
     name = "reference"
+    where = "the reference teacher (offline)"
     label = "oracle synthesis"
     concurrency = 1
     free = True  # costs nothing and is deterministic: a re-ask needs no cache
