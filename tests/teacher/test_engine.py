@@ -145,8 +145,10 @@ def test_connection_refused_costs_nothing():
     s = FakeOpenAIServer().start()
     url = s.base_url
     s.stop()
-    tc = TeacherConfig(kind="openai", model="m", base_url=url, api_key_env=None, max_retries=2, backoff=0.01)
-    c = Client(OpenAICompatible("m", url, None, 0.5), tc, Ledger(10), None)
+    # one at a time: with more in flight, the others are stopped mid-send when one gives up (unknown, charged)
+    tc = TeacherConfig(kind="openai", model="m", base_url=url, api_key_env=None, max_retries=2, backoff=0.01,
+                       concurrency=1)
+    c = Client(OpenAICompatible("m", url, None, 0.5, concurrency=1), tc, Ledger(10), None)
     with pytest.raises(TeacherUnavailable) as e:  # an outage stops the run: it does not go on without data
         c.annotate(0, examples(2))
     assert url in str(e.value) and "gave up after 3 attempts" in str(e.value) and "\n" not in str(e.value)

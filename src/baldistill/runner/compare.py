@@ -321,7 +321,9 @@ def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
                 logical[k] += r[k]
     cached = 0
     if (out / "teacher_cache.sqlite").exists():
-        cached = len(ReplyCache(out / "teacher_cache.sqlite"))
+        cache = ReplyCache(out / "teacher_cache.sqlite")
+        cached = len(cache)
+        cache.close()
     distinct = logical["annotate"] if base.teacher.fresh_samples else len({e.input for e in pool})
     ann = min(logical["annotate"], distinct)
     calls = ann + logical["synthesize"]

@@ -75,6 +75,7 @@ class TeacherEngine:
     def __init__(self, backend: Backend, cfg, ledger: Ledger, cache: ReplyCache | None = None):
         self.backend, self.cfg, self.ledger, self.cache = backend, cfg, ledger, cache
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._gone: str | None = None
 
     @property
     def name(self) -> str:
@@ -125,6 +126,7 @@ class TeacherEngine:
 
     async def _execute(self, requests, advance) -> list[Outcome]:
         sem = asyncio.Semaphore(max(1, min(self.cfg.concurrency, self.backend.concurrency)))
+        self._gone = None  # set when a request gives up: nothing more is sent in this batch
 
         async def guarded(r):
             async with sem:
@@ -160,6 +162,8 @@ class TeacherEngine:
             return Outcome(req, row, reply)
         attempt = 0
         while True:
+            if self._gone:
+                raise TeacherUnavailable(self._gone)
             try:
                 row = self._reserve(req, physical=True)
             except BudgetExceeded as e:
@@ -180,8 +184,8 @@ class TeacherEngine:
                 (led.release if isinstance(e, Refused) else led.unknown)(row, str(e))
                 attempt += 1
                 if attempt > self.cfg.max_retries:  # an outage, not one bad request: stop the run here
-                    raise TeacherUnavailable(f"teacher unavailable at {self.backend.where}: {e} "
-                                             f"(gave up after {attempt} attempts)") from None
+                    self._gone = f"teacher unavailable at {self.backend.where}: {e} (gave up after {attempt} attempts)"
+                    raise TeacherUnavailable(self._gone) from None
                 after = getattr(e, "retry_after", None)
                 delay = after if after is not None else \
                     min(self.cfg.backoff_max, self.cfg.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
