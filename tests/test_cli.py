@@ -121,22 +121,6 @@ def _config(tmp_path, tiny_model, **over):
     return path
 
 
-@pytest.mark.parametrize("over,needle", [
-    ({"student.model": "/nonexistent/student-folder"}, "student.model: cannot load '/nonexistent/student-folder'"),
-    ({"teacher.annotate_prompt": "annotate_v9"}, "teacher.annotate_prompt: no prompt file named 'annotate_v9'"),
-    ({"teacher": {"kind": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "BD_UNSET_KEY"}},
-     "the environment variable BD_UNSET_KEY is not set"),
-], ids=["student", "prompt", "key"])
-def test_pre_flight_stops_before_the_run_folder_exists(tmp_path, tiny_model, over, needle, monkeypatch):
-    """What would fail later (and after teacher calls were paid) fails first, in one line, writing nothing."""
-    monkeypatch.delenv("BD_UNSET_KEY", raising=False)
-    out = tmp_path / "o"
-    r = runner.invoke(app, ["run", str(_config(tmp_path, tiny_model, **over)), "--out", str(out)])
-    assert r.exit_code == 2, r.output
-    assert needle in r.output and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
-    assert not out.exists()
-
-
 def test_a_latin1_data_file_is_one_line(tmp_path, tiny_model):
     data = tmp_path / "latin1.jsonl"
     data.write_bytes('{"input": "caf\u00e9?", "answer": "x", "domain": "d"}\n'.encode("latin-1"))
@@ -145,3 +129,44 @@ def test_a_latin1_data_file_is_one_line(tmp_path, tiny_model):
     out = tmp_path / "o"
     r = runner.invoke(app, ["run", str(_config(tmp_path, tiny_model, **{"data.train": str(data)})), "--out", str(out)])
     assert r.exit_code == 2 and "not UTF-8 text" in r.output and not out.exists()
+
+
+def test_check_lists_every_finding_and_speaks_json(tmp_path, tiny_model):
+    ok = runner.invoke(app, ["check", str(_config(tmp_path, tiny_model))])
+    assert ok.exit_code == 0 and "ready: a run would start" in ok.output, ok.output
+    bad = _config(tmp_path, tiny_model, **{"student.model": "/nonexistent/m", "teacher.annotate_prompt": "nope_v1",
+                                           "data.test_overlap": "allow"})
+    r = runner.invoke(app, ["check", str(bad), "--json"])
+    assert r.exit_code == 2
+    report = json.loads(r.stdout)
+    assert report["ok"] is False and report["data"]["pool_rows"] == 393
+    wheres = [(f["level"], f["where"]) for f in report["findings"]]
+    assert ("error", "student.model") in wheres and ("error", "teacher") in wheres  # both, not only the first
+    r = runner.invoke(app, ["check", str(tmp_path / "missing.yaml"), "--json"])
+    assert r.exit_code == 2 and "config file not found" in json.loads(r.stdout)["findings"][0]["message"]
+
+
+def test_stats_reports_repeats_and_shared_inputs(tmp_path):
+    rows = [{"domain": "a", "input": f"q{i}?", "answer": "1"} for i in range(4)]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows + rows[:2]))
+    test = tmp_path / "t.jsonl"
+    test.write_text(json.dumps({"domain": "a", "input": "Q3?", "answer": "1"}) + "\n")
+    r = runner.invoke(app, ["stats", str(data), "--test", str(test)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "repeats: 2 row(s) repeat an earlier (domain, input, answer): a 2" in text
+    assert "inputs shared between files: data/test 1" in text
+
+
+def test_debug_shows_the_traceback_and_a_bug_exits_1(tmp_path, monkeypatch):
+    r = runner.invoke(app, ["--debug", "stats", str(tmp_path / "missing.jsonl")])
+    assert r.exit_code == 2 and "Traceback" in r.output and "error:" in r.output
+    r = runner.invoke(app, ["stats", str(tmp_path / "missing.jsonl"), "--debug"])  # anywhere on the line
+    assert r.exit_code == 2 and "Traceback" in r.output
+    import baldistill.cli as cli
+
+    monkeypatch.setattr(cli, "domain_counts", lambda exs: 1 / 0)  # a bug inside a command
+    r = runner.invoke(app, ["stats", str(DEMO / "train.jsonl")])
+    assert r.exit_code == 1 and "Traceback" in r.output and "internal error" in r.output
+    assert "ZeroDivisionError" in r.output

@@ -1,6 +1,5 @@
 """Data files: JSONL or CSV, validated with file, line and field in every message."""
 
-import json
 
 import pytest
 

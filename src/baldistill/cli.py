@@ -6,25 +6,33 @@ transformers: the student, the pipeline and the plots are imported inside the co
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
+import os
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
+
+try:  # typer >= 0.20 carries its own copy of click
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer uses the click package
+    import click
 
 from .adapters import prepare as prepare_data
 from .budget.ledger import Caps, Ledger
 from .config import ConfigError, load_config
-from .core import policies
+from .core import hygiene, policies
 from .core.answers import parse_answer
+from .core.plan import check_budget
 from .core.results import RunMetrics, Summary
-from .data import DataError, domain_counts, load_examples
+from .data import DataError, domain_counts, load_examples, read_records
 from .report.terminal import print_table, results_table, run_table, stats_table
 from .runner import compare as comparison
 from .runner.dist import is_main
@@ -34,25 +42,60 @@ from .runner.progress import console
 from .runner.runfolder import RunFolderError
 from .teacher.engine import TeacherError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Budget-capped multi-stage balanced distillation of a teacher LLM into a small student.")
+DEBUG = False  # --debug anywhere on the command line, or BALDISTILL_DEBUG=1: tracebacks for every error
+
+
+class _Group(TyperGroup):
+    """Every error a user can fix is one line, including the option errors click reports (exit 2);
+    ``--debug`` anywhere on the command line (or BALDISTILL_DEBUG=1) adds the traceback to every error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        global DEBUG
+        args = list(sys.argv[1:] if args is None else args)
+        DEBUG = "--debug" in args or os.environ.get("BALDISTILL_DEBUG", "") not in ("", "0")
+        args = [a for a in args if a != "--debug"]
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help())
+            rv = 0
+        except click.exceptions.ClickException as e:
+            where = e.ctx.command_path if getattr(e, "ctx", None) else "baldistill"
+            hint = " (--help lists the options)" if isinstance(e, click.exceptions.UsageError) else ""
+            console.print(f"[red]error:[/red] {where}: {' '.join(e.format_message().split())}{hint}",
+                          highlight=False, soft_wrap=True)
+            rv = e.exit_code
+        except typer.Abort:
+            rv = 130
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Budget-capped multi-stage balanced distillation of a teacher LLM into a small student. "
+                       "Add --debug to any command to see tracebacks.")
 
 DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
 
 def _fail(msg: str, code: int = 2):
+    if DEBUG:
+        traceback.print_exc()
     console.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def _guard(fn):
-    """Turn the errors a user can fix into one line: exit 2 for bad input, 3 for a run that stopped because
-    it cannot buy from its teacher (everything paid is kept: resume it), 130 for Ctrl-C."""
+    """Exit codes: 0 done; 2 bad input found before the run starts (one line, nothing written); 3 a run that
+    stopped because it cannot buy from its teacher (everything paid is kept: resume it); 130 Ctrl-C; 1 an
+    internal error, i.e. a bug: the one case that prints a traceback without --debug."""
     @functools.wraps(fn)
     def wrapper(*a, **kw):
         try:
             return fn(*a, **kw)
-        except (ConfigError, DataError, RunFolderError, FileNotFoundError) as e:
+        except (ConfigError, DataError, RunFolderError) as e:
             _fail(str(e))
         except TeacherError as e:
             out = kw.get("out")
@@ -61,10 +104,19 @@ def _guard(fn):
                   "and api_key_env may change." if out else str(e), code=3)
         except KeyboardInterrupt:
             out = kw.get("out")
+            if DEBUG:
+                traceback.print_exc()
             console.print("\n[yellow]interrupted.[/yellow]" + (
                 f" Completed stages are kept; continue with the same command plus --resume (--out {out})." if out else ""),
                 soft_wrap=True)
             raise typer.Exit(130)
+        except (typer.Exit, click.exceptions.ClickException, typer.Abort):
+            raise
+        except Exception as e:  # a bug: say so, with the traceback, and a distinct exit code
+            traceback.print_exc()
+            console.print(f"[red]internal error[/red] (a bug in baldistill; please report it with the traceback "
+                          f"above): {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
     return wrapper
 
 
@@ -75,6 +127,8 @@ def _run(cfg, out: Path, resume: bool):
     if not is_main():
         return metrics
     print_table(run_table(metrics))
+    if metrics.cap_reached:
+        console.print(f"[yellow]{metrics.cap_reached}[/yellow]", highlight=False, soft_wrap=True)
     console.print(f"run folder: {out}  (metrics.json, predictions.jsonl, stages/, ledger.sqlite, adapter/)")
     return metrics
 
@@ -103,24 +157,82 @@ def run_cmd(config: Annotated[Path, typer.Argument(help="YAML config")],
 @app.command()
 @_guard
 def stats(data: Annotated[Path, typer.Argument(help="JSONL/CSV file with a domain field")],
-          budget: Annotated[Optional[int], typer.Option(help="teacher budget B: marks head/tail and shows quotas")] = None,
-          stages: int = 5,
+          budget: Annotated[Optional[int], typer.Option(min=1, help="teacher budget B: marks head/tail and shows quotas")] = None,
+          stages: Annotated[int, typer.Option(min=1, help="K, stages the budget is spent over")] = 5,
           policy: Annotated[str, typer.Option(help="adaptive | naive | proportional")] = "adaptive",
-          domain_field: str = "domain"):
-    """The long-tail profile of a dataset: per-domain counts, head/tail under a budget, a histogram."""
+          domain_field: str = "domain",
+          test: Annotated[Optional[Path], typer.Option(help="a test file: report inputs it shares with DATA")] = None,
+          reserve: Annotated[Optional[Path], typer.Option(help="a reserve file: report inputs it shares with DATA and --test")] = None):
+    """The long-tail profile of a dataset: per-domain counts, head/tail under a budget, a histogram; repeated
+    examples, and inputs shared with a test or reserve file."""
     if policy not in ("adaptive", "naive", "proportional"):
         _fail(f"--policy {policy!r}: use adaptive, naive or proportional")
-    exs = load_examples(data, {"domain": domain_field})
+    if budget is not None:
+        try:
+            check_budget(budget, stages)
+        except ValueError as e:
+            _fail(f"--budget {budget}, --stages {stages}: {e}")
+    fields = {"domain": domain_field}
+    exs = load_examples(data, fields)
+    others = {name: load_examples(path, fields, name) for name, path in (("test", test), ("reserve", reserve)) if path}
     print_table(stats_table(domain_counts(exs), budget, stages, policy))
+    rep = hygiene.inspect(exs, others.get("test"), others.get("reserve"))
+    if rep.n_repeats:
+        per = ", ".join(f"{d} {n}" for d, n in sorted(rep.repeats.items(), key=lambda kv: -kv[1]))
+        console.print(f"repeats: {rep.n_repeats} row(s) repeat an earlier (domain, input, answer): {per}; a run drops "
+                      "them (data.dedupe)", highlight=False, soft_wrap=True)
+    else:
+        console.print("repeats: none", highlight=False)
+    if rep.overlap:
+        console.print("inputs shared between files: " + ", ".join(f"{k.replace('pool', 'data')} {n}" for k, n in
+                                                                 rep.overlap.items()), highlight=False, soft_wrap=True)
+
+
+@app.command()
+@_guard
+def check(config: Annotated[Path, typer.Argument(help="YAML config ('demo': the bundled one)")],
+          set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
+          out: Annotated[Optional[Path], typer.Option(help="also check this run folder (as run --out would)")] = None,
+          resume: Annotated[bool, typer.Option(help="check --out as a run to resume")] = False,
+          as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False):
+    """Pre-flight alone: the data, config, prompts, teacher (one GET /models) and student, as `run` checks them
+    before it writes or pays anything. Exit 0 when a run would start, 2 when it would not."""
+    from .runner.preflight import Finding, preflight
+
+    findings, report = [], None
+    try:
+        cfg = load_config(_config_arg(config), set_ or [])
+    except ConfigError as e:
+        findings.append(Finding("error", "config", str(e)))
+    else:
+        pf = preflight(cfg, out, resume)
+        findings, report = pf.findings, (pf.inputs.report.to_json() if pf.inputs else None)
+    ok = not any(f.level == "error" for f in findings)
+    if as_json:
+        sys.stdout.write(json.dumps({"ok": ok, "config": str(config), "findings": [f.to_json() for f in findings],
+                                     "data": report}, indent=2) + "\n")
+    else:
+        for f in findings:
+            color = "red" if f.level == "error" else "yellow"
+            console.print(f"[{color}]{f.level}:[/{color}] {f.line()}", highlight=False, soft_wrap=True)
+        if report:
+            console.print(f"data: {report['pool_used']} of {report['pool_rows']} pool rows used; repeats "
+                          f"{sum(report['repeats'].values())}; shared inputs " +
+                          (", ".join(f"{k} {n}" for k, n in report["overlap"].items()) or "none"), highlight=False)
+        n_err = sum(f.level == "error" for f in findings)
+        console.print(f"[green]ready:[/green] a run would start ({len(findings)} warning(s))" if ok else
+                      f"[red]not ready:[/red] {n_err} problem(s)", highlight=False)
+    if not ok:
+        raise typer.Exit(2)
 
 
 def _load_run(run: Path):
-    from .student import Student  # torch and transformers
+    from .runner.pipeline import load_student  # torch and transformers
 
     if not (run / "config.yaml").exists():
         _fail(f"{run}: not a run folder (no config.yaml)")
     cfg = load_config(run / "config.yaml")
-    student = Student(cfg.student, cfg.data.instruction, cfg.seed)
+    student = load_student(cfg)
     if (run / "adapter").exists():
         student.load_adapter(run / "adapter")
     return cfg, student
@@ -132,8 +244,10 @@ def evaluate(run: Annotated[Path, typer.Option(help="run folder")],
              data: Annotated[Path, typer.Option(help="test file (JSONL/CSV)")],
              out: Annotated[Optional[Path], typer.Option(help="write scores here (JSON)")] = None):
     """Score a trained student on a test file, per domain, head and tail apart."""
+    from .runner.inputs import Inputs
+
     cfg, student = _load_run(run)
-    pool = load_examples(cfg.data.train, cfg.data.fields)
+    pool = Inputs.load(cfg).pool  # the pool the run used (repeats dropped as it dropped them)
     test = load_examples(data, cfg.data.fields, "test")
     sizes = domain_counts(pool)
     ev = Evaluator(pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.budget))
@@ -156,6 +270,16 @@ def predict(run: Annotated[Path, typer.Option(help="run folder")],
     """Use the distilled student: prints its rationale and the parsed answer (JSONL with --data)."""
     if (text is None) == (data is None):
         _fail("give either one TEXT or --data FILE")
+    if not (run / "config.yaml").exists():
+        _fail(f"{run}: not a run folder (no config.yaml)")
+    rows = []
+    if data is not None:  # read and check the inputs before the model is loaded
+        key = load_config(run / "config.yaml").data.fields.get("input", "input")
+        records = read_records(data)
+        rows = [rec for _, _, rec in records]
+        missing = [where for where, _, rec in records if not str(rec.get(key) or "").strip()]
+        if missing:
+            _fail(f"{missing[0]}: missing or empty field '{key}' (input)")
     cfg, student = _load_run(run)
     labels = None
     if cfg.data.task == "classification":
@@ -164,16 +288,7 @@ def predict(run: Annotated[Path, typer.Option(help="run folder")],
         g = student.generate([text])[0]
         console.print(f"[bold]rationale:[/bold] {g.text}\n[bold]answer:[/bold] {parse_answer(g.text, labels)}")
         return
-    path = Path(data)
-    if path.suffix == ".csv":
-        rows = list(csv.DictReader(path.open()))
-    else:
-        rows = [json.loads(l) for l in path.open() if l.strip()]
-    key = cfg.data.fields.get("input", "input")
-    missing = [i for i, r in enumerate(rows, 1) if not r.get(key)]
-    if missing:
-        _fail(f"{path}:{missing[0]}: missing field '{key}'")
-    for r, g in zip(rows, student.generate([r[key] for r in rows])):
+    for r, g in zip(rows, student.generate([str(r[key]) for r in rows])):
         sys.stdout.write(json.dumps({**r, "rationale": g.text, "prediction": parse_answer(g.text, labels)}) + "\n")
 
 

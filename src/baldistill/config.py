@@ -38,6 +38,9 @@ class DataConfig(_Strict):
     metric: Literal["accuracy", "token_f1"] = "accuracy"
     instruction: str = DEFAULT_INSTRUCTION
     max_test_per_domain: int | None = Field(None, ge=1)
+    dedupe: bool = Field(True, description="drop pool rows that repeat an earlier (domain, input, answer): each would be a training example no budget unit paid for")
+    test_overlap: Literal["error", "drop", "allow"] = Field(
+        "error", description="pool or reserve inputs that are also test inputs: stop (error), remove them from the pool and reserve (drop), or keep them (allow)")
 
     @model_validator(mode="after")
     def _fields(self):
@@ -80,6 +83,8 @@ class StudentConfig(_Strict):
     train: TrainConfig = TrainConfig()
     generation: GenerationConfig = GenerationConfig()
     score_batch_size: int = Field(16, ge=1, description="sequences per IFD forward pass")
+    trust_remote_code: bool = Field(False, description="run Python code shipped with a hub model (only for models you trust)")
+    allow_pickle_weights: bool = Field(False, description="load pickle-based weight files (pytorch_model.bin) when a model has no safetensors; pickle can run code")
 
 
 class PriceConfig(_Strict):
@@ -119,6 +124,9 @@ class TeacherConfig(_Strict):
     def _check(self):
         if self.kind == "openai" and not self.model:
             raise ValueError("teacher.model is required for kind: openai")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"teacher.base_url: {self.base_url!r} must start with http:// or https://, "
+                             "e.g. http://127.0.0.1:8000/v1")
         if self.max_dollars is not None and not (self.price.input_per_mtok or self.price.output_per_mtok):
             raise ValueError("teacher.max_dollars needs teacher.price (input_per_mtok / output_per_mtok)")
         return self
@@ -184,8 +192,18 @@ def _format(e: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling; see the README's config reference)"
-        errs.append(f"{loc}: {msg}")
+        # a check of the whole config or a section names its fields itself
+        errs.append(msg if loc == "config" or msg.startswith(f"{loc}.") else f"{loc}: {msg}")
     return "; ".join(errs)
+
+
+def _yaml_error(path: Path, e: yaml.YAMLError) -> str:
+    """One line: file:line:column and what the parser found."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    what = " ".join(str(getattr(e, "problem", None) or e).split())
+    ctx = getattr(e, "context", None)
+    return f"{where}: not valid YAML: {what}" + (f" ({' '.join(ctx.split())})" if ctx else "")
 
 
 def load_config(source: str | Path | dict, overrides: list[str] | None = None) -> RunConfig:
@@ -199,8 +217,10 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
             raise ConfigError(f"{path}: config file not found")
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+            raise ConfigError(_yaml_error(path, e)) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
         base = path.resolve().parent
@@ -209,7 +229,13 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set budget=200")
         k, v = item.split("=", 1)
-        _set_dotted(raw, k.strip(), yaml.safe_load(v) if v.strip() else "")
+        if not k.strip():
+            raise ConfigError(f"--set {item!r}: no key before '='")
+        try:
+            value = yaml.safe_load(v) if v.strip() else ""
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {k.strip()}: the value {v!r} is not valid YAML (quote it)") from None
+        _set_dotted(raw, k.strip(), value)
     data = raw.get("data")
     if isinstance(data, dict):
         for key in ("train", "test", "reserve"):

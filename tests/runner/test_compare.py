@@ -176,3 +176,17 @@ def test_a_folder_written_before_the_schema_version_still_reports(done, tmp_path
     keep = lambda row: {k: v for k, v in row.items() if k not in ("n_train_duplicate", "spend_by_stage_domain")}
     assert [keep(x) for x in again] == [keep(x) for x in rows]
     assert (old / "report.html").stat().st_size > 0
+
+
+def test_every_cell_is_checked_before_the_first_runs(tiny_model, tmp_path, monkeypatch):
+    """A student that cannot be loaded in the second sweep value stops the comparison before any cell runs."""
+    import baldistill.runner.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "run", lambda *a, **k: pytest.fail("a cell ran"))
+    base = base_cfg(tiny_model)
+    spec = make_spec(tmp_path / "c.yaml", base, "random-ft-cot", seeds=1, students=f"{tiny_model},/nonexistent/student",
+                     stage_eval=None)
+    with pytest.raises(ConfigError, match=r"cell --nonexistent--student/B48/K1/random-ft-cot/seed0: student.model: "
+                                          r"folder not found: /nonexistent/student.*nothing was run"):
+        compare(base, spec, tmp_path / "c")
+    assert not (tmp_path / "c").exists()

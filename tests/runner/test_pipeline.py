@@ -8,7 +8,7 @@ import pytest
 from baldistill import load_config, run
 from baldistill.data import read_jsonl
 from baldistill.budget.ledger import Ledger
-from baldistill.runner.runfolder import RunFolderError
+from baldistill.config import ConfigError
 
 from conftest import tiny_config
 
@@ -89,7 +89,7 @@ def test_baselines_behave_as_specified(runs):
 
 def test_out_folder_is_never_overwritten(runs, tiny_model):
     folder, _ = runs["zero-shot"]
-    with pytest.raises(RunFolderError, match="--resume"):
+    with pytest.raises(ConfigError, match="--resume"):
         run(cfg_for(tiny_model, method="zero-shot"), folder)
 
 
@@ -132,5 +132,5 @@ def test_options_continued_training_reference_response_and_plain_model(tiny_mode
 
 def test_resume_refuses_a_changed_config(runs, tiny_model):
     folder, _ = runs["random-ft"]
-    with pytest.raises(RunFolderError, match="budget changed"):
+    with pytest.raises(ConfigError, match="budget changed"):
         run(cfg_for(tiny_model, budget=50, method="random-ft"), folder, resume=True)

@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from baldistill.config import StudentConfig
 from baldistill.student import Student

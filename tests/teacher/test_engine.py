@@ -216,3 +216,37 @@ def test_synthesis_over_http_with_hygiene():
         assert [(e.input, e.answer) for e in got] == [("What is 9 + 9?", "18")]
         assert [r["status"] for r in c.ledger.rows()] == ["ok", "dropped", "parse_error", "dropped"]
         assert "Gold answer" not in json.dumps(s.requests[0])  # synthesis shows seeds, not a gold
+
+
+def test_identical_requests_of_one_batch_are_one_call_but_a_unit_each(tmp_path):
+    """Eight examples whose requests are byte-identical (the same input and answer: repeats, or one input in
+    several domains): the server is asked once, the other seven wait for that reply; each is its own unit."""
+    same = [Example(f"x{k}", f"dom{k % 3}", "What is 2 + 2?", "4") for k in range(8)]
+    with FakeOpenAIServer(api_key=KEY, latency=0.2) as s:
+        c = make_client(s, budget=8, cache=ReplyCache(tmp_path / "cache.sqlite"), concurrency=8)
+        kept = c.annotate(0, same)
+        assert s.answered == 1 and len(kept) == 8
+        rows = c.ledger.rows()
+        assert c.ledger.spent == 8 and sorted(r["key"] for r in rows) == sorted(f"annotate/x{k}" for k in range(8))
+        assert sum(r["physical"] for r in rows) == 1
+
+
+def test_a_ledger_of_the_earlier_format_is_adopted_not_bought_again(tmp_path):
+    """Ledgers written before units were keyed per example keyed a call by its payload hash: a resumed run
+    of that format finds its paid calls under the new keys and sends nothing again."""
+    with FakeOpenAIServer(api_key=KEY) as s:
+        cache = ReplyCache(tmp_path / "cache.sqlite")
+        c = make_client(s, budget=4, cache=cache)
+        exs = examples(3)
+        c.annotate(0, exs)
+        c.ledger.db.execute("UPDATE calls SET key = ?", ("placeholder",))  # rewrite as the earlier format had it
+        for r, e in zip(c.ledger.rows(), exs):
+            c.ledger.db.execute("UPDATE calls SET key=? WHERE id=?", (c.requests.annotation(0, e).legacy_key, r["id"]))
+        old = Ledger(Caps(4), None)
+        old.db = c.ledger.db
+        old._legacy = True
+        again = make_client(s, budget=4, cache=cache)
+        again.ledger = again.engine.ledger = old
+        kept = again.annotate(0, exs + examples(4)[3:])
+        assert len(kept) == 4 and s.answered == 4 and old.spent == 4  # only the new example was bought
+        assert sorted(r["key"] for r in old.rows()) == [f"annotate/d{k}" for k in range(4)]

@@ -71,6 +71,7 @@ def test_small_distillation_through_llamacpp(llama_server, tiny_model, tmp_path)
     write(tmp_path / "test.jsonl", rows)
     cfg = tiny_config(tiny_model, method="baldistill-n", budget=12, stages=2)
     cfg["data"] = {"train": str(tmp_path / "train.jsonl"), "test": str(tmp_path / "test.jsonl"), "task": "classification",
+                   "test_overlap": "allow",  # scored on its own training sentences, deliberately
                    "instruction": "Which topic is this sentence about: sports, weather or cooking?"}
     cfg["teacher"] = {"kind": "openai", "model": "smollm2", "base_url": llama_server, "api_key_env": None,
                       "max_tokens": 60, "concurrency": 2, "timeout": 120, "synthesis_seeds": 1}

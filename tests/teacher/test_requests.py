@@ -6,14 +6,16 @@ from baldistill.teacher import RequestBuilder
 
 
 def test_copies_and_seeds_share_a_cached_reply_unless_fresh_samples():
-    def req(seed, copy, fresh):
-        ex = Example("1", "x", "2+2?", "4", meta={"copy": copy} if copy else {})
+    def req(seed, copy, fresh):  # a paid copy is an example of its own, as duplicate-ft-cot makes it
+        ex = Example(f"1#copy{copy}" if copy else "1", "x", "2+2?", "4", meta={"copy": copy} if copy else {})
         cfg = TeacherConfig(fresh_samples=fresh, temperature=0.7)
         return RequestBuilder(cfg, "Solve.", seed=seed).annotation(0, ex)
 
     first, copy1, seed1 = req(0, 0, False), req(0, 1, False), req(1, 0, False)
     assert first.cache_key == copy1.cache_key == seed1.cache_key  # one reply serves them all
     assert len({first.key, copy1.key}) == 2 and first.key == seed1.key  # but each copy is a budget unit
+    twin = RequestBuilder(TeacherConfig(temperature=0.7), "Solve.").annotation(0, Example("2", "y", "2+2?", "4"))
+    assert twin.cache_key == first.cache_key and twin.key != first.key  # a repeat in another domain: its own unit
     fresh = [req(0, 0, True), req(0, 1, True), req(1, 0, True)]
     assert len({r.cache_key for r in fresh}) == 3 and first.cache_key not in {r.cache_key for r in fresh}
 

@@ -30,7 +30,11 @@ COLUMNS = ("id", "key", "stage", "domain", "kind", "example_id", "status", "unit
 
 
 class BudgetExceeded(RuntimeError):
-    pass
+    """A call would cross a cap; ``cap`` names it: calls, tokens or dollars."""
+
+    def __init__(self, message: str, cap: str = "calls"):
+        super().__init__(message)
+        self.cap = cap
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class Ledger:
         # rows still 'reserved' belong to calls in flight when a previous process died: unknown outcome
         self.db.execute("UPDATE calls SET status='unknown', note='in flight when the process stopped' "
                         "WHERE status='reserved'")
+        # ledgers written before units were keyed per example used the request's payload hash as the key
+        self._legacy = self.db.execute("SELECT 1 FROM calls WHERE instr(key, '/') = 0 LIMIT 1").fetchone() is not None
 
     # ---- totals --------------------------------------------------------------------------------
     def _sum(self, expr: str, where: str = "") -> float:
@@ -93,11 +99,12 @@ class Ledger:
         units = 0 if key is not None and self.db.execute(
             f"SELECT 1 FROM calls WHERE key=? AND units=1 AND status IN {CHARGED}", (key,)).fetchone() else 1
         if self.spent + units > c.calls:
-            raise BudgetExceeded(f"teacher budget exhausted: {self.spent}/{c.calls} calls")
+            raise BudgetExceeded(f"teacher budget exhausted: {self.spent}/{c.calls} calls", "calls")
         if c.tokens is not None and self.tokens + prompt_tokens + max_tokens > c.tokens:
-            raise BudgetExceeded(f"token cap: {self.tokens} + up to {prompt_tokens + max_tokens} > {c.tokens}")
+            raise BudgetExceeded(f"token cap: {self.tokens:,} + up to {prompt_tokens + max_tokens:,} > {c.tokens:,}",
+                                 "tokens")
         if c.dollars is not None and self.dollars + dollars > c.dollars + 1e-12:
-            raise BudgetExceeded(f"dollar cap: ${self.dollars:.4f} + up to ${dollars:.4f} > ${c.dollars:.4f}")
+            raise BudgetExceeded(f"dollar cap: ${self.dollars:.4f} + up to ${dollars:.4f} > ${c.dollars:.4f}", "dollars")
         cur = self.db.execute(
             "INSERT INTO calls (key, stage, domain, kind, example_id, status, units, prompt_tokens, completion_tokens,"
             " dollars, physical, prompt_hash, time) VALUES (?,?,?,?,?,'reserved',?,?,?,?,?,?,?)",
@@ -107,7 +114,12 @@ class Ledger:
 
     def settle(self, row: int, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0,
                status: str = "ok", note: str = "") -> None:
-        """Replace the reservation with the reported usage."""
+        """Replace the reservation with the reported usage. A server that reports more than was reserved
+        is believed (its bill counts) and the row is flagged; once a cap is crossed no call can reserve."""
+        reserved = self.db.execute("SELECT prompt_tokens + completion_tokens FROM calls WHERE id=?", (row,)).fetchone()
+        if reserved is not None and prompt_tokens + completion_tokens > reserved[0]:
+            flag = f"usage above the reservation ({prompt_tokens + completion_tokens} > {reserved[0]} tokens)"
+            note = f"{flag}; {note}" if note else flag
         self.db.execute("UPDATE calls SET status=?, prompt_tokens=?, completion_tokens=?, reasoning_tokens=?,"
                         " dollars=?, note=? WHERE id=?",
                         (status, prompt_tokens, completion_tokens, reasoning_tokens,
@@ -124,6 +136,13 @@ class Ledger:
     def mark(self, row: int, status: str, note: str = "") -> None:
         """A later verdict on a paid reply ('dropped' by the answer check, 'parse_error')."""
         self.db.execute("UPDATE calls SET status=?, note=? WHERE id=?", (status, note, row))
+
+    def adopt(self, legacy_key: str, key: str) -> None:
+        """A ledger of the earlier format keyed a call by its payload hash: give its rows the per-example key
+        (the first example that asks), so a resumed old run neither loses nor re-buys them."""
+        if not self._legacy or self.db.execute("SELECT 1 FROM calls WHERE key=? LIMIT 1", (key,)).fetchone():
+            return
+        self.db.execute("UPDATE calls SET key=? WHERE key=?", (key, legacy_key))
 
     def completed(self, key: str) -> int | None:
         """The row of a reply this run already paid for under ``key`` (a resumed stage re-asks it)."""
@@ -158,6 +177,7 @@ class Ledger:
             "completion_tokens": sum(r["completion_tokens"] for r in rows),
             "dollars": round(sum(r["dollars"] for r in rows), 6),
             "unknown_outcome": sum(r["status"] == "unknown" for r in rows),
+            "over_reservation": sum(r["note"].startswith("usage above the reservation") for r in rows),
             "physical": {"calls": len(phys), "prompt_tokens": sum(r["prompt_tokens"] for r in phys),
                          "completion_tokens": sum(r["completion_tokens"] for r in phys),
                          "dollars": round(sum(r["dollars"] for r in phys), 6)},

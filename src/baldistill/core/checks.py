@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from ..data import Example
+from ..data import Example, synthetic_id
 from .answers import answers_match, parse_answer
 
 
@@ -121,6 +121,6 @@ def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: s
             continue
         inp, rationale, answer, _ = parsed
         seen.append(inp)
-        out.append(Verdict("ok", example=Example(f"syn-{domain}-{sample}", domain, inp, answer, rationale,
+        out.append(Verdict("ok", example=Example(synthetic_id(domain, sample), domain, inp, answer, rationale,
                                                  "synthetic", {"stage": stage})))
     return out

@@ -93,6 +93,8 @@ class RunMetrics(Summary):
     wall_seconds: float = 0.0  # this process: the stages it ran and the evaluation
     spend_by_stage_domain: dict[str, dict[str, int]] = Field(default_factory=dict)
     ledger: dict = Field(default_factory=dict)  # the ledger's summary (spent, tokens, dollars, physical, by_stage, by_kind)
+    cap_reached: str | None = None  # a token or dollar cap ended the buying: "cap reached at stage i: ..."
+    data: dict = Field(default_factory=dict)  # data hygiene: pool rows read and used, repeats, test overlap
 
     @classmethod
     def load(cls, path: str | Path) -> "RunMetrics":
@@ -102,6 +104,9 @@ class RunMetrics(Summary):
         d = super().to_json()
         if self.majority is not None:
             d["majority"] = self.majority.to_json()
+        for k in ("cap_reached", "data"):  # written only when there is something to say
+            if not d.get(k):
+                d.pop(k, None)
         first = [k for k in _FIRST if k in d]  # what the run was, then how it scored
         return {**{k: d[k] for k in first}, **{k: v for k, v in d.items() if k not in first}}
 

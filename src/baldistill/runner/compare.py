@@ -26,7 +26,7 @@ from ..config import ConfigError, RunConfig, changed_fields, dump_config, load_c
 from ..core.methods import METHOD_ORDER, METHODS
 from ..core.plan import check_budget
 from ..core.results import ResultRow, RunMetrics, StageEval
-from ..data import load_examples
+from .inputs import Inputs
 from .estimate import estimate as estimate_cell
 from .runfolder import RunFolder
 
@@ -153,11 +153,12 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
     """Run every unfinished cell, then write results, tables and plots. Returns the result rows."""
     from .pipeline import run  # torch and the student: only when something runs
 
-    out.mkdir(parents=True, exist_ok=True)
     _check_same_base(base, out)
+    todo = {c.run_id: c for c in spec.cells()}
+    check_cells(base, spec, out, todo)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
     (out / "config.yaml").write_text(dump_config(base))
-    todo = {c.run_id: c for c in spec.cells()}
     for n, (rid, cell) in enumerate(todo.items(), 1):
         folder = out / "runs" / rid
         if (folder / "metrics.json").exists():
@@ -180,6 +181,25 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
     rows = write_results(out)
     write_outputs(out)
     return rows
+
+
+def check_cells(base: RunConfig, spec: Spec, out: Path, todo: dict[str, Cell]) -> None:
+    """Pre-flight for every unfinished cell before the first starts (each teacher probed and each student
+    checked once): a comparison does not stop hours in because its fifth student cannot be loaded."""
+    from .preflight import preflight
+
+    memo: dict = {}
+    errors: list[str] = []
+    for rid, cell in todo.items():
+        folder = out / "runs" / rid
+        if (folder / "metrics.json").exists():
+            continue
+        resume = (folder / "config.yaml").exists()
+        pf = preflight(cell_config(base, cell, out, spec.stage_eval), folder if resume else None, resume, memo=memo)
+        errors += [f"{rid}: {e.line()}" for e in pf.errors if f"{rid}: {e.line()}" not in errors]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"compare: cell {errors[0]}{more}; nothing was run")
 
 
 def _add_wall_time(folder: Path, seconds: float) -> None:
@@ -310,7 +330,7 @@ def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
     """Teacher spend before anything is sent. Logical: every unfinished cell's full budget. Physical: an
     upper bound, since annotations are shared: at most one request per distinct real example (no sharing
     across seeds and copies with ``fresh_samples``), plus every synthesis call."""
-    pool = load_examples(base.data.train, base.data.fields)
+    pool = Inputs.load(base).pool
     logical = {"calls": 0, "annotate": 0, "synthesize": 0, "prompt_tokens": 0, "completion_tokens_max": 0,
                "dollars_max": 0.0}
     cells = {c.run_id: c for c in spec.cells()}

@@ -10,8 +10,9 @@ from ..budget.ledger import Caps
 from ..config import RunConfig
 from ..core.methods import METHODS
 from ..core.plan import plan_run
-from ..data import domain_counts, load_examples
+from ..data import domain_counts
 from ..teacher.requests import Request, RequestBuilder
+from .inputs import Inputs
 
 
 def _avg_tokens(reqs: list[Request]) -> float:
@@ -23,7 +24,7 @@ def _avg_tokens(reqs: list[Request]) -> float:
 def estimate(cfg: RunConfig) -> list[dict]:
     """One row per stage: annotate and synthesize calls, prompt tokens (est.), completion tokens and dollars (max)."""
     method = METHODS[cfg.method]
-    pool = load_examples(cfg.data.train, cfg.data.fields)
+    pool = Inputs.load(cfg).pool  # the pool the run will use (repeats dropped, test overlap handled)
     sizes = domain_counts(pool)
     plans = plan_run(method, sizes, cfg.budget, cfg.effective_stages)
     if not (plans and method.rationale):

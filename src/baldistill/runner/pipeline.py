@@ -21,47 +21,36 @@ import logging
 import random
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..budget.cache import ReplyCache
 from ..budget.ledger import Caps, Ledger
-from ..config import ConfigError, RunConfig, changed_fields, dump_config, load_config
+from ..config import ConfigError, RunConfig, dump_config
 from ..core import policies
 from ..core.checks import check_annotation, check_syntheses
 from ..core.ifd import select_top
 from ..core.methods import METHODS
 from ..core.plan import StagePlan, plan_stage
 from ..core.results import SCHEMA_VERSION, RunMetrics, StageEval
-from ..data import Example, domain_counts, load_examples
+from ..data import Example, domain_counts
 from ..student import Student
 from ..teacher import RequestBuilder, TeacherEngine, make_backend
 from . import dist
 from .evaluate import Evaluator, limit_per_domain
-from .progress import bar
-from .runfolder import RunFolder, RunFolderError, State, environment
+from .inputs import Inputs
+from .preflight import preflight
+from .progress import bar, console
+from .runfolder import RunFolder, State, environment
 
 log = logging.getLogger("baldistill")
-
-
-@dataclass
-class Inputs:
-    """The data files of a run, read and validated before anything is written or paid."""
-    pool: list[Example]
-    test: list[Example]
-    reserve: list[Example]
-
-    @classmethod
-    def load(cls, cfg: RunConfig) -> "Inputs":
-        f = cfg.data.fields
-        return cls(load_examples(cfg.data.train, f, "train"), load_examples(cfg.data.test, f, "test"),
-                   load_examples(cfg.data.reserve, f, "reserve") if cfg.data.reserve else [])
 
 
 def load_student(cfg: RunConfig) -> Student:
     """The student, loaded before anything is paid: a model that cannot be loaded is one line, not a bill."""
     try:
         return Student(cfg.student, cfg.data.instruction, cfg.seed)
+    except ConfigError:
+        raise
     except (OSError, ValueError) as e:
         first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         raise ConfigError(f"student.model: cannot load {cfg.student.model!r}: {first}") from None
@@ -72,7 +61,7 @@ class Distiller:
         self.cfg, self.folder = cfg, folder
         self.method = METHODS[cfg.method]
         inputs = inputs or Inputs.load(cfg)
-        self.pool, self.test, self.reserve = inputs.pool, inputs.test, inputs.reserve
+        self.pool, self.test, self.reserve, self.hygiene = inputs.pool, inputs.test, inputs.reserve, inputs.report
         self.by_id = {e.id: e for e in self.pool}
         self.pool_sizes = domain_counts(self.pool)
         self.domains = list(self.pool_sizes)
@@ -113,13 +102,24 @@ class Distiller:
         log.info("method %s: %s", self.method.name, self.method.summary)
         log.info("budget B=%d over K=%d stage(s); %d domains, pool %d", self.cfg.budget, self.stages,
                  len(self.domains), len(self.pool))
+        if self.hygiene.n_repeats:
+            log.info("data: %d pool row(s) repeat an earlier (domain, input, answer): %s", self.hygiene.n_repeats,
+                     "dropped" if self.hygiene.repeats_dropped else "kept (data.dedupe: false)")
         if self.method.train:
             for i in range(start, self.stages):
+                if state.cap_reached:  # nothing more can be bought: train and evaluate on what was
+                    log.info("stage %d/%d skipped: %s", i + 1, self.stages, state.cap_reached)
+                    continue
                 self.stage(i, state)
         return self.finish(state, t0)
 
     def stage(self, i: int, state: State) -> None:
-        new = dist.on_main(lambda: self.choose(i, state))  # plan, select, synthesize, annotate, check
+        # plan, select, synthesize, annotate, check
+        new, cap = dist.on_main(lambda: (self.choose(i, state), self._engine and self._engine.cap_reached))
+        if cap and not state.cap_reached:
+            state.cap_reached = f"cap reached at stage {i + 1}: {cap}"
+            console.print(f"[yellow]{state.cap_reached}[/yellow]; the run trains and evaluates on what was bought",
+                          highlight=False, soft_wrap=True)
         state.train.extend(new)
         stats = self.train(i, state, new)
         if dist.is_main():
@@ -311,6 +311,8 @@ class Distiller:
             pool_sizes=self.pool_sizes,
             wall_seconds=round(time.time() - t0, 1),  # this process: stages run now and the evaluation
             spend_by_stage_domain=self.ledger.units_by_stage_domain(),
+            cap_reached=state.cap_reached,
+            data=self.hygiene.to_json(),
             ledger={k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "dollars", "unknown_outcome",
                                           "physical", "by_stage", "by_kind")},
         )
@@ -351,43 +353,30 @@ def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: 
 def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, backend=None) -> RunMetrics:
     """Run one distillation described by ``cfg`` into the folder ``out``; returns what metrics.json holds.
 
-    Pre-flight, before the folder is created or anything is paid: the output folder (and on resume the
-    saved config), the data files, the prompt files, the teacher's key variable, and the student model."""
+    Pre-flight first (``runner/preflight.py``): nothing is written, no weights are read and nothing is paid
+    until the folder, the data, the config, the prompts, the teacher and the student have been checked."""
     out = Path(out)
+    pf = preflight(cfg, out if dist.is_main() else None, resume, probe=backend is None and dist.is_main(),
+                   student=student is None)
+    pf.raise_first()
     if dist.is_main():
-        RunFolder.check(out, resume)
-        if resume:
-            _check_same_config(cfg, RunFolder(out))
-    inputs = Inputs.load(cfg)
-    RequestBuilder(cfg.teacher, cfg.data.instruction, cfg.seed)  # the prompt files
-    if backend is None and METHODS[cfg.method].rationale:
-        backend = make_backend(cfg.teacher, inputs.reserve, cfg.seed)  # the key variable
+        for w in pf.warnings:
+            console.print(f"[yellow]warning:[/yellow] {w.line()}", highlight=False, soft_wrap=True)
+    backend = backend or pf.backend
     student = student or load_student(cfg)
     distiller = None
     folder = RunFolder.create(out, resume)
     handler = folder.attach_log()
     logging.getLogger("baldistill").setLevel(logging.INFO)
     try:
+        for w in pf.warnings:
+            log.warning("%s", w.line())
         folder.write_text("config.yaml", dump_config(cfg))
         folder.write_json("env.json", environment())
-        distiller = Distiller(cfg, folder, student, backend, inputs)
+        distiller = Distiller(cfg, folder, student, backend, pf.inputs)
         return distiller.run(resume=resume)
     finally:
         if distiller is not None:
             distiller.close()
         logging.getLogger("baldistill").removeHandler(handler)
         handler.close()
-
-
-# how the teacher is reached, not what it is asked: these may change when a stopped run is resumed
-TRANSPORT = {f"teacher.{k}" for k in ("base_url", "timeout", "max_retries", "backoff", "backoff_max", "concurrency",
-                                      "api_key_env")}
-
-
-def _check_same_config(cfg: RunConfig, folder: RunFolder) -> None:
-    """A resumed run must continue the same experiment: refuse a config that differs from the saved one
-    (the teacher's transport settings aside), and keep the settings it resumes with."""
-    changed = [f for f in changed_fields(load_config(folder.path / "config.yaml"), cfg) if f not in TRANSPORT]
-    if changed:
-        raise RunFolderError(f"--resume with a different config than {folder.path / 'config.yaml'}: "
-                             f"{', '.join(changed)} changed; resume with the same settings or start a new --out")

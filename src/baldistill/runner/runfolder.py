@@ -47,6 +47,7 @@ class State:
     train: list[Example] = field(default_factory=list)  # everything selected and kept so far
     synth_asked: dict[str, int] = field(default_factory=dict)  # synthesis calls so far per domain (sample index)
     copies: dict[str, int] = field(default_factory=dict)  # duplicate-ft-cot: paid copies so far per real example
+    cap_reached: str | None = None  # a token or dollar cap ended the buying (at which stage, which cap)
 
     @classmethod
     def start(cls, pool: list[Example], domains: list[str]) -> "State":
@@ -121,7 +122,8 @@ class RunFolder:
         self.write_jsonl(f"stages/{i}/train.jsonl", state.train)
         self.write_json(f"stages/{i}/done.json", {
             "stage": i, "kept_new": kept_new, "n_train": len(state.train), "spent": spent, "training": training,
-            "remaining": state.remaining, "synth_asked": state.synth_asked, "copies": state.copies})
+            "remaining": state.remaining, "synth_asked": state.synth_asked, "copies": state.copies,
+            **({"cap_reached": state.cap_reached} if state.cap_reached else {})})
 
     def completed_stages(self) -> list[int]:
         return sorted(int(p.parent.name) for p in self.path.glob("stages/*/done.json"))
@@ -135,7 +137,7 @@ class RunFolder:
         info = self.read_json(f"stages/{i}/done.json")
         train = [Example.from_json(r) for r in read_jsonl(self.stage_path(i) / "train.jsonl")]
         return State(remaining=info["remaining"], train=train, synth_asked=info.get("synth_asked", {}),
-                     copies=info.get("copies", {}))
+                     copies=info.get("copies", {}), cap_reached=info.get("cap_reached"))
 
     def write_metrics(self, metrics: RunMetrics) -> None:
         self.write_json("metrics.json", metrics.to_json())

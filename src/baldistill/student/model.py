@@ -85,10 +85,14 @@ class Student:
             torch.set_num_threads(cfg.threads)
         self.device, self.dtype = pick_device(cfg)
         self.path = resolve_model(cfg.model)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        remote = cfg.trust_remote_code
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=remote)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.base = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device)
+        # safetensors only, unless the config allows pickle-based weight files (they can run code when loaded)
+        self.base = AutoModelForCausalLM.from_pretrained(
+            self.path, dtype=self.dtype, trust_remote_code=remote,
+            use_safetensors=None if cfg.allow_pickle_weights else True).to(self.device)
         self.base.eval()
         self.model = self.base  # a PeftModel once an adapter is attached
         self.chat = bool(getattr(self.tokenizer, "chat_template", None))

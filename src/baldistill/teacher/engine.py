@@ -76,6 +76,9 @@ class TeacherEngine:
         self.backend, self.cfg, self.ledger, self.cache = backend, cfg, ledger, cache
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gone: str | None = None
+        self._inflight: dict[str, asyncio.Future] = {}  # cache key -> the reply of the request being sent
+        self.cap_reached: str | None = None  # set when a cap stops the buying: the message
+        self._pending = 0
 
     @property
     def name(self) -> str:
@@ -126,6 +129,7 @@ class TeacherEngine:
 
     async def _execute(self, requests, advance) -> list[Outcome]:
         sem = asyncio.Semaphore(max(1, min(self.cfg.concurrency, self.backend.concurrency)))
+        self._pending, self._changed = 0, asyncio.Condition()  # reserved rows awaiting their outcome
         self._gone = None  # set when a request gives up: nothing more is sent in this batch
 
         async def guarded(r):
@@ -146,28 +150,71 @@ class TeacherEngine:
 
     async def _one(self, req: Request) -> Outcome:
         key, led = req.key, self.ledger
+        led.adopt(req.legacy_key, key)
         prior = led.completed(key)
         raw = self.cache.get(req.cache_key) if self.cache is not None else None
         if prior is not None and raw is not None:  # already paid by this run (a resumed stage)
             return Outcome(req, prior, parse_body(raw))
         if prior is not None and self.backend.free:  # a free simulation: just re-ask
             return Outcome(req, prior, parse_body(await self.backend.send(req)))
-        if raw is not None:  # paid by another run that shares the cache: charge it here, send nothing
+        if raw is None and self.cache is not None and req.cache_key in self._inflight:
+            # the same request is on its way for another example of this batch: wait for that reply
+            raw = await asyncio.shield(self._inflight[req.cache_key])
+        if raw is not None:  # paid by another example or run that shares the cache: charge it here, send nothing
             reply = parse_body(raw)
-            try:
-                row = self._reserve(req, physical=False)
-            except BudgetExceeded as e:
-                return Outcome(req, None, None, str(e))
+            row = await self._reserve_when_possible(req, physical=False)
+            if row is None:
+                return Outcome(req, None, None, self.cap_reached)
             self._settle(row, req, reply)
+            await self._done()
             return Outcome(req, row, reply)
+        if self.cache is None:
+            return await self._send(req)
+        waiting = self._inflight[req.cache_key] = asyncio.get_running_loop().create_future()
+        out = None
+        try:
+            out = await self._send(req)
+            return out
+        finally:  # those waiting get the reply, or None (then each sends for itself)
+            del self._inflight[req.cache_key]
+            waiting.set_result(self.cache.get(req.cache_key) if out is not None and out.reply is not None else None)
+
+    async def _reserve_when_possible(self, req: Request, physical: bool) -> int | None:
+        """Reserve the worst case of ``req``. When a cap would be crossed while other calls are still in flight,
+        wait for them to settle (their real usage is usually far below the worst case) and try again; when it
+        would be crossed with nothing in flight, the cap is reached: nothing more is bought in this run (it
+        trains and evaluates on what it has) and None is returned."""
+        while not self.cap_reached:
+            try:
+                row = self._reserve(req, physical)
+            except BudgetExceeded as e:
+                if self._pending == 0:
+                    self.cap_reached = str(e)
+                    log.warning("%s: no more teacher calls in this run", e)
+                    break
+                async with self._changed:
+                    await self._changed.wait()
+                continue
+            self._pending += 1
+            return row
+        return None
+
+    async def _done(self) -> None:
+        """A reserved row has its outcome (settled, released or unknown): wake those waiting for room."""
+        self._pending -= 1
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _send(self, req: Request) -> Outcome:
+        """Reserve, send and settle one request, retrying while the server did no work or may have."""
+        led = self.ledger
         attempt = 0
         while True:
             if self._gone:
                 raise TeacherUnavailable(self._gone)
-            try:
-                row = self._reserve(req, physical=True)
-            except BudgetExceeded as e:
-                return Outcome(req, None, None, str(e))
+            row = await self._reserve_when_possible(req, physical=True)
+            if row is None:
+                return Outcome(req, None, None, self.cap_reached)
             try:
                 raw = await self.backend.send(req)
             except asyncio.CancelledError:
@@ -175,6 +222,7 @@ class TeacherEngine:
                 raise
             except Declined as e:
                 led.release(row, str(e))
+                await self._done()
                 log.warning("%s", e)
                 return Outcome(req, None, None, str(e))
             except Fatal as e:
@@ -182,6 +230,7 @@ class TeacherEngine:
                 raise TeacherError(str(e)) from None
             except (Refused, Unknown) as e:
                 (led.release if isinstance(e, Refused) else led.unknown)(row, str(e))
+                await self._done()
                 attempt += 1
                 if attempt > self.cfg.max_retries:  # an outage, not one bad request: stop the run here
                     self._gone = f"teacher unavailable at {self.backend.where}: {e} (gave up after {attempt} attempts)"
@@ -195,6 +244,7 @@ class TeacherEngine:
                 self.cache.put(req.cache_key, req.payload, raw, req.prompt_hash)  # journaled the moment it arrives
             reply = parse_body(raw)
             self._settle(row, req, reply)
+            await self._done()
             return Outcome(req, row, reply)
 
     def _reserve(self, req: Request, physical: bool) -> int:

@@ -5,10 +5,11 @@ reply, and which budget unit a request is. Pure: no network, no ledger (``estima
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..budget.cache import request_key
 from ..config import ConfigError
-from ..data import Example
+from ..data import Example, synthetic_id
 from ..prompts import HERE as PROMPTS
 from ..prompts import Prompt, load_prompt
 
@@ -26,12 +27,18 @@ class Request:
 
     @property
     def cache_key(self) -> str:
-        """Which stored reply answers this request: the payload alone (copies share it)."""
+        """Which stored reply answers this request: the payload alone (copies and repeats share it)."""
         return request_key(self.payload)
 
     @property
     def key(self) -> str:
-        """Which budget unit this request is: every copy is a unit of its own."""
+        """Which budget unit this request is: one per example it makes (a real example, a paid copy of one,
+        a synthetic example), never shared, so every training example is paid by a unit of its own."""
+        return f"{self.kind}/{self.example_id}"
+
+    @property
+    def legacy_key(self) -> str:
+        """The key ledgers of the earlier format used (the payload hash): read when resuming such a run."""
         return self.cache_key + (f"#copy{self.copy}" if self.copy else "")
 
     def prompt_text(self) -> str:
@@ -49,12 +56,35 @@ class Request:
         return int(p.get("max_completion_tokens") or p.get("max_tokens") or 0)
 
 
+# the values each prompt is filled with; a placeholder outside these fails at the first call otherwise
+PLACEHOLDERS = {"annotate_prompt": ("instruction", "input", "answer"), "synthesize_prompt": ("domain", "examples")}
+
+
 def _prompt(name: str, key: str) -> Prompt:
+    """A shipped prompt by name (``annotate_v1``), or a file of the same format by path (``my/prompt.txt``),
+    checked by rendering it once."""
+    path = Path(name).expanduser()
     try:
-        return load_prompt(name)
+        if path.suffix == ".txt" or len(path.parts) > 1:
+            prompt = load_prompt(path.stem, path.parent)
+        else:
+            prompt = load_prompt(name)
     except FileNotFoundError:
         raise ConfigError(f"teacher.{key}: no prompt file named {name!r} in {PROMPTS} "
-                          f"(shipped: {', '.join(sorted(p.stem for p in PROMPTS.glob('*.txt')))})") from None
+                          f"(shipped: {', '.join(sorted(p.stem for p in PROMPTS.glob('*.txt')))}; "
+                          "or give a path ending in .txt)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"teacher.{key}: {' '.join(str(e).split())}") from None
+    allowed = PLACEHOLDERS[key]
+    try:
+        prompt.messages(**{k: "" for k in allowed})
+    except KeyError as e:
+        raise ConfigError(f"teacher.{key}: prompt {name!r} uses the placeholder {{{e.args[0]}}}; it may use "
+                          f"{', '.join('{' + k + '}' for k in allowed)} (write literal braces as {{{{ and }}}})") from None
+    except (ValueError, IndexError) as e:
+        raise ConfigError(f"teacher.{key}: prompt {name!r} is not a valid template ({e}); write literal braces "
+                          "as {{ and }}") from None
+    return prompt
 
 
 class RequestBuilder:
@@ -97,7 +127,7 @@ class RequestBuilder:
             for s in seeds)
         payload = self._payload(self.synth_prompt, {"domain": domain, "examples": shots},
                                 self.cfg.synthesis_temperature, sample, prime=self.synthesis_prime)
-        return Request("synthesize", stage, domain, None, payload, self.synth_prompt.hash)
+        return Request("synthesize", stage, domain, synthetic_id(domain, sample), payload, self.synth_prompt.hash)
 
     @property
     def synthesis_prime(self) -> str:

@@ -132,7 +132,8 @@ class FakeOpenAIServer:
     Otherwise with ``fault_rate > 0`` each request gets a fault with that probability, kind uniform
     over ``fault_kinds``, drawn from ``random.Random(seed)`` under the lock.
 
-    Counters (read them freely; updated under ``lock``): ``received``, ``answered``,
+    Counters (read them freely; updated under ``lock``): ``received`` (completion requests), ``gets``
+    (GET requests such as ``/v1/models``), ``answered``,
     ``answered_keys``, ``status_counts`` (``"200"``, ``"429"``, ``"500"``, ``"401"``, ... and
     ``"drop"``), ``fault_counts`` (by kind, ``"none"`` for normal), ``dropped``, ``requests``
     (every received body, in arrival order).
@@ -165,6 +166,7 @@ class FakeOpenAIServer:
         self.received = 0
         self.answered = 0
         self.dropped = 0
+        self.gets = 0  # GET requests (e.g. a client's GET /v1/models probe); not counted in ``received``
         self.answered_keys: list[str] = []
         self.requests: list[dict] = []
         self.status_counts: collections.Counter = collections.Counter()
@@ -220,7 +222,7 @@ class FakeOpenAIServer:
 
     def reset_counters(self) -> None:
         with self.lock:
-            self.received = self.answered = self.dropped = 0
+            self.received = self.answered = self.dropped = self.gets = 0
             self.answered_keys.clear()
             self.requests.clear()
             self.status_counts.clear()
@@ -394,6 +396,8 @@ def _make_handler(server: FakeOpenAIServer):
 
         # ------------------------------------------------------------ verbs
         def do_GET(self):
+            with server.lock:
+                server.gets += 1
             path = self.path.split("?", 1)[0].rstrip("/")
             if path == "/v1/models":
                 if not self._authorized():

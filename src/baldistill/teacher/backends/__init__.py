@@ -43,6 +43,10 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Release connections (on the event loop the requests ran on)."""
 
+    def probe(self, timeout: float) -> tuple[str, str] | None:
+        """Pre-flight, before anything is paid: one cheap request that shows the teacher answers (and takes
+        the key). (level, message) for a problem, None when all is well."""
+
 
 def make_backend(cfg, reserve=None, seed: int = 0) -> Backend:
     """The backend a TeacherConfig names."""

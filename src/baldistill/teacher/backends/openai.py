@@ -67,6 +67,37 @@ class OpenAICompatible:
     async def aclose(self) -> None:
         await self.client.close()
 
+    def probe(self, timeout: float = 10.0) -> tuple[str, str] | None:
+        """Pre-flight: one cheap ``GET /models`` before anything is paid. Returns (level, message) for a
+        problem (level "error" stops the run before it starts, "warning" is shown), None when all is well."""
+        key = os.environ.get(self.key_env) if self.key_env else None
+        client = openai.OpenAI(base_url=self.base_url, api_key=key or "EMPTY", max_retries=0, timeout=timeout)
+        where = self.where
+        try:
+            models = [m.id for m in client.models.list().data]
+        except openai.APITimeoutError:
+            return "error", f"teacher.base_url: no answer from {where} within {timeout:g} s (GET /models)"
+        except openai.APIConnectionError as e:
+            cause = type(e.__cause__).__name__ if e.__cause__ else "connection error"
+            return "error", (f"teacher.base_url: cannot reach {where} ({'connection refused' if cause == 'ConnectError' else cause}); "
+                             "start the server or fix the URL")
+        except openai.AuthenticationError:
+            what = f"the key in ${self.key_env}" if self.key_env else "requests without a key (api_key_env: null)"
+            return "error", f"teacher.api_key_env: {where} rejected {what} (HTTP 401)"
+        except openai.PermissionDeniedError:
+            return "error", f"teacher.api_key_env: {where} refused access (HTTP 403)"
+        except openai.NotFoundError:
+            return "error", (f"teacher.base_url: {where} has no /models endpoint (HTTP 404): not the root of an "
+                             "OpenAI-compatible API (does the URL end with /v1?)")
+        except openai.APIStatusError as e:
+            return "warning", f"teacher.base_url: {where} answered HTTP {e.status_code} to GET /models; not checked"
+        finally:
+            client.close()
+        if models and self.model not in models:
+            shown = ", ".join(models[:5]) + (" ..." if len(models) > 5 else "")
+            return "warning", f"teacher.model: '{self.model}' is not among the models {where} lists ({shown})"
+        return None
+
 
 def _short(e) -> str:
     body = getattr(e, "body", None)

@@ -50,6 +50,9 @@ class ReferenceTeacher:
     async def aclose(self) -> None:
         pass
 
+    def probe(self, timeout: float) -> None:
+        return None
+
     def _synthesize(self, domain: str, j: int) -> str:
         order = self.order.get(domain, [])
         if j >= len(order):
