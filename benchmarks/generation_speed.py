@@ -4,6 +4,7 @@ one prompt at a time, so no padding at all), same model, prompts, greedy decodin
 process. The greedy outputs must be identical.
 
     python benchmarks/generation_speed.py [--model smollm2-135m-instruct] [--n 32] [--batch 16] [--repeats 3]
+        [--against-hf-generate]
 
 Tokens/s counts the generated tokens of every prompt up to and including its end-of-sequence token (none
 after it, no padding). The prompts are demo inputs spread over the domains; max_new_tokens is the
@@ -39,6 +40,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--against-hf-generate", action="store_true",
+                    help="also time HF generate (the implementation early exit replaced; needs baldistill_testing)")
     a = ap.parse_args()
     st = Student(StudentConfig(model=a.model, threads=a.threads,
                                generation={"batch_size": a.batch, "max_new_tokens": a.max_new_tokens}),
@@ -69,6 +72,24 @@ def main() -> None:
     print(f"{tokens} tokens per run (lengths {min(lengths)}-{max(lengths)}, mean {statistics.mean(lengths):.1f})")
     print(f"median: batched {tokens / mb:.1f} tok/s ({min(t_b):.1f}-{max(t_b):.1f} s), one-by-one "
           f"{tokens / ms:.1f} tok/s ({min(t_s):.1f}-{max(t_s):.1f} s) -> {ms / mb:.2f}x")
+    if a.against_hf_generate:  # finished rows leaving the batch, against HF generate computing them to the end
+        from baldistill_testing.reference import hf_generate
+
+        order = sorted(range(len(texts)), key=lambda k: len(st.prompt_ids(texts[k])))
+        t_h = []
+        for rep in range(a.repeats):
+            t = time.perf_counter()
+            old = [x for s in range(0, len(order), a.batch)
+                   for x in zip([order[j] for j in range(s, min(s + a.batch, len(order)))],
+                                hf_generate(st, [texts[order[j]] for j in range(s, min(s + a.batch, len(order)))],
+                                            a.max_new_tokens))]
+            t_h.append(time.perf_counter() - t)
+            assert [ids for _, (ids, _) in sorted(old)] == [g.ids for g in batched], "early exit changed the output"
+        steps = sum(max(len(batched[order[j]].ids) + 1 for j in range(s, min(s + a.batch, len(order))))
+                    for s in range(0, len(order), a.batch))
+        print(f"HF generate (finished rows computed to the end of their batch): median {statistics.median(t_h):.1f} s "
+              f"against {mb:.1f} s with early exit -> {statistics.median(t_h) / mb:.2f}x; outputs identical; rows "
+              f"used {sum(len(g.ids) + 1 for g in batched)} of {steps * a.batch} row-steps that HF generate computes")
 
 
 if __name__ == "__main__":

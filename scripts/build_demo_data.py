@@ -3,9 +3,11 @@
 
 Eight easy reasoning-gym task families are sampled with a steep Zipf-shaped
 training pool (300 ``products`` items down to two ``family_relationships``
-items), a test split that follows the same distribution but has at least 10
-items per domain, and a reserve split of 60 unseen items per domain (used by
-the simulated teacher to "synthesize" new tail examples).
+items), a test split that follows the same distribution but has at least 20
+items per domain, a reserve split of 60 unseen items per domain (used by
+the simulated teacher to "synthesize" new tail examples), and a validation
+split of up to 50 items per domain for choosing settings (drawn after all the
+others, so they are unchanged by it).
 
 Every item gets a short mechanical worked solution ("rationale") derived from
 the generator's metadata or question text, always ending with
@@ -84,8 +86,13 @@ TEST_SIZES: dict[str, int] = {
 }
 # Reserve split: unseen items per domain for the simulated teacher.
 RESERVE_PER_DOMAIN = 60
+# Validation split, for choosing settings (never the test split): up to 50 items per domain, drawn from the
+# generator's stream after every item of the other splits, so train, test and reserve stay exactly what
+# they were before the split existed. count_bits (n in 1..127) has only 38 questions left for it.
+VAL_PER_DOMAIN = 50
 
 SPLITS = ("train", "test", "reserve")
+ALL_SPLITS = SPLITS + ("val",)
 MAX_DRAWS = 50_000  # per domain; generous upper bound on stream length
 DOMAIN_SEED_STRIDE = 100_000  # reasoning-gym seeds item idx with Random(seed + idx)
 
@@ -294,7 +301,7 @@ def build(seed: int = 0) -> dict[str, list[dict[str, str]]]:
     import reasoning_gym
 
     builders = _rationale_builders()
-    out: dict[str, list[dict[str, str]]] = {s: [] for s in SPLITS}
+    out: dict[str, list[dict[str, str]]] = {s: [] for s in ALL_SPLITS}
     for k, domain in enumerate(DOMAINS):
         sizes = split_sizes(domain)
         need = sum(sizes.values())
@@ -302,7 +309,8 @@ def build(seed: int = 0) -> dict[str, list[dict[str, str]]]:
         ds = reasoning_gym.create_dataset(domain, size=MAX_DRAWS, seed=ds_seed, **DOMAIN_CONFIGS[domain])
         seen: set[str] = set()
         items: list[dict[str, str]] = []
-        for idx in range(MAX_DRAWS):
+        draws = iter(range(MAX_DRAWS))
+        for idx in draws:
             if len(items) == need:
                 break
             item = ds[idx]
@@ -327,6 +335,23 @@ def build(seed: int = 0) -> dict[str, list[dict[str, str]]]:
             for n, rec in enumerate(items[start : start + sizes[split]]):
                 out[split].append({"id": f"{domain}-{split}-{n}", **rec})
             start += sizes[split]
+        # val: the next unique items of the same stream (after every item above), as many as it still has
+        val: list[dict[str, str]] = []
+        for idx in [idx] + list(draws):  # the draw that ended the loop above has not been used yet
+            if len(val) == VAL_PER_DOMAIN:
+                break
+            item = ds[idx]
+            question, answer = item["question"].strip(), item["answer"].strip()
+            if question in seen:
+                continue
+            assert ds.score_answer(answer, item) == 1.0, item
+            rationale = builders[domain](item)
+            if rationale is None:
+                continue
+            seen.add(question)
+            val.append({"domain": domain, "input": question, "answer": answer, "rationale": rationale})
+        random.Random(f"{seed}-{domain}-val").shuffle(val)
+        out["val"] += [{"id": f"{domain}-val-{n}", **rec} for n, rec in enumerate(val)]
     inputs = [r["input"] for recs in out.values() for r in recs]
     assert len(inputs) == len(set(inputs)), "splits are not disjoint"
     return out

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "src/baldistill/bundled/demo"
 SCRIPT = ROOT / "scripts/build_demo_data.py"
-SPLITS = ("train", "test", "reserve")
+SPLITS = ("train", "test", "reserve", "val")
 
 
 def _load_script():
@@ -49,6 +49,8 @@ def test_domains_and_sizes(data, build):
     assert all(counts["test"][d] >= 20 for d in build.DOMAINS)
     assert dict(counts["test"]) == build.TEST_SIZES
     assert all(counts["reserve"][d] == 60 for d in build.DOMAINS)
+    # val: 50 per domain where the generator has that many questions left after the other splits
+    assert {d: min(n, 50) for d, n in counts["val"].items()} == {d: 38 if d == "count_bits" else 50 for d in build.DOMAINS}
 
 
 def test_disjoint_by_input(data):

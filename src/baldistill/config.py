@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .core.methods import METHODS
 from .core.plan import check_budget
@@ -32,6 +32,7 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     train: Path = Field(description="training pool (JSONL or CSV) with input, answer, domain")
     test: Path = Field(description="test file, natural distribution")
+    val: Path | None = Field(None, description="validation file, scored beside the test file; choose settings on it, never on test")
     reserve: Path | None = Field(None, description="unseen examples per domain; used only by the reference teacher")
     fields: dict[str, str] = Field(default_factory=dict, description="rename fields, e.g. {input: question}")
     task: Literal["qa", "classification"] = "qa"
@@ -66,12 +67,17 @@ class TrainConfig(_Strict):
     scheduler: str = "linear"
     weight_decay: float = Field(0.0, ge=0)
     max_length: int = Field(384, ge=16, description="prompt + response tokens; longer examples are truncated from the left of the prompt")
-    fresh_adapter_each_stage: bool = Field(True, description="paper: a fresh LoRA on everything selected so far; false: continue the adapter on the new stage's examples")
+    scheme: Literal["paper", "continue", "select-then-train"] = Field(
+        "paper", description="paper: a fresh LoRA on everything selected so far, every stage; continue: the adapter "
+                             "continues on each stage's new examples; select-then-train: cheap selection students "
+                             "between stages, then one fine-tune on the whole selected set")
+    selection_epochs: float = Field(1.0, gt=0, description="select-then-train: epochs of a selection student on its stage's new examples")
+    replay: float = Field(0.0, ge=0, description="select-then-train: a selection student also sees this many earlier examples per new one")
 
 
 class GenerationConfig(_Strict):
     max_new_tokens: int = Field(64, ge=1)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(64, ge=1, description="prompts per generation batch (rows that end leave it)")
 
 
 class StudentConfig(_Strict):
@@ -137,10 +143,13 @@ class SelectionConfig(_Strict):
     response: Literal["generated", "reference"] = Field(
         "generated", description="y in IFD: the student's own rationale (paper). 'reference' reads unpaid teacher text; never use it in comparisons")
     drop_ifd_ge_1: bool = False
-    candidates_per_domain: int | None = Field(None, ge=1, description="score at most this many random candidates per domain (faster, less selective)")
+    candidate_factor: float = Field(4.0, ge=1, description="at stages >= 1 score this many random candidates per example taken (all that are left when fewer)")
+    candidates_per_domain: int | None = Field(None, ge=1, description="an absolute cap on the candidates a domain scores per stage (never fewer than it takes)")
+    max_new_tokens: int | None = Field(None, ge=1, description="length of the student's rationale that IFD scores; unset: student.generation.max_new_tokens")
 
 
 class RunConfig(_Strict):
+    _notes: list[str] = PrivateAttr(default_factory=list)  # settings of earlier versions that were translated
     method: MethodName = "baldistill-a"
     budget: int = Field(..., ge=1, description="teacher budget B in annotated examples (one teacher call = one unit)")
     stages: int = Field(5, ge=1, description="K; single-stage methods ignore it")
@@ -197,6 +206,19 @@ def _format(e: ValidationError) -> str:
     return "; ".join(errs)
 
 
+def _renamed(raw: dict) -> list[str]:
+    """Settings of earlier versions, translated in place; one note each (shown by pre-flight)."""
+    notes = []
+    train = (raw.get("student") or {}).get("train") if isinstance(raw.get("student"), dict) else None
+    if isinstance(train, dict) and "fresh_adapter_each_stage" in train:
+        old = train.pop("fresh_adapter_each_stage")
+        scheme = "paper" if old in (True, "true", "True") else "continue"
+        train.setdefault("scheme", scheme)
+        notes.append(f"student.train.fresh_adapter_each_stage: {old} is now student.train.scheme: {train['scheme']} "
+                     "(the old field still loads)")
+    return notes
+
+
 def _yaml_error(path: Path, e: yaml.YAMLError) -> str:
     """One line: file:line:column and what the parser found."""
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
@@ -238,10 +260,11 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
         _set_dotted(raw, k.strip(), value)
     data = raw.get("data")
     if isinstance(data, dict):
-        for key in ("train", "test", "reserve"):
+        for key in ("train", "test", "val", "reserve"):
             if data.get(key):
                 p = Path(str(data[key])).expanduser()
                 data[key] = p if p.is_absolute() else (base / p).resolve()
+    notes = _renamed(raw)
     teacher = raw.get("teacher")
     if isinstance(teacher, dict) and teacher.get("cache"):
         p = Path(str(teacher["cache"])).expanduser()
@@ -250,7 +273,8 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
         cfg = RunConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(_format(e)) from None
-    for key in ("train", "test", "reserve"):
+    cfg._notes = notes
+    for key in ("train", "test", "val", "reserve"):
         p = getattr(cfg.data, key)
         if p is not None and not Path(p).exists():
             raise ConfigError(f"data.{key}: file not found: {p}")

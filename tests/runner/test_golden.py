@@ -26,7 +26,7 @@ from conftest import tiny_config
 
 GOLDEN = Path(__file__).parent / "golden"
 RECORD = os.environ.get("BALDISTILL_RECORD_GOLDEN") == "1"
-IGNORED_KEYS = {"wall_seconds", "schema_version", "base_model_name_or_path", "revision"}
+IGNORED_KEYS = {"wall_seconds", "phase_seconds", "schema_version", "base_model_name_or_path", "revision"}
 IGNORED_FILES = {"README.md", "env.json"}
 KEY = "sk-golden-0000"
 

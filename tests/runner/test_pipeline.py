@@ -134,3 +134,50 @@ def test_resume_refuses_a_changed_config(runs, tiny_model):
     folder, _ = runs["random-ft"]
     with pytest.raises(ConfigError, match="budget changed"):
         run(cfg_for(tiny_model, budget=50, method="random-ft"), folder, resume=True)
+
+
+def test_select_then_train_trains_cheap_selection_students_then_one_final_fine_tune(tiny_model, tmp_path):
+    """Before the last stage a selection student continues on the stage's new examples (plus replayed earlier
+    ones) for selection_epochs; the last stage trains a fresh adapter on everything selected, with the seed and
+    epochs a single-stage method uses."""
+    from conftest import DEMO
+
+    cfg = cfg_for(tiny_model, stages=3, eval_each_stage=None, **{"student.train.scheme": "select-then-train",
+                                                              "student.train.epochs": 2,
+                                                              "student.train.selection_epochs": 1,
+                                                              "student.train.replay": 0.5,
+                                                              "data.val": str(DEMO / "val.jsonl")})
+    m = run(cfg, tmp_path / "stt")
+    # the validation split is scored beside the test split, all of it
+    assert m.n_val == 388 and m.val is not None and set(m.val.per_domain) == set(m.per_domain)
+    assert len(read_jsonl(tmp_path / "stt/predictions_val.jsonl")) == 388
+    done = [json.loads((tmp_path / f"stt/stages/{i}/done.json").read_text()) for i in range(3)]
+    new = [d["kept_new"] for d in done]
+    assert [d["training"]["examples"] for d in done] == [new[0], new[1] + round(0.5 * new[1]), 96]
+    assert done[0]["training"]["steps"] == -(-new[0] // 8)  # one epoch of batches of 8
+    assert done[2]["training"]["steps"] == 2 * -(-96 // 8)  # the final student: the full epochs on all 96
+    for d in done:
+        assert set(d["phase_seconds"]) >= {"train", "teacher"}
+    assert set(m.phase_seconds) == {"1", "2", "3", "final"} and "generate" in m.phase_seconds["2"]
+    q = json.loads((tmp_path / "stt/stages/1/quota.json").read_text())
+    assert q["candidates"] and all(n > 0 for n in q["candidates"].values())
+    # the final student is what a single-stage fine-tune on the same examples gives: same seed, fresh adapter
+    import torch
+    from safetensors.torch import load_file
+
+    from baldistill.data import Example
+    from baldistill.student import Student
+
+    alone = Student(cfg.student, cfg.data.instruction, cfg.seed)
+    alone.new_adapter(cfg.seed)
+    train = [Example.from_json(r) for r in read_jsonl(tmp_path / "stt/stages/2/train.jsonl")]
+    alone.fit([(e.input, e.rationale) for e in train], seed=cfg.seed)
+    alone.save_adapter(tmp_path / "alone")
+    got, want = load_file(tmp_path / "stt/adapter/adapter_model.safetensors"), load_file(tmp_path / "alone/adapter_model.safetensors")
+    assert sorted(got) == sorted(want) and all(torch.equal(got[k], want[k]) for k in got)
+
+
+def test_the_old_adapter_setting_still_loads_with_a_note():
+    cfg = load_config(tiny_config("unused", **{"student.train": {"fresh_adapter_each_stage": False}}))
+    assert cfg.student.train.scheme == "continue" and "scheme: continue" in cfg._notes[0]
+    assert load_config(tiny_config("unused", **{"student.train": {"fresh_adapter_each_stage": True}})).student.train.scheme == "paper"

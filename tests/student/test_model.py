@@ -2,6 +2,7 @@ import pytest
 
 from baldistill.config import StudentConfig
 from baldistill.student import Student
+from baldistill_testing.reference import hf_generate
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +43,28 @@ def test_training_lowers_the_loss_and_adapters_round_trip(student, tmp_path):
     student.new_adapter(1)  # a fresh adapter replaces the old one
     student.load_adapter(tmp_path / "a")
     assert student.generate(["2 + 2?"])[0].ids == before
+
+
+def test_early_exit_generation_equals_hf_generate(student):
+    """Rows that end leave their batch; tokens and log-probs are those of HF generate, which keeps computing
+    finished rows. Frequent tokens are made end-of-sequence tokens so that rows end at different steps."""
+    from collections import Counter
+
+    texts = ["2 + 2?", "Reverse this list of words: a, b, c", "gcd of 12 and 18 please, thank you", "7 * 8 = ?",
+             "How many 1 bits are in 23?", "lcm(4, 6)?"]
+    first = student.generate(texts, max_new_tokens=12)
+    # tokens that no row starts with, the most frequent first: as end-of-sequence tokens they end rows mid-way
+    late = Counter(t for g in first for t in set(g.ids) if all(x.ids.index(t) >= 2 for x in first if t in x.ids))
+    common = [t for t, _ in late.most_common(2)]
+    saved = student.eos_ids
+    try:
+        student.eos_ids = sorted(set(saved) | set(common))
+        got = student.generate(texts, logprobs=True, max_new_tokens=12)
+        want = hf_generate(student, texts, 12)
+    finally:
+        student.eos_ids = saved
+    lengths = [len(g.ids) for g in got]
+    assert len(set(lengths)) > 1 and min(lengths) < 12  # rows ended at different steps
+    assert [g.ids for g in got] == [w[0] for w in want]
+    for g, (_, lp) in zip(got, want):
+        assert g.logprobs == pytest.approx(lp, abs=1e-5)

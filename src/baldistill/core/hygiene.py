@@ -54,7 +54,7 @@ class HygieneReport:
     """What was found (and, in a run, done): repeats per domain, inputs shared between files."""
     repeats: dict[str, int] = field(default_factory=dict)  # per domain: pool rows that repeat an earlier one
     dedupe: bool = False  # whether repeats are dropped (data.dedupe)
-    overlap: dict[str, int] = field(default_factory=dict)  # "pool/test", "reserve/test", "pool/reserve"
+    overlap: dict[str, int] = field(default_factory=dict)  # "pool/test", "reserve/test", "pool/reserve", "pool/val", ...
     overlap_action: str = "allow"  # what was done with pool and reserve inputs that are also test inputs
     pool_before: int = 0
     pool_after: int = 0
@@ -72,15 +72,16 @@ class HygieneReport:
                 "dedupe": self.dedupe, "overlap": self.overlap, "test_overlap": self.overlap_action}
 
 
-def inspect(pool: list[Example], test: list[Example] | None = None,
-            reserve: list[Example] | None = None) -> HygieneReport:
-    """Repeats in the pool, and inputs shared between pool, test and reserve (nothing changed)."""
+def inspect(pool: list[Example], test: list[Example] | None = None, reserve: list[Example] | None = None,
+            val: list[Example] | None = None) -> HygieneReport:
+    """Repeats in the pool, and inputs shared between pool, test, reserve and validation (nothing changed)."""
     rep = HygieneReport(repeats=dict(Counter(e.domain for e, _ in repeats(pool))), pool_before=len(pool),
                         pool_after=len(pool))
-    if test:
-        rep.overlap["pool/test"] = len(shared_inputs(pool, test))
-        if reserve:
-            rep.overlap["reserve/test"] = len(shared_inputs(reserve, test))
+    for name, held in (("test", test), ("val", val)):
+        if held:
+            rep.overlap[f"pool/{name}"] = len(shared_inputs(pool, held))
+            if reserve:
+                rep.overlap[f"reserve/{name}"] = len(shared_inputs(reserve, held))
     if reserve:
         rep.overlap["pool/reserve"] = len(shared_inputs(pool, reserve))
     return rep

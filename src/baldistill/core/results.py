@@ -95,6 +95,9 @@ class RunMetrics(Summary):
     ledger: dict = Field(default_factory=dict)  # the ledger's summary (spent, tokens, dollars, physical, by_stage, by_kind)
     cap_reached: str | None = None  # a token or dollar cap ended the buying: "cap reached at stage i: ..."
     data: dict = Field(default_factory=dict)  # data hygiene: pool rows read and used, repeats, test overlap
+    val: Summary | None = None  # the final student on the validation split (data.val)
+    n_val: int = 0
+    phase_seconds: dict[str, dict[str, float]] = Field(default_factory=dict)  # per stage ("final") and phase
 
     @classmethod
     def load(cls, path: str | Path) -> "RunMetrics":
@@ -104,7 +107,9 @@ class RunMetrics(Summary):
         d = super().to_json()
         if self.majority is not None:
             d["majority"] = self.majority.to_json()
-        for k in ("cap_reached", "data"):  # written only when there is something to say
+        if self.val is not None:
+            d["val"] = self.val.to_json()
+        for k in ("cap_reached", "data", "val", "n_val"):  # written only when there is something to say
             if not d.get(k):
                 d.pop(k, None)
         first = [k for k in _FIRST if k in d]  # what the run was, then how it scored
@@ -151,6 +156,11 @@ class ResultRow(_Model):
     n_train_duplicate: int = 0
     n_test: int
     wall_seconds: float = 0.0
+    val_macro: float | None = None  # the validation split (data.val), where the run scored one
+    val_micro: float | None = None
+    val_head_macro: float | None = None
+    val_tail_macro: float | None = None
+    n_val: int = 0
 
 
 def load_results(folder: str | Path) -> tuple[list[dict], dict]:

@@ -260,6 +260,8 @@ def row_from_run(folder: Path, cell: Cell, dataset: str) -> ResultRow:
         stage_scores=stage_scores,
         n_train=m.n_train, n_train_synthetic=m.n_train_synthetic, n_train_duplicate=m.n_train_duplicate,
         n_test=m.n_test, wall_seconds=_wall_time(folder, m),
+        **({"val_macro": m.val.macro, "val_micro": m.val.micro, "val_head_macro": m.val.head.macro,
+            "val_tail_macro": m.val.tail.macro, "n_val": m.n_val} if m.val else {}),
     )
 
 
@@ -277,7 +279,8 @@ def _metric(folder: Path) -> str:
 CSV_COLUMNS = ["cell", "dataset", "student", "budget", "stages", "effective_stages", "method", "seed", "metric",
                "macro", "micro", "head_macro", "head_micro", "tail_macro", "tail_micro", "macro_f1", "micro_f1",
                "spent_units", "physical_calls", "prompt_tokens", "completion_tokens", "dollars", "physical_dollars",
-               "n_train", "n_train_synthetic", "n_train_duplicate", "n_test", "wall_seconds"]
+               "n_train", "n_train_synthetic", "n_train_duplicate", "n_test", "wall_seconds", "val_macro", "val_micro",
+               "val_head_macro", "val_tail_macro", "n_val"]
 
 
 def write_results(out: Path) -> list[dict]:

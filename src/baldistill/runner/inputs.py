@@ -18,6 +18,7 @@ class Inputs:
     test: list[Example]
     reserve: list[Example]
     report: hygiene.HygieneReport = field(default_factory=hygiene.HygieneReport)
+    val: list[Example] = field(default_factory=list)
 
     @classmethod
     def load(cls, cfg) -> "Inputs":
@@ -27,27 +28,32 @@ class Inputs:
         pool = load_examples(d.train, d.fields, "train")
         test = load_examples(d.test, d.fields, "test")
         reserve = load_examples(d.reserve, d.fields, "reserve") if d.reserve else []
-        return cls.clean(cfg, pool, test, reserve)
+        val = load_examples(d.val, d.fields, "val") if d.val else []
+        return cls.clean(cfg, pool, test, reserve, val)
 
     @classmethod
-    def clean(cls, cfg, pool: list[Example], test: list[Example], reserve: list[Example]) -> "Inputs":
-        d = cfg.data
-        rep = hygiene.inspect(pool, test, reserve)
+    def clean(cls, cfg, pool: list[Example], test: list[Example], reserve: list[Example],
+              val: list[Example] | None = None) -> "Inputs":
+        """Repeats dropped (data.dedupe); pool and reserve inputs that are also test or validation inputs
+        handled by data.test_overlap (both are held out)."""
+        d, val = cfg.data, val or []
+        rep = hygiene.inspect(pool, test, reserve, val)
         rep.dedupe = d.dedupe
         if rep.repeats_dropped:
             dropped = {id(e) for e, _ in hygiene.repeats(pool)}
             pool = [e for e in pool if id(e) not in dropped]
-        shared = hygiene.shared_inputs(pool, test)
-        shared_reserve = hygiene.shared_inputs(reserve, test)
+        shared = hygiene.shared_inputs(pool, test + val)
+        shared_reserve = hygiene.shared_inputs(reserve, test + val)
         rep.overlap_action = d.test_overlap
         if shared or shared_reserve:
             if d.test_overlap == "error":
                 first = (shared or shared_reserve)[0]
                 where = d.train if shared else d.reserve
+                held = f"the test file {d.test}" + (f" or the validation file {d.val}" if val else "")
                 raise DataError(
-                    f"{where}:{first.line}: input also in the test file {d.test} ({len(shared)} pool and "
-                    f"{len(shared_reserve)} reserve inputs are test inputs); set data.test_overlap: drop to remove "
-                    "them, or allow to keep them")
+                    f"{where}:{first.line}: input also in {held} ({len(shared)} pool and {len(shared_reserve)} "
+                    "reserve inputs are held-out inputs); set data.test_overlap: drop to remove them, or allow to "
+                    "keep them")
             if d.test_overlap == "drop":
                 gone = {id(e) for e in shared + shared_reserve}
                 pool = [e for e in pool if id(e) not in gone]
@@ -55,7 +61,7 @@ class Inputs:
         rep.pool_after = len(pool)
         if not pool:
             raise DataError(f"{d.train}: no examples left after data.dedupe and data.test_overlap")
-        return cls(pool, test, reserve, rep)
+        return cls(pool, test, reserve, rep, val)
 
     def problems(self, cfg) -> list[tuple[str, str]]:
         """Data that loads but cannot serve this config: (setting or file, message) per problem."""
@@ -65,17 +71,17 @@ class Inputs:
 
         d, out = cfg.data, []
         sizes = domain_counts(self.pool)
-        missing = sorted(set(e.domain for e in self.test) - set(sizes))
-        if missing:
-            out.append((str(d.test), f"test domain(s) {', '.join(map(repr, missing[:5]))}"
-                                     f"{' and more' if len(missing) > 5 else ''} not in the training pool {d.train}"))
-        if d.task == "classification":
-            labels = {e.answer for e in self.pool}
-            unknown = sorted({e.answer for e in self.test} - labels)
-            if unknown:
-                out.append((str(d.test), f"test label(s) {', '.join(map(repr, unknown[:5]))}"
-                                         f"{' and more' if len(unknown) > 5 else ''} never occur in the training pool "
-                                         f"{d.train} (data.task: classification predicts only pool labels)"))
+        for name, path, held in (("test", d.test, self.test), ("validation", d.val, self.val)):
+            missing = sorted(set(e.domain for e in held) - set(sizes))
+            if missing:
+                out.append((str(path), f"{name} domain(s) {', '.join(map(repr, missing[:5]))}"
+                                       f"{' and more' if len(missing) > 5 else ''} not in the training pool {d.train}"))
+            if d.task == "classification":
+                unknown = sorted({e.answer for e in held} - {e.answer for e in self.pool})
+                if unknown:
+                    out.append((str(path), f"{name} label(s) {', '.join(map(repr, unknown[:5]))}"
+                                           f"{' and more' if len(unknown) > 5 else ''} never occur in the training pool "
+                                           f"{d.train} (data.task: classification predicts only pool labels)"))
         method = METHODS[cfg.method]
         if method.train and method.policy == "global" and cfg.budget > len(self.pool):
             out.append(("budget", f"B = {cfg.budget} is larger than the pool ({len(self.pool)} examples"
@@ -104,9 +110,9 @@ class Inputs:
         if rep.n_repeats:
             what = "dropped (data.dedupe)" if rep.repeats_dropped else "kept (data.dedupe: false): each is a unit of its own"
             out.append(("data.train", f"{rep.n_repeats} pool row(s) repeat an earlier (domain, input, answer); {what}"))
-        shared = rep.overlap.get("pool/test", 0) + rep.overlap.get("reserve/test", 0)
+        shared = sum(n for k, n in rep.overlap.items() if k.endswith(("/test", "/val")))
         if shared and cfg.data.test_overlap != "error":
-            out.append(("data.test_overlap", f"{shared} pool/reserve input(s) are also test inputs; "
+            out.append(("data.test_overlap", f"{shared} pool/reserve input(s) are also test or validation inputs; "
                                              f"{'removed' if cfg.data.test_overlap == 'drop' else 'kept'}"))
         if method.synthesize and method.train and cfg.teacher.kind == "reference" and self.reserve:
             needed = Counter()

@@ -18,9 +18,11 @@ teacher's requests and the engine that pays for them ``teacher/``, every file of
 from __future__ import annotations
 
 import logging
+import math
 import random
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 
 from ..budget.cache import ReplyCache
@@ -39,7 +41,7 @@ from . import dist
 from .evaluate import Evaluator, limit_per_domain
 from .inputs import Inputs
 from .preflight import preflight
-from .progress import bar, console
+from .progress import PhaseClock, bar, console
 from .runfolder import RunFolder, State, environment
 
 log = logging.getLogger("baldistill")
@@ -62,6 +64,7 @@ class Distiller:
         self.method = METHODS[cfg.method]
         inputs = inputs or Inputs.load(cfg)
         self.pool, self.test, self.reserve, self.hygiene = inputs.pool, inputs.test, inputs.reserve, inputs.report
+        self.val = inputs.val
         self.by_id = {e.id: e for e in self.pool}
         self.pool_sizes = domain_counts(self.pool)
         self.domains = list(self.pool_sizes)
@@ -74,6 +77,7 @@ class Distiller:
         self.ledger = Ledger(caps, folder.path / "ledger.sqlite" if dist.is_main() else None)
         self.requests = RequestBuilder(t, cfg.data.instruction, cfg.seed)
         self._student, self._backend, self._engine = student, backend, None
+        self.clock = PhaseClock()
 
     # heavy parts are built on first use, so a zero-cost step never loads a model or opens a connection
     @property
@@ -121,37 +125,65 @@ class Distiller:
             console.print(f"[yellow]{state.cap_reached}[/yellow]; the run trains and evaluates on what was bought",
                           highlight=False, soft_wrap=True)
         state.train.extend(new)
-        stats = self.train(i, state, new)
+        with self.clock.phase(str(i + 1), "train"):
+            stats = self.train(i, state, new)
         if dist.is_main():
             self.student.save_adapter(self.folder.stage_path(i) / "adapter")
             n = self.cfg.eval_each_stage
             if n and i < self.stages - 1:  # the last stage gets the full final evaluation
                 test = limit_per_domain(self.test, n, self.cfg.seed)
-                summary, _ = self.evaluator().evaluate(self.student, test, desc=f"stage {i + 1}: evaluating on {len(test)}")
+                with self.clock.phase(str(i + 1), "evaluate"):
+                    summary, _ = self.evaluator().evaluate(self.student, test,
+                                                           desc=f"stage {i + 1}: evaluating on {len(test)}")
                 self.folder.write_stage_eval(StageEval(stage=i, n_test=len(test), **summary))
-        self.folder.write_stage_done(i, state, kept_new=len(new), spent=self.ledger.spent, training=stats)
+        log.info("stage %d/%d seconds: %s", i + 1, self.stages, self.clock.line(str(i + 1)))
+        self.folder.write_stage_done(i, state, kept_new=len(new), spent=self.ledger.spent, training=stats,
+                                     seconds=self.clock.seconds.get(str(i + 1), {}))
 
     def choose(self, i: int, state: State) -> list[Example]:
         """This stage's new training examples: plan, select, synthesize, annotate, check."""
         rng = random.Random(f"{self.cfg.seed}/stage/{i}")
         plan = plan_stage(self.method, self.quotas[i], {d: len(state.remaining[d]) for d in self.domains}, i)
         log.info("stage %d/%d: quota %s; tail %s", i + 1, self.stages, plan.quota.to_json(), plan.tail or "none")
-        selected, scored = self.select(i, plan, state, rng)
-        synthetic = self.synthesize(i, plan.synthesize, state, rng)
+        selected, scored, candidates = self.select(i, plan, state, rng)
+        with self.clock.phase(str(i + 1), "teacher"):
+            synthetic = self.synthesize(i, plan.synthesize, state, rng)
         copies = self.duplicates(plan.duplicate, state, rng)
-        self.folder.write_stage_choice(plan, selected + copies, synthetic, scored)
-        return self.annotate(i, selected + copies) + synthetic
+        self.folder.write_stage_choice(plan, selected + copies, synthetic, scored, candidates)
+        with self.clock.phase(str(i + 1), "teacher"):
+            return self.annotate(i, selected + copies) + synthetic
 
     def train(self, i: int, state: State, new: list[Example]) -> dict:
-        """The paper: a fresh adapter on everything selected so far; or continue the adapter on the new examples."""
-        fresh = self.cfg.student.train.fresh_adapter_each_stage
-        if fresh:
-            self.student.new_adapter(self.cfg.seed + i)
-        data = state.train if fresh else new
+        """``student.train.scheme``. paper: a fresh adapter on everything selected so far, every stage.
+        continue: the adapter continues on the stage's new examples. select-then-train: before the last stage
+        a cheap selection student (the adapter continues on the new examples, plus ``replay`` earlier ones per
+        new one, for ``selection_epochs``); at the last stage the final student, trained once on the whole
+        selected set exactly as a single-stage method trains it."""
+        tc, seed = self.cfg.student.train, self.cfg.seed + i
+        epochs, what = None, ""
+        if tc.scheme == "paper":
+            self.student.new_adapter(seed)
+            data = state.train
+        elif tc.scheme == "continue":
+            if i == 0:
+                self.student.new_adapter(seed)
+            data = new
+        elif i == self.stages - 1:  # select-then-train: the final student
+            seed = self.cfg.seed
+            self.student.new_adapter(seed)
+            data, what = state.train, " (final student)"
+        else:  # select-then-train: a selection student
+            if i == 0:
+                self.student.new_adapter(seed)
+            new_ids = {e.id for e in new}
+            earlier = [e for e in state.train if e.id not in new_ids]
+            k = min(len(earlier), round(tc.replay * len(new)))
+            data = new + random.Random(f"{self.cfg.seed}/replay/{i}").sample(earlier, k)
+            epochs, what = tc.selection_epochs, " (selection student)"
         if not data:
             return {}
-        return self.student.fit([(e.input, self.target(e)) for e in data], seed=self.cfg.seed + i,
-                                desc=f"stage {i + 1}/{self.stages}: training on {len(data)}")
+        return self.student.fit([(e.input, self.target(e)) for e in data], seed=seed, epochs=epochs,
+                                desc=f"stage {i + 1}/{self.stages}: training on {len(data)}{what}")
 
     def target(self, e: Example) -> str:
         """What the student learns to write: the teacher rationale, or the label alone (random-ft)."""
@@ -160,23 +192,21 @@ class Distiller:
         return f"The answer is {e.answer}."
 
     # ---- select ----------------------------------------------------------------------------
-    def select(self, i: int, plan: StagePlan, state: State, rng: random.Random) -> tuple[list[Example], list[dict]]:
+    def select(self, i: int, plan: StagePlan, state: State,
+               rng: random.Random) -> tuple[list[Example], list[dict], dict[str, int]]:
         """``plan.take`` real examples per group (a domain, or the whole pool under a stage-wide quota):
         at random, or the top IFD of the current student's candidates once there is a student (stage >= 1)."""
         use_ifd = i > 0 and self.method.selector == "ifd"
         if plan.quota.is_global:  # one ranking over all domains
             groups = {"*": [x for d in self.domains for x in state.remaining[d]]}
-            members = {"*": self.domains}
             ranked = {"*": use_ifd}
         else:
             groups = {d: state.remaining[d] for d in self.domains}
-            members = {d: [d] for d in self.domains}
             ranked = {d: use_ifd and 0 < plan.take[d] < len(groups[d]) for d in self.domains}
-        # candidates are drawn per domain; a domain's cap never leaves fewer than it must take
-        cands = {g: [x for d in members[g]
-                     for x in self.candidates(state.remaining[d], rng, 0 if plan.quota.is_global else plan.take[g])]
+        cands = {g: self.candidates(groups[g], plan.take[g], rng, stage_wide=plan.quota.is_global)
                  for g in groups if ranked[g]}
         scored = self.score(i, [x for c in cands.values() for x in c]) if cands else []
+        counts = {g: len(c) for g, c in cands.items()}
         cands = {g: set(c) for g, c in cands.items()}
         picked: list[str] = []
         for g, ids in groups.items():
@@ -186,19 +216,30 @@ class Distiller:
                 continue
             mine = [s for s in scored if s["id"] in cands[g]]
             top = [mine[j]["id"] for j in select_top([s["ifd"] for s in mine], k, self.cfg.selection.drop_ifd_ge_1)]
-            if len(top) < k:  # the candidate cap left too few: fill at random
+            if len(top) < k:  # fewer candidates than the take (cannot happen by the rule above): fill at random
                 top += rng.sample(sorted(set(ids) - set(top)), k - len(top))
             picked += top
         chosen = set(picked)
         for d in self.domains:
             state.remaining[d] = [x for x in state.remaining[d] if x not in chosen]
-        return [self.by_id[x] for x in picked], scored
+        return [self.by_id[x] for x in picked], scored, counts
 
-    def candidates(self, ids: list[str], rng: random.Random, at_least: int = 0) -> list[str]:
-        cap = self.cfg.selection.candidates_per_domain
-        if cap is None or len(ids) <= max(cap, at_least):
-            return list(ids)
-        return rng.sample(ids, max(cap, at_least))
+    def candidates(self, ids: list[str], take: int, rng: random.Random, stage_wide: bool = False) -> list[str]:
+        """The candidates a group scores to take ``take``: ``candidate_factor`` x take drawn at random (all that
+        are left when fewer), at most ``candidates_per_domain`` per domain but never fewer than ``take``."""
+        s, cap = self.cfg.selection, self.cfg.selection.candidates_per_domain
+        n = min(len(ids), math.ceil(s.candidate_factor * take))
+        if cap is not None and not stage_wide:
+            n = min(n, max(cap, take))
+        drawn = list(ids) if n >= len(ids) else rng.sample(ids, n)
+        if cap is None or not stage_wide:
+            return drawn
+        per, kept, rest = Counter(), [], []  # a stage-wide group: the cap applies to each domain in it
+        for x in drawn:
+            d = self.by_id[x].domain
+            (kept if per[d] < cap else rest).append(x)
+            per[d] += 1
+        return kept + rest[:max(0, take - len(kept))]
 
     def score(self, i: int, ids: list[str]) -> list[dict]:
         """IFD of each candidate under the current student; y = its own generated rationale (default).
@@ -207,13 +248,16 @@ class Distiller:
         texts = [e.input for e in exs]
         cond = None
         if self.cfg.selection.response == "generated":
-            gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales", logprobs=True)
+            with self.clock.phase(str(i + 1), "generate"):
+                gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales", logprobs=True,
+                                             max_new_tokens=self.cfg.selection.max_new_tokens)
             responses, shown, cond = [g.ids for g in gens], [g.text for g in gens], [g.nll for g in gens]
         else:  # explicit opt-in only: reads reference text the teacher budget did not pay for
             shown = [self.target(e) for e in exs]
             responses = [self.student.encode(s) for s in shown]
-        scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD",
-                                  cond_nll=cond)
+        with self.clock.phase(str(i + 1), "ifd"):
+            scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD",
+                                      cond_nll=cond)
         return [{"id": e.id, "domain": e.domain, "ifd": s.ifd, "cond_nll": s.cond_nll, "direct_nll": s.direct_nll,
                  "response": r} for e, s, r in zip(exs, scores, shown)]
 
@@ -265,7 +309,9 @@ class Distiller:
             return state, 0
         state = self.folder.load_state(last)
         self.student.load_adapter(self.folder.stage_path(last) / "adapter",
-                                  trainable=not self.cfg.student.train.fresh_adapter_each_stage)
+                                  trainable=self.cfg.student.train.scheme != "paper")
+        for j in range(last + 1):  # the seconds of the stages done before
+            self.clock.seconds[str(j + 1)] = self.folder.read_json(f"stages/{j}/done.json").get("phase_seconds", {})
         log.info("resuming after stage %d of %d", last + 1, self.stages)
         return state, last + 1
 
@@ -281,8 +327,14 @@ class Distiller:
     def _finish(self, state: State, t0: float) -> RunMetrics:
         ev = self.evaluator()
         test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
-        summary, rows = ev.evaluate(self.student, test, desc=f"evaluating {self.method.name} on {len(test)} test items")
-        self.folder.write_jsonl("predictions.jsonl", rows)
+        with self.clock.phase("final", "evaluate"):
+            summary, rows = ev.evaluate(self.student, test,
+                                        desc=f"evaluating {self.method.name} on {len(test)} test items")
+            self.folder.write_jsonl("predictions.jsonl", rows)
+            val = None
+            if self.val:  # the validation split, scored beside the test split (settings are chosen on it)
+                val, val_rows = ev.evaluate(self.student, self.val, desc=f"evaluating on {len(self.val)} validation items")
+                self.folder.write_jsonl("predictions_val.jsonl", val_rows)
         if self.method.train and self.student.has_adapter():
             final = self.folder.path / "adapter"
             if final.exists():
@@ -313,6 +365,9 @@ class Distiller:
             spend_by_stage_domain=self.ledger.units_by_stage_domain(),
             cap_reached=state.cap_reached,
             data=self.hygiene.to_json(),
+            val=val,
+            n_val=len(self.val),
+            phase_seconds=self.clock.seconds,
             ledger={k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "dollars", "unknown_outcome",
                                           "physical", "by_stage", "by_kind")},
         )

@@ -126,6 +126,8 @@ def _check_data(pf: Preflight, cfg: RunConfig) -> None:
 def _check_config(pf: Preflight, cfg: RunConfig) -> None:
     """Settings that validate one by one but do not make sense together."""
     method, t = METHODS[cfg.method], cfg.teacher
+    for note in cfg._notes:
+        pf.warn(note.split(":", 1)[0], note)
     if t.fresh_samples and t.temperature == 0:
         pf.warn("teacher.fresh_samples", "with teacher.temperature 0 a new sample repeats the first one; "
                                          "set a temperature above 0")

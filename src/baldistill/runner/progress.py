@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -28,3 +29,22 @@ def bar(description: str, total: int):
     with new_progress() as p:
         task = p.add_task(description, total=total, info="")
         yield lambda n=1: p.advance(task, n)
+
+
+class PhaseClock:
+    """Seconds spent per stage and phase (generate, ifd, teacher, train, evaluate), for run.log and metrics.json."""
+
+    def __init__(self):
+        self.seconds: dict[str, dict[str, float]] = {}
+
+    @contextmanager
+    def phase(self, stage: str, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            got = self.seconds.setdefault(stage, {})
+            got[name] = round(got.get(name, 0.0) + time.perf_counter() - t0, 2)
+
+    def line(self, stage: str) -> str:
+        return ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.get(stage, {}).items()) or "nothing timed"

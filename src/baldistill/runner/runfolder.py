@@ -105,11 +105,13 @@ class RunFolder:
         return self.path / "stages" / str(i)
 
     def write_stage_choice(self, plan: StagePlan, selected: list[Example], synthetic: list[Example],
-                           scored: list[dict]) -> None:
-        """What a stage chose, before its teacher replies are checked and the student trained."""
+                           scored: list[dict], candidates: dict[str, int] | None = None) -> None:
+        """What a stage chose, before its teacher replies are checked and the student trained; ``candidates``:
+        how many each group (a domain, or "*" for a stage-wide quota) scored with IFD."""
         i = plan.stage
         self.write_json(f"stages/{i}/quota.json", {"stage": i, "quota": plan.quota.to_json(), "head": plan.head,
-                                                   "tail": plan.tail, "remaining_before": plan.remaining})
+                                                   "tail": plan.tail, "remaining_before": plan.remaining,
+                                                   "candidates": candidates or {}})
         self.write_jsonl(f"stages/{i}/selected.jsonl", selected)
         self.write_jsonl(f"stages/{i}/synthetic.jsonl", synthetic)
         self.write_jsonl(f"stages/{i}/ifd.jsonl", scored)
@@ -117,11 +119,13 @@ class RunFolder:
     def write_stage_eval(self, ev: StageEval) -> None:
         self.write_json(f"stages/{ev.stage}/eval.json", ev.to_json())
 
-    def write_stage_done(self, i: int, state: State, *, kept_new: int, spent: int, training: dict) -> None:
+    def write_stage_done(self, i: int, state: State, *, kept_new: int, spent: int, training: dict,
+                         seconds: dict | None = None) -> None:
         """The training set so far, then done.json: from here on the stage counts as complete."""
         self.write_jsonl(f"stages/{i}/train.jsonl", state.train)
         self.write_json(f"stages/{i}/done.json", {
             "stage": i, "kept_new": kept_new, "n_train": len(state.train), "spent": spent, "training": training,
+            "phase_seconds": seconds or {},
             "remaining": state.remaining, "synth_asked": state.synth_asked, "copies": state.copies,
             **({"cap_reached": state.cap_reached} if state.cap_reached else {})})
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.utils import logging as hf_logging
 
 from ..config import StudentConfig
@@ -24,7 +24,7 @@ from ..core.ifd import IFDScore
 from ..runner.dist import local_rank
 from ..runner.progress import bar
 from .assets import resolve_model
-from .scoring import SharedPrefix, ifd_scores
+from .scoring import SharedPrefix, cache_arg, ifd_scores
 from .training import train_adapter
 
 log = logging.getLogger(__name__)
@@ -60,19 +60,44 @@ class Generation:
         return -sum(self.logprobs) / len(self.logprobs) if self.logprobs else math.nan
 
 
-class _GreedyLogprobs:
-    """A logits processor, last in generate's list, that records at every step the log-probability of
-    the token greedy decoding picks (the top score): max - logsumexp, one number per row, no vocabulary-
-    sized copy kept. It equals the model's own log-probability when no earlier processor changes the
-    scores (plain greedy decoding, as the student is configured: no repetition penalty, no temperature)."""
-
-    def __init__(self):
-        self.steps: list[torch.Tensor] = []
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        s = scores.float()
-        self.steps.append(s.max(-1).values - s.logsumexp(-1))
-        return scores
+def greedy_decode(model, ids: torch.Tensor, mask: torch.Tensor, prefix: SharedPrefix, max_new_tokens: int,
+                  eos_ids: list[int]) -> list[tuple[list[int], list[float]]]:
+    """Greedy decoding of a batch of prompts (``ids``/``mask``: [shared prefix, padding, prompt] per row), for
+    each row its new tokens up to (without) the end of sequence and their log-probabilities. Works like the
+    HF ``generate`` call it replaces (the same positions, mask and cache; argmax of the float32 logits), but
+    a row that ends leaves the batch: its cache rows are dropped and it costs nothing more, where
+    ``generate`` keeps computing it until the last row of the batch ends."""
+    arg = cache_arg(model.get_decoder())
+    n, skip = ids.shape[0], len(prefix.ids)
+    cache = prefix.rows(n).get(arg) or DynamicCache(config=model.get_decoder().config)
+    pos = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    step_ids, step_pos = ids[:, skip:], pos[:, skip:]
+    alive = torch.arange(n, device=ids.device)  # the original row of each row still decoding
+    eos = torch.tensor(eos_ids, device=ids.device)
+    tokens: list[list[int]] = [[] for _ in range(n)]
+    lps: list[list[float]] = [[] for _ in range(n)]
+    for _ in range(max_new_tokens):
+        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, use_cache=True,
+                       logits_to_keep=1, **{arg: cache}).logits[:, -1].float()
+        best = logits.max(-1)
+        lp = best.values - logits.logsumexp(-1)
+        done = torch.isin(best.indices, eos)
+        for r, t, l, d in zip(alive.tolist(), best.indices.tolist(), lp.tolist(), done.tolist()):
+            if not d:
+                tokens[r].append(t)
+                lps[r].append(l)
+        if done.all():
+            break
+        if done.any():  # the rows that ended leave the batch
+            keep = (~done).nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            alive, mask, best_ids, step_pos = alive[keep], mask[keep], best.indices[keep], step_pos[keep]
+        else:
+            best_ids = best.indices
+        step_ids = best_ids[:, None]
+        step_pos = step_pos[:, -1:] + 1
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
+    return list(zip(tokens, lps))
 
 
 class Student:
@@ -144,12 +169,13 @@ class Student:
 
     # ---- generation -------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, texts: list[str], desc: str = "generating", logprobs: bool = False) -> list[Generation]:
-        """Greedy rationales, in batches of prompts sorted by length, with the KV cache; a batch stops when
-        every row has ended. The prefix all prompts share runs once (its keys and values are copied into
-        every batch); each row is [shared prefix, padding, rest of its prompt], so the padding sits before
-        the tokens that differ, as left padding does. With ``logprobs`` each Generation carries its
-        tokens' log-probs."""
+    def generate(self, texts: list[str], desc: str = "generating", logprobs: bool = False,
+                 max_new_tokens: int | None = None) -> list[Generation]:
+        """Greedy rationales, in batches of prompts sorted by length, with the KV cache. The prefix all prompts
+        share runs once (its keys and values are copied into every batch); each row is [shared prefix,
+        padding, rest of its prompt], so the padding sits before the tokens that differ, as left padding
+        does. A row that has ended leaves its batch (``greedy_decode``): finished rows cost nothing. With
+        ``logprobs`` each Generation carries its tokens' log-probs."""
         gcfg = self.cfg.generation
         prompts = [self.prompt_ids(t) for t in texts]
         order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
@@ -170,19 +196,12 @@ class Student:
                     rest = prompts[k][skip:]
                     ids[row, width - len(rest):] = torch.tensor(rest)
                     mask[row, width - len(rest):] = 1
-                record = _GreedyLogprobs()
-                gen = self.model.generate(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device), do_sample=False,
-                    max_new_tokens=gcfg.max_new_tokens, pad_token_id=pad, eos_token_id=self.eos_ids,
-                    temperature=None, top_p=None, top_k=None,
-                    logits_processor=LogitsProcessorList([record] if logprobs else []), **prefix.rows(len(idx)))
-                lp = torch.stack(record.steps, 1).tolist() if logprobs else None
+                rows = greedy_decode(self.model, ids.to(self.device), mask.to(self.device), prefix,
+                                     max_new_tokens or gcfg.max_new_tokens, self.eos_ids)
                 for row, k in enumerate(idx):
-                    new = gen[row, width:].tolist()
-                    cut = next((j for j, t in enumerate(new) if t in self.eos_ids), len(new))
-                    new = new[:cut]
+                    new, lp = rows[row]
                     out[k] = Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), new,
-                                        lp[row][:cut] if logprobs else None)
+                                        lp if logprobs else None)
                 advance(len(idx))
         return out  # type: ignore[return-value]
 
@@ -209,12 +228,14 @@ class Student:
     def has_adapter(self) -> bool:
         return isinstance(self.model, PeftModel)
 
-    def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training") -> dict:
-        """Fine-tune the current adapter on (input, target response) pairs; completion-only loss."""
+    def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training", epochs: float | None = None) -> dict:
+        """Fine-tune the current adapter on (input, target response) pairs; completion-only loss. ``epochs``
+        overrides student.train.epochs (a select-then-train selection student)."""
         if not self.has_adapter():
             self.new_adapter(seed)
         features = [self.train_features(x, y) for x, y in pairs]
-        stats = train_adapter(self.model, self.tokenizer, features, self.cfg.train, self.device, self.dtype, seed, desc)
+        tc = self.cfg.train if epochs is None else self.cfg.train.model_copy(update={"epochs": epochs})
+        stats = train_adapter(self.model, self.tokenizer, features, tc, self.device, self.dtype, seed, desc)
         self.model.eval()
         return stats
 

@@ -1,0 +1,80 @@
+"""Head selection at stages >= 1: how many candidates each group scores (``selection.candidate_factor``, the
+``candidates_per_domain`` cap) and that exactly the top-k of their IFD values are taken. The student is a
+stand-in whose IFD values are constructed from the input, so the expected picks are known."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+
+import pytest
+
+from baldistill import load_config
+from baldistill.core.ifd import IFDScore
+from baldistill.core.methods import METHODS
+from baldistill.core.plan import plan_stage
+from baldistill.runner.pipeline import Distiller
+from baldistill.runner.runfolder import RunFolder, State
+from baldistill.student.model import Generation
+
+from conftest import tiny_config
+
+
+def constructed_ifd(text: str) -> float:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) / 16**8 * 1.5
+
+
+class StandIn:
+    """What Distiller.score asks of a student; records what it was asked to score."""
+
+    def __init__(self):
+        self.scored: list[str] = []
+
+    def generate(self, texts, desc="", logprobs=False, max_new_tokens=None):
+        self.scored += texts
+        return [Generation("r", [1, 2], [-1.0, -1.0]) for _ in texts]
+
+    def ifd(self, texts, responses, variant, desc="", cond_nll=None):
+        return [IFDScore(1.0, 1.0, constructed_ifd(t)) for t in texts]
+
+
+def distiller(tmp_path, **over) -> Distiller:
+    cfg = load_config(tiny_config("unused", **{"budget": 96, "stages": 3, "selection.candidates_per_domain": None,
+                                               **over}))
+    return Distiller(cfg, RunFolder.create(tmp_path / "run"), student=StandIn())
+
+
+@pytest.mark.parametrize("method,factor,cap", [("baldistill-a", 4, None), ("baldistill-n", 2.5, None),
+                                               ("baldistill-a", 4, 5), ("active-ft-cot", 4, None),
+                                               ("active-ft-cot", 1.5, 3)])
+def test_each_group_scores_factor_times_its_take_and_takes_exactly_the_top_k(tmp_path, method, factor, cap):
+    d = distiller(tmp_path, method=method, **{"selection.candidate_factor": factor,
+                                              "selection.candidates_per_domain": cap})
+    state = State.start(d.pool, d.domains)
+    plan = plan_stage(METHODS[method], d.quotas[1], {x: len(state.remaining[x]) for x in d.domains}, 1)
+    remaining = {g: list(state.remaining[g]) for g in d.domains}
+    picked, scored, counts = d.select(1, plan, state, random.Random(0))
+    groups = {"*": [x for g in d.domains for x in remaining[g]]} if plan.quota.is_global else remaining
+    for g, take in plan.take.items():
+        left = len(groups[g])
+        ranked = 0 < take < left or (g == "*" and take > 0)
+        if not ranked:
+            assert g not in counts
+            continue
+        drawn = min(left, math.ceil(factor * take))
+        mine = [s for s in scored if g == "*" or s["domain"] == g]
+        if cap is None:
+            assert counts[g] == drawn, (g, counts[g], drawn)
+        elif g != "*":  # at most the cap, never fewer than the take
+            assert counts[g] == min(drawn, max(cap, take)), (g, counts[g])
+        else:  # a stage-wide quota: at most the cap per domain, unless the take needs more
+            per = [sum(s["domain"] == dom for s in mine) for dom in d.domains]
+            assert take <= counts[g] <= drawn and (max(per) <= cap or counts[g] == take)
+        assert len(mine) == counts[g] and len({s["id"] for s in mine}) == counts[g]
+        best = sorted(mine, key=lambda s: -s["ifd"])[:take]
+        got = [e.id for e in picked if g == "*" or e.domain == g]
+        assert sorted(got) == sorted(s["id"] for s in best)  # exactly the top-k of the constructed values
+    assert len(d.student.scored) == sum(counts.values())
+    q = plan.quota.to_json()
+    assert sum(len([e for e in picked if plan.quota.is_global or e.domain == g]) for g in q) == sum(plan.take.values())
