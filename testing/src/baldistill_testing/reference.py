@@ -24,7 +24,8 @@ def hf_generate(student, texts: list[str], max_new_tokens: int) -> list[tuple[li
             return scores
 
     prompts = [student.prompt_ids(t) for t in texts]
-    prefix = SharedPrefix(student.model, prompts, student.device)
+    with torch.inference_mode():
+        prefix = SharedPrefix(student.model, prompts, student.device)
     skip, pad = len(prefix.ids), student.tokenizer.pad_token_id
     width = skip + max(len(p) - skip for p in prompts)
     ids = torch.full((len(prompts), width), pad, dtype=torch.long)
