@@ -313,11 +313,12 @@ def estimate(config: Annotated[Path, typer.Argument(help="YAML config")],
     rows = estimate_rows(cfg)
     t = Table(title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {cfg.teacher.kind}"
                     f" {cfg.teacher.model or ''} (max {cfg.teacher.max_tokens} completion tokens per call)")
-    for col in ("stage", "annotate", "synthesize", "calls", "prompt tokens (est.)", "completion tokens (max)", "$ (max)"):
+    for col in ("stage", "annotate", "synthesize", "verify", "calls", "prompt tokens (est.)", "completion tokens (max)",
+                "$ (max)"):
         t.add_column(col, justify="right")
     for r in rows + [{"stage": "total", **{k: sum(r[k] for r in rows) for k in rows[0] if k != "stage"}}]:
         t.add_row(str(r["stage"] if r["stage"] == "total" else r["stage"] + 1), str(r["annotate"]), str(r["synthesize"]),
-                  str(r["calls"]), f"{r['prompt_tokens']:,}", f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}")
+                  str(r["verify"]), str(r["calls"]), f"{r['prompt_tokens']:,}", f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}")
     print_table(t)
 
 
@@ -377,10 +378,12 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
         e = comparison.estimate(base, spec, out)
         t = Table(title=f"compare: {e['todo']} of {e['cells']} runs to do; teacher {base.teacher.kind} "
                         f"{base.teacher.model or ''}; {e['cached_replies']} replies already cached")
-        for col in ("spend", "calls", "annotate", "synthesize", "prompt tokens (est.)", "completion tokens (max)", "$ (max)"):
+        for col in ("spend", "calls", "annotate", "synthesize", "verify", "prompt tokens (est.)", "completion tokens (max)",
+                    "$ (max)"):
             t.add_column(col, justify="right")
         for name, r in (("logical (charged to the runs)", e["logical"]), ("physical (sent, at most)", e["physical_max"])):
-            t.add_row(name, str(r["calls"]), str(r["annotate"]), str(r["synthesize"]), f"{r['prompt_tokens']:,}",
+            t.add_row(name, str(r["calls"]), str(r["annotate"]), str(r["synthesize"]), str(r["verify"]),
+                      f"{r['prompt_tokens']:,}",
                       f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}")
         print_table(t)
         return

@@ -98,6 +98,60 @@ class PriceConfig(_Strict):
     output_per_mtok: float = Field(0.0, ge=0, description="dollars per million completion tokens (incl. hidden reasoning)")
 
 
+NOISE_KINDS = ("wrong_answer", "other_domain", "near_copy", "malformed")
+
+
+class SynthesisNoise(_Strict):
+    """Reference teacher: the rate of each kind of bad synthetic example (one categorical draw per example).
+    A single number r means r split evenly over the four kinds."""
+    wrong_answer: float = Field(0.0, ge=0, le=1, description="a wrong answer, with a rationale that argues for it")
+    other_domain: float = Field(0.0, ge=0, le=1, description="a correct example of another domain, passed off as this one")
+    near_copy: float = Field(0.0, ge=0, le=1, description="a seed example with its wording changed, same content")
+    malformed: float = Field(0.0, ge=0, le=1, description="a reply that does not follow the Input/Reasoning/Answer format")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar(cls, v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if not 0 <= v <= 1:
+                raise ValueError(f"must be between 0 and 1, got {v}")
+            return {k: v / len(NOISE_KINDS) for k in NOISE_KINDS}
+        return v
+
+    @model_validator(mode="after")
+    def _total(self):
+        if self.total > 1 + 1e-9:
+            raise ValueError(f"the rates add up to {self.total:g}; at most 1")
+        return self
+
+    @property
+    def total(self) -> float:
+        return sum(getattr(self, k) for k in NOISE_KINDS)
+
+    def rates(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in NOISE_KINDS}
+
+
+class VerifyConfig(_Strict):
+    samples: int = Field(0, ge=0, description="re-answers per synthetic example from its input alone (0 = off); "
+                                              "kept when they agree with its answer (a strict majority for k > 1)")
+    temperature: float = Field(0.0, ge=0, le=2, description="of the re-answers; above 0 when samples > 1")
+    prompt: str = "verify_v1"
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.samples > 1 and self.temperature <= 0:
+            raise ValueError(f"teacher.verify.samples: {self.samples} re-answers need teacher.verify.temperature > 0 "
+                             "(greedy re-answers would all be the same), e.g. 0.7")
+        return self
+
+
+class VerifierConfig(_Strict):
+    """The reference teacher's simulated verifier (it knows which of its synthetic examples are right)."""
+    accept_correct: float = Field(0.9, ge=0, le=1, description="probability a re-answer agrees with a correct example")
+    reject_wrong: float = Field(0.8, ge=0, le=1, description="probability a re-answer disagrees with a wrong example")
+
+
 class TeacherConfig(_Strict):
     kind: Literal["reference", "openai"] = "reference"
     model: str | None = Field(None, description="model name on the server (kind: openai)")
@@ -121,7 +175,9 @@ class TeacherConfig(_Strict):
     max_dollars: float | None = Field(None, gt=0, description="hard cap on dollars (needs a price)")
     annotate_prompt: str = "annotate_v1"
     synthesize_prompt: str = "synthesize_v1"
-    synthesis_noise: float = Field(0.0, ge=0, le=1, description="reference teacher: fraction of synthetic examples with a wrong answer or from another domain")
+    synthesis_noise: SynthesisNoise = Field(default_factory=SynthesisNoise, description="reference teacher: rates of bad synthetic examples per kind, or one number split evenly over the four kinds")
+    verify: VerifyConfig = VerifyConfig()
+    verifier: VerifierConfig = VerifierConfig()
     synthesis_seeds: int = Field(3, ge=0, description="real examples of the domain shown to the teacher when synthesizing")
     synthesis_min_chars: int = Field(1, ge=1)
     synthesis_max_chars: int = Field(2000, ge=1)
@@ -219,6 +275,15 @@ def _renamed(raw: dict) -> list[str]:
     return notes
 
 
+def _expand_noise(raw: dict) -> None:
+    """``teacher.synthesis_noise: r`` (one number) is r split evenly over the four kinds: written out in place."""
+    t = raw.get("teacher")
+    if isinstance(t, dict):
+        r = t.get("synthesis_noise")
+        if isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r <= 1:
+            t["synthesis_noise"] = {k: r / len(NOISE_KINDS) for k in NOISE_KINDS}
+
+
 def _yaml_error(path: Path, e: yaml.YAMLError) -> str:
     """One line: file:line:column and what the parser found."""
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
@@ -247,6 +312,7 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
             raise ConfigError(f"{path}: expected a mapping at the top level")
         base = path.resolve().parent
     raw = copy.deepcopy(raw)
+    _expand_noise(raw)  # so that --set teacher.synthesis_noise.wrong_answer=... works on a scalar in the file
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set budget=200")
@@ -265,6 +331,7 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
                 p = Path(str(data[key])).expanduser()
                 data[key] = p if p.is_absolute() else (base / p).resolve()
     notes = _renamed(raw)
+    _expand_noise(raw)
     teacher = raw.get("teacher")
     if isinstance(teacher, dict) and teacher.get("cache"):
         p = Path(str(teacher["cache"])).expanduser()

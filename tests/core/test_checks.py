@@ -46,3 +46,33 @@ def test_synthesis_verdicts_in_order_with_a_growing_seen_list():
                                        "duplicate of an existing example"]
     e = v[0].example
     assert (e.id, e.domain, e.source, e.meta, e.answer) == ("syn-add-0", "add", "synthetic", {"stage": 2}, "5")
+
+
+def test_a_synthetic_example_must_carry_a_label_of_its_own_domain():
+    from baldistill.core.checks import check_syntheses
+
+    replies = [(0, "Input: Wheat output rose.\nReasoning: About wheat.\nAnswer: wheat", None),
+               (1, "Input: Gold mine opens.\nReasoning: About gold.\nAnswer: gold", None)]
+    v = check_syntheses(replies, "wheat", 0, [], 1, 2000, domain_labels=["wheat"])
+    assert [x.status for x in v] == ["ok", "dropped"] and v[1].note == "answer 'gold' is not a label of domain 'wheat'"
+    assert [x.status for x in check_syntheses(replies, "wheat", 0, [], 1, 2000)] == ["ok", "ok"]  # qa: no label check
+
+
+def test_verification_keeps_an_example_when_a_strict_majority_of_re_answers_agree():
+    from baldistill.core.checks import check_verification
+    from baldistill.data import Example
+
+    ex = Example("syn-lcm-3", "lcm", "LCM of 4 and 6?", "12", "The answer is 12.", "synthetic", {"stage": 1})
+    say = lambda a: (f"Some steps. The answer is {a}.", None)  # noqa: E731
+    ok, per = check_verification(ex, [say("12")])
+    assert ok.ok and ok.example.meta == {"stage": 1, "verified": "1/1"} and [p.status for p in per] == ["ok"]
+    assert not check_verification(ex, [say("24")])[0].ok
+    assert check_verification(ex, [say("12.0"), say("24"), say("12")])[0].example.meta["verified"] == "2/3"
+    no, per = check_verification(ex, [say("12"), (None, "no choices in the response"), ("I am not sure.", None)])
+    assert not no.ok and no.status == "dropped" and "1/3 re-answers agree with '12'" in no.note  # unpaid/unparsed disagree
+    assert [p.status for p in per] == ["ok", "parse_error", "parse_error"]
+    assert not check_verification(ex, [say("12"), say("7")])[0].ok  # a tie is no majority
+    labels = ["acq", "earn", "grain"]
+    cls = Example("syn-earn-0", "earn", "Profit up 5 pct", "earn")
+    assert check_verification(cls, [("It reports profits, so earn. The answer is earn.", None)], labels)[0].ok
+    assert not check_verification(cls, [("A takeover: The answer is acq.", None)], labels)[0].ok

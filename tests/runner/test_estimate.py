@@ -25,7 +25,7 @@ def test_estimate_gives_the_ledgers_units_per_stage_and_kind_for_every_method(me
 
 def test_estimate_without_teacher_calls_and_worst_case_dollars(tiny_model):
     rows = estimate(load_config(tiny_config(tiny_model, method="random-ft", budget=40)))
-    assert rows == [{"stage": 0, "annotate": 0, "synthesize": 0, "calls": 0, "prompt_tokens": 0,
+    assert rows == [{"stage": 0, "annotate": 0, "synthesize": 0, "verify": 0, "calls": 0, "prompt_tokens": 0,
                      "completion_tokens_max": 0, "dollars_max": 0.0}]
     cfg = load_config(tiny_config(tiny_model, budget=30, **{"teacher.price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}))
     rows = estimate(cfg)

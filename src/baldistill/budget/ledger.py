@@ -184,6 +184,19 @@ class Ledger:
             "by_stage": group("stage"), "by_domain": group("domain"), "by_kind": group("kind"),
         }
 
+    def shortfall_reasons(self) -> dict[str, dict[str, int]]:
+        """Per domain: the units paid that did not become a training example, by reason (the check's verdict,
+        a verification call, an unknown outcome)."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.rows():
+            if r["status"] not in CHARGED or not r["units"]:
+                continue
+            why = shortfall_reason(r["kind"], r["status"], r["note"] or "")
+            if why:
+                by = out.setdefault(r["domain"], {})
+                by[why] = by.get(why, 0) + r["units"]
+        return out
+
     def units_by_stage_domain(self) -> dict[str, dict[str, int]]:
         """Budget units charged per stage and domain (the 'budget spent per domain per stage' plot)."""
         out: dict[str, dict[str, int]] = {}
@@ -206,3 +219,21 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
+
+
+_REASONS = [("rejected by verification", "rejected by verification"), ("duplicate", "duplicate"),
+            ("is not a label of domain", "not a label of its domain"), ("reasoning and answer disagree",
+            "reasoning and answer disagree"), ("input length", "input length"), ("!= gold", "answer disagrees with gold")]
+
+
+def shortfall_reason(kind: str, status: str, note: str) -> str | None:
+    """Why a paid unit is no training example, in a few words (None: it is one, or its kind makes none)."""
+    if kind == "verify":
+        return "verification calls"
+    if status == "ok" or status == "reserved":
+        return None
+    if status == "unknown":
+        return f"{kind}: outcome unknown"
+    if status == "parse_error":
+        return f"{kind}: reply not usable"
+    return f"{kind}: " + next((name for key, name in _REASONS if key in note), "dropped")

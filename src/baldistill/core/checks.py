@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..data import Example, synthetic_id
-from .answers import answers_match, parse_answer
+from .answers import answer_span, answers_match, parse_answer
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,12 @@ def check_annotation(ex: Example, text: str | None, finish_reason: str | None = 
 
 
 def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: str, stage: int,
-                    existing: list[str], min_chars: int, max_chars: int) -> list[Verdict]:
+                    existing: list[str], min_chars: int, max_chars: int,
+                    domain_labels: list[str] | None = None) -> list[Verdict]:
     """Synthetic examples of ``domain`` from (sample index, reply text, error) in order; each accepted one
     joins the texts the next must not repeat. Text given to this function already includes whatever
-    the prompt primed (a base model continues "Input: ")."""
+    the prompt primed (a base model continues "Input: "). ``domain_labels`` (classification): the answers
+    the domain's real examples carry; a synthetic example must carry one of them."""
     seen, out = list(existing), []
     for sample, text, error in replies:
         if text is None:
@@ -114,6 +116,8 @@ def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: s
             why = "reasoning and answer disagree"
         elif not min_chars <= len(parsed[0]) <= max_chars:
             why = f"input length {len(parsed[0])} outside [{min_chars}, {max_chars}]"
+        elif domain_labels is not None and not any(answers_match(parsed[2], lab) for lab in domain_labels):
+            why = f"answer {parsed[2]!r} is not a label of domain {domain!r}"
         elif near_duplicate(parsed[0], seen):
             why = "duplicate of an existing example"
         if why:
@@ -124,3 +128,27 @@ def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: s
         out.append(Verdict("ok", example=Example(synthetic_id(domain, sample), domain, inp, answer, rationale,
                                                  "synthetic", {"stage": stage})))
     return out
+
+
+def check_verification(ex: Example, replies: list[tuple[str | None, str | None]],
+                       labels: list[str] | None = None) -> tuple[Verdict, list[Verdict]]:
+    """A synthetic example and the teacher's re-answers to its input (text, error), asked without its answer:
+    kept when a strict majority of the re-answers agree with its answer (for one re-answer: it agrees). A
+    re-answer that was not paid or states no answer counts as disagreeing. Returns the verdict on the example
+    and one on each re-answer (``parse_error`` when it states no answer)."""
+    per, said = [], []
+    for text, error in replies:
+        stated = text is not None and (labels is not None or answer_span(text) is not None)
+        answer = parse_answer(text.strip(), labels) if stated else None  # qa: it must say "The answer is ..."
+        if answer is None:
+            per.append(Verdict("parse_error", error or "no final answer in the re-answer"))
+        else:
+            per.append(Verdict("ok"))
+            said.append(answer)
+    agree, k = sum(answers_match(a, ex.answer) for a in said), len(replies)
+    if agree * 2 > k:
+        kept = Example(ex.id, ex.domain, ex.input, ex.answer, ex.rationale, ex.source,
+                       {**ex.meta, "verified": f"{agree}/{k}"})
+        return Verdict("ok", example=kept), per
+    return Verdict("dropped", f"rejected by verification: {agree}/{k} re-answers agree with {ex.answer!r} "
+                              f"(said {', '.join(repr(a) for a in said) or 'nothing'})"), per

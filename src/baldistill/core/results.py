@@ -87,6 +87,8 @@ class RunMetrics(Summary):
     n_train_duplicate: int = 0
     n_train_by_domain: dict[str, int] = Field(default_factory=dict)
     shortfall_by_domain: dict[str, int] = Field(default_factory=dict)  # paid units that did not become training data
+    shortfall_reasons: dict[str, dict[str, int]] = Field(default_factory=dict)  # the same units per domain, by reason
+    unspent_by_domain: dict[str, dict[str, int]] = Field(default_factory=dict)  # units left unspent (verification), by reason
     n_test: int
     majority: Summary | None = None  # the per-domain majority-answer baseline on the same test items
     pool_sizes: dict[str, int] = Field(default_factory=dict)
@@ -109,7 +111,7 @@ class RunMetrics(Summary):
             d["majority"] = self.majority.to_json()
         if self.val is not None:
             d["val"] = self.val.to_json()
-        for k in ("cap_reached", "data", "val", "n_val"):  # written only when there is something to say
+        for k in ("cap_reached", "data", "val", "n_val", "shortfall_reasons", "unspent_by_domain"):  # only when there is something to say
             if not d.get(k):
                 d.pop(k, None)
         first = [k for k in _FIRST if k in d]  # what the run was, then how it scored

@@ -334,7 +334,7 @@ def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
     upper bound, since annotations are shared: at most one request per distinct real example (no sharing
     across seeds and copies with ``fresh_samples``), plus every synthesis call."""
     pool = Inputs.load(base).pool
-    logical = {"calls": 0, "annotate": 0, "synthesize": 0, "prompt_tokens": 0, "completion_tokens_max": 0,
+    logical = {"calls": 0, "annotate": 0, "synthesize": 0, "verify": 0, "prompt_tokens": 0, "completion_tokens_max": 0,
                "dollars_max": 0.0}
     cells = {c.run_id: c for c in spec.cells()}
     todo = [c for rid, c in cells.items() if not (out / "runs" / rid / "metrics.json").exists()]
@@ -349,9 +349,9 @@ def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
         cache.close()
     distinct = logical["annotate"] if base.teacher.fresh_samples else len({e.input for e in pool})
     ann = min(logical["annotate"], distinct)
-    calls = ann + logical["synthesize"]
+    calls = ann + logical["synthesize"] + logical["verify"]
     share = calls / logical["calls"] if logical["calls"] else 0.0
-    physical = {"calls": calls, "annotate": ann, "synthesize": logical["synthesize"],
+    physical = {"calls": calls, "annotate": ann, "synthesize": logical["synthesize"], "verify": logical["verify"],
                 "prompt_tokens": round(logical["prompt_tokens"] * share),
                 "completion_tokens_max": round(logical["completion_tokens_max"] * share),
                 "dollars_max": round(logical["dollars_max"] * share, 4)}

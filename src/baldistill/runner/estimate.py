@@ -22,13 +22,16 @@ def _avg_tokens(reqs: list[Request]) -> float:
 
 
 def estimate(cfg: RunConfig) -> list[dict]:
-    """One row per stage: annotate and synthesize calls, prompt tokens (est.), completion tokens and dollars (max)."""
+    """One row per stage: annotate, synthesize and verify calls, prompt tokens (est.), completion tokens and
+    dollars (max). With verification an upper bound: a synthetic example that fails its checks is not
+    verified, so the run then spends less; equal when every one passes."""
     method = METHODS[cfg.method]
     pool = Inputs.load(cfg).pool  # the pool the run will use (repeats dropped, test overlap handled)
     sizes = domain_counts(pool)
-    plans = plan_run(method, sizes, cfg.budget, cfg.effective_stages)
+    k = cfg.teacher.verify.samples
+    plans = plan_run(method, sizes, cfg.budget, cfg.effective_stages, k)
     if not (plans and method.rationale):
-        return [{"stage": 0, "annotate": 0, "synthesize": 0, "calls": 0, "prompt_tokens": 0,
+        return [{"stage": 0, "annotate": 0, "synthesize": 0, "verify": 0, "calls": 0, "prompt_tokens": 0,
                  "completion_tokens_max": 0, "dollars_max": 0.0}]
     t = cfg.teacher
     build = RequestBuilder(t, cfg.data.instruction, cfg.seed)
@@ -38,6 +41,8 @@ def estimate(cfg: RunConfig) -> list[dict]:
     ann_tok = {d: _avg_tokens([build.annotation(0, e) for e in xs[:50]]) for d, xs in by_dom.items()}
     syn_tok = {d: _avg_tokens([build.synthesis(0, d, rng.sample(xs, min(t.synthesis_seeds, len(xs))), 0)])
                for d, xs in by_dom.items()}
+    labels = sorted({e.answer for e in pool}) if cfg.data.task == "classification" else None
+    ver_tok = {d: _avg_tokens([build.verification(0, e, 0, labels) for e in xs[:20]]) for d, xs in by_dom.items()}
     mean_ann = sum(ann_tok[d] * n for d, n in sizes.items()) / sum(sizes.values())
     rows = []
     for p in plans:
@@ -45,9 +50,10 @@ def estimate(cfg: RunConfig) -> list[dict]:
             ptok = p.annotate * mean_ann
         else:
             real = {d: p.take[d] + p.duplicate.get(d, 0) for d in p.take}
-            ptok = sum(real[d] * ann_tok[d] for d in real) + sum(n * syn_tok[d] for d, n in p.synthesize.items())
+            ptok = sum(real[d] * ann_tok[d] for d in real) + sum(n * syn_tok[d] for d, n in p.synthesize.items()) \
+                + sum(n * ver_tok[d] for d, n in p.verify.items())
         units = p.units()
         rows.append({"stage": p.stage, "annotate": units["annotate"], "synthesize": units["synthesize"],
-                     "calls": p.calls, "prompt_tokens": round(ptok), "completion_tokens_max": p.calls * t.max_tokens,
+                     "verify": units["verify"], "calls": p.calls, "prompt_tokens": round(ptok), "completion_tokens_max": p.calls * t.max_tokens,
                      "dollars_max": round(caps.price(round(ptok), p.calls * t.max_tokens), 4)})
     return rows

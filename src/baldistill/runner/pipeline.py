@@ -23,13 +23,14 @@ import random
 import shutil
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..budget.cache import ReplyCache
 from ..budget.ledger import Caps, Ledger
 from ..config import ConfigError, RunConfig, dump_config
 from ..core import policies
-from ..core.checks import check_annotation, check_syntheses
+from ..core.checks import check_annotation, check_syntheses, check_verification
 from ..core.ifd import select_top
 from ..core.methods import METHODS
 from ..core.plan import StagePlan, plan_stage
@@ -143,11 +144,19 @@ class Distiller:
     def choose(self, i: int, state: State) -> list[Example]:
         """This stage's new training examples: plan, select, synthesize, annotate, check."""
         rng = random.Random(f"{self.cfg.seed}/stage/{i}")
-        plan = plan_stage(self.method, self.quotas[i], {d: len(state.remaining[d]) for d in self.domains}, i)
+        plan = plan_stage(self.method, self.quotas[i], {d: len(state.remaining[d]) for d in self.domains}, i,
+                          self.cfg.teacher.verify.samples, state.synth_carry)
         log.info("stage %d/%d: quota %s; tail %s", i + 1, self.stages, plan.quota.to_json(), plan.tail or "none")
+        if plan.verify or plan.carry:
+            log.info("stage %d/%d: synthesis %s, verification %s; units left for the next stage %s", i + 1,
+                     self.stages, plan.synthesize, plan.verify, plan.carry or "none")
         selected, scored, candidates = self.select(i, plan, state, rng)
         with self.clock.phase(str(i + 1), "teacher"):
             synthetic = self.synthesize(i, plan.synthesize, state, rng)
+        state.synth_carry = dict(plan.carry)
+        if i == self.stages - 1 and plan.carry:  # nothing comes after the last stage: reported unspent
+            for d, n in plan.carry.items():
+                state.add_unspent(d, "verification remainder", n)
         copies = self.duplicates(plan.duplicate, state, rng)
         self.folder.write_stage_choice(plan, selected + copies, synthetic, scored, candidates)
         with self.clock.phase(str(i + 1), "teacher"):
@@ -264,19 +273,26 @@ class Distiller:
     # ---- teacher ---------------------------------------------------------------------------
     def synthesize(self, i: int, counts: dict[str, int], state: State, rng: random.Random) -> list[Example]:
         """Fill each tail domain's deficit with synthetic examples: one teacher call each, few-shot on real
-        examples of the domain, then the hygiene check (the paper uses them unverified). Rejected replies
-        keep their cost and are not bought again."""
+        examples of the domain, then the checks (hygiene, and for classification the domain's own labels;
+        the paper uses them unverified) and, with ``teacher.verify.samples`` = k, k re-answers each.
+        Rejected replies keep their cost and are not bought again."""
         out: list[Example] = []
         if not counts:
             return out
-        t = self.cfg.teacher
-        with bar(f"stage {i + 1}: teacher synthesis", sum(counts.values())) as advance:
+        t, k = self.cfg.teacher, self.cfg.teacher.verify.samples
+        with bar(f"stage {i + 1}: teacher synthesis" + (" and verification" if k else ""),
+                 sum(counts.values()) * (1 + k)) as advance:
             for d, n in counts.items():
                 real = [e for e in self.pool if e.domain == d]
                 seeds = rng.sample(real, min(t.synthesis_seeds, len(real)))
                 existing = [e.input for e in real] + [e.input for e in state.train if e.domain == d]
                 first = state.synth_asked.get(d, 0)
-                out += synthesize_examples(self.engine, self.requests, i, d, seeds, n, first, existing, advance)
+                own = sorted({e.answer for e in real}) if self.labels is not None else None
+                made = synthesize_examples(self.engine, self.requests, i, d, seeds, n, first, existing, advance,
+                                           domain_labels=own, verify=k, labels=self.labels)
+                out += made.examples
+                if made.unverified:
+                    state.add_unspent(d, "not verified (synthesis not usable)", made.unverified * k)
                 state.synth_asked[d] = first + n
         return out
 
@@ -357,6 +373,8 @@ class Distiller:
             # units paid for that did not become training data (dropped by the check)
             shortfall_by_domain={d: units_by_domain[d] - n_by_domain[d] for d in self.domains}
             if self.method.rationale else {},
+            shortfall_reasons=self.ledger.shortfall_reasons() if self.method.rationale else {},
+            unspent_by_domain=state.unspent,
             n_test=len(test),
             **summary,
             majority=ev.majority(test),
@@ -390,19 +408,45 @@ def annotate_examples(engine: TeacherEngine, requests: RequestBuilder, stage: in
     return [v.example for _, v in judged if v.ok]
 
 
+@dataclass
+class Synthesis:
+    examples: list[Example]  # kept: parsed, passed the checks and (with verification) verified
+    unverified: int = 0  # synthesis calls whose example got no verification (not usable, or not made)
+
+
 def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: int, domain: str,
-                        seeds: list[Example], n: int, first: int, existing: list[str], advance=None) -> list[Example]:
+                        seeds: list[Example], n: int, first: int, existing: list[str], advance=None,
+                        domain_labels: list[str] | None = None, verify: int = 0,
+                        labels: list[str] | None = None) -> Synthesis:
     """``n`` synthetic examples of ``domain`` (sample indices first..first+n-1), one call each, few-shot
-    on ``seeds``; those that pass the hygiene check (nothing in ``existing`` repeated) are kept."""
+    on ``seeds``; those that pass the checks (nothing in ``existing`` repeated; for classification a label
+    in ``domain_labels``) are kept, and with ``verify`` = k each is re-answered k times from its input alone
+    (any of ``labels`` may be the re-answer) and kept when a strict majority agrees. An example that is not
+    usable gets no re-answers: their units are not spent."""
     t = requests.cfg
     outs = engine.execute([requests.synthesis(stage, domain, seeds, first + j) for j in range(n)], advance)
     paid = [(first + j, o) for j, o in enumerate(outs) if o.reply is not None]
     prime = requests.synthesis_prime  # a base model continues a prompt ending with it
     verdicts = check_syntheses(
         [(s, None if o.reply.text is None else prime + o.reply.text, o.reply.error) for s, o in paid],
-        domain, stage, existing, t.synthesis_min_chars, t.synthesis_max_chars)
-    engine.record(zip([o for _, o in paid], verdicts))
-    return [v.example for v in verdicts if v.ok]
+        domain, stage, existing, t.synthesis_min_chars, t.synthesis_max_chars, domain_labels)
+    judged = list(zip([o for _, o in paid], verdicts))
+    ok = [j for j, (_, v) in enumerate(judged) if v.ok]
+    if verify:
+        if advance and n > len(ok):
+            advance((n - len(ok)) * verify)  # re-answers not asked
+        asks = [requests.verification(stage, judged[j][1].example, s, labels) for j in ok for s in range(verify)]
+        vouts, answers = engine.execute(asks, advance), []
+        for m, j in enumerate(ok):
+            mine = vouts[m * verify:(m + 1) * verify]
+            replies = [(None, x.error) if x.reply is None else (x.reply.text, x.reply.error) for x in mine]
+            verdict, per = check_verification(judged[j][1].example, replies, labels)
+            judged[j] = (judged[j][0], verdict)
+            answers += [(x, pv) for x, pv in zip(mine, per) if x.reply is not None]
+        judged += answers
+    engine.record(judged)
+    kept = [v.example for _, v in judged if v.ok and v.example is not None]
+    return Synthesis(kept, n - len(ok) if verify else 0)
 
 
 def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, backend=None) -> RunMetrics:

@@ -48,6 +48,13 @@ class State:
     synth_asked: dict[str, int] = field(default_factory=dict)  # synthesis calls so far per domain (sample index)
     copies: dict[str, int] = field(default_factory=dict)  # duplicate-ft-cot: paid copies so far per real example
     cap_reached: str | None = None  # a token or dollar cap ended the buying (at which stage, which cap)
+    synth_carry: dict[str, int] = field(default_factory=dict)  # units a tail domain left for its next stage (verification)
+    unspent: dict[str, dict[str, int]] = field(default_factory=dict)  # per domain and reason: units not spent
+
+    def add_unspent(self, domain: str, reason: str, n: int) -> None:
+        if n:
+            by = self.unspent.setdefault(domain, {})
+            by[reason] = by.get(reason, 0) + n
 
     @classmethod
     def start(cls, pool: list[Example], domains: list[str]) -> "State":
@@ -127,7 +134,9 @@ class RunFolder:
             "stage": i, "kept_new": kept_new, "n_train": len(state.train), "spent": spent, "training": training,
             "phase_seconds": seconds or {},
             "remaining": state.remaining, "synth_asked": state.synth_asked, "copies": state.copies,
-            **({"cap_reached": state.cap_reached} if state.cap_reached else {})})
+            **({"cap_reached": state.cap_reached} if state.cap_reached else {}),
+            **({"synth_carry": state.synth_carry} if state.synth_carry else {}),
+            **({"unspent": state.unspent} if state.unspent else {})})
 
     def completed_stages(self) -> list[int]:
         return sorted(int(p.parent.name) for p in self.path.glob("stages/*/done.json"))
@@ -141,7 +150,8 @@ class RunFolder:
         info = self.read_json(f"stages/{i}/done.json")
         train = [Example.from_json(r) for r in read_jsonl(self.stage_path(i) / "train.jsonl")]
         return State(remaining=info["remaining"], train=train, synth_asked=info.get("synth_asked", {}),
-                     copies=info.get("copies", {}), cap_reached=info.get("cap_reached"))
+                     copies=info.get("copies", {}), cap_reached=info.get("cap_reached"),
+                     synth_carry=info.get("synth_carry", {}), unspent=info.get("unspent", {}))
 
     def write_metrics(self, metrics: RunMetrics) -> None:
         self.write_json("metrics.json", metrics.to_json())

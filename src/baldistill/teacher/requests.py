@@ -16,7 +16,7 @@ from ..prompts import Prompt, load_prompt
 
 @dataclass(frozen=True)
 class Request:
-    kind: str  # annotate | synthesize
+    kind: str  # annotate | synthesize | verify
     stage: int
     domain: str
     example_id: str | None
@@ -34,7 +34,7 @@ class Request:
     def key(self) -> str:
         """Which budget unit this request is: one per example it makes (a real example, a paid copy of one,
         a synthetic example), never shared, so every training example is paid by a unit of its own."""
-        return f"{self.kind}/{self.example_id}"
+        return f"{self.kind}/{self.example_id}" + (f"/{self.meta['sample']}" if self.kind == "verify" else "")
 
     @property
     def legacy_key(self) -> str:
@@ -57,7 +57,8 @@ class Request:
 
 
 # the values each prompt is filled with; a placeholder outside these fails at the first call otherwise
-PLACEHOLDERS = {"annotate_prompt": ("instruction", "input", "answer"), "synthesize_prompt": ("domain", "examples")}
+PLACEHOLDERS = {"annotate_prompt": ("instruction", "input", "answer"), "synthesize_prompt": ("domain", "examples"),
+                "verify.prompt": ("instruction", "input", "labels")}
 
 
 def _prompt(name: str, key: str) -> Prompt:
@@ -95,6 +96,7 @@ class RequestBuilder:
         self.model = cfg.model or cfg.kind  # the reference teacher answers to its kind
         self.annotate_prompt = _prompt(cfg.annotate_prompt, "annotate_prompt")
         self.synth_prompt = _prompt(cfg.synthesize_prompt, "synthesize_prompt")
+        self.verify_prompt = _prompt(cfg.verify.prompt, "verify.prompt")
 
     def _payload(self, prompt: Prompt, values: dict, temperature: float, sample: int | str, prime: str = "") -> dict:
         """What decides the reply. For a base model (completions) the prompt ends with ``prime``, the
@@ -127,7 +129,17 @@ class RequestBuilder:
             for s in seeds)
         payload = self._payload(self.synth_prompt, {"domain": domain, "examples": shots},
                                 self.cfg.synthesis_temperature, sample, prime=self.synthesis_prime)
-        return Request("synthesize", stage, domain, synthetic_id(domain, sample), payload, self.synth_prompt.hash)
+        return Request("synthesize", stage, domain, synthetic_id(domain, sample), payload, self.synth_prompt.hash,
+                       {"seeds": seeds, "sample": sample})
+
+    def verification(self, stage: int, ex: Example, sample: int, labels: list[str] | None = None) -> Request:
+        """The ``sample``-th re-answer of a synthetic example from its input alone: the proposed answer is not
+        shown. For classification the whole label set is (the re-answer may be any label of the task)."""
+        shown = f"\nChoose the answer from: {', '.join(labels)}\n" if labels else ""
+        values = {"instruction": self.instruction, "input": ex.input, "labels": shown}
+        payload = self._payload(self.verify_prompt, values, self.cfg.verify.temperature, f"{ex.id}/{sample}")
+        return Request("verify", stage, ex.domain, ex.id, payload, self.verify_prompt.hash,
+                       {"example": ex, "sample": sample})
 
     @property
     def synthesis_prime(self) -> str:
