@@ -87,3 +87,30 @@ def test_small_distillation_through_llamacpp(llama_server, tiny_model, tmp_path)
     replies = [json.loads(l) for l in (tmp_path / "run/stages/0/train.jsonl").read_text().splitlines()]
     print("kept:", [(r["domain"], r["rationale"][:80]) for r in replies])
     print("ledger:", [(r["kind"], r["status"], r["note"][:60]) for r in calls])
+
+
+def test_verification_re_answers_through_llamacpp(llama_server, tmp_path):
+    """Re-answers of synthetic examples from their input alone, through the OpenAI-compatible backend and a real
+    server: each is a charged unit of kind verify with reported usage, and the check judges every one."""
+    from baldistill.config import TeacherConfig
+    from baldistill.core.checks import check_verification
+    from baldistill.data import Example
+    from baldistill.teacher import RequestBuilder, TeacherEngine, make_backend
+
+    cfg = TeacherConfig(kind="openai", model="smollm2", base_url=llama_server, api_key_env=None, max_tokens=60,
+                        concurrency=2, timeout=120, verify={"samples": 1})
+    labels = sorted(TOPICS)
+    exs = [Example(f"syn-{t}-0", t, xs[0], t, f"It is about {t}.", "synthetic") for t, xs in TOPICS.items()]
+    led = Ledger(10, tmp_path / "ledger.sqlite")
+    engine = TeacherEngine(make_backend(cfg), cfg, led)
+    try:
+        b = RequestBuilder(cfg, "Which topic is this sentence about: sports, weather or cooking?")
+        outs = engine.execute([b.verification(1, e, 0, labels) for e in exs])
+    finally:
+        engine.close()
+    rows = led.rows()
+    assert [r["kind"] for r in rows] == ["verify"] * 3 and led.spent == 3
+    assert all(r["status"] == "ok" and r["prompt_tokens"] > 0 and r["completion_tokens"] > 0 for r in rows)
+    verdicts = [check_verification(e, [(o.reply.text, o.reply.error)], labels)[0] for e, o in zip(exs, outs)]
+    assert all(v.status in ("ok", "dropped") for v in verdicts)
+    print("re-answers:", [(e.answer, o.reply.text[:80], v.status) for e, o, v in zip(exs, outs, verdicts)])
