@@ -52,7 +52,7 @@ def test_synthesis_is_stateless_and_deterministic():
 def test_synthesis_noise_and_duplicates_are_handled():
     big = [Example(f"{d}{k}", d, f"q {d} {k} " + hashlib.md5(f"{d}{k}".encode()).hexdigest(), f"{d}{k % 5}")
            for d in "ab" for k in range(400)]
-    c = client(big, budget=400, synthesis_noise=0.3, seed=0)
+    c = client(big, budget=400, synthesis_noise={"other_domain": 0.15, "wrong_answer": 0.15}, seed=0)
     a_inputs = {e.input for e in big if e.domain == "a"}
     got = c.synthesize(0, "a", [], 300, 0, existing=[])
     from_other = sum(e.input not in a_inputs for e in got)

@@ -70,4 +70,9 @@ def stats_table(counts: dict[str, int], budget: int | None, stages: int, policy:
 
 
 def print_table(t: Table) -> None:
-    Console().print(t)
+    """A table fits the terminal it is shown in; written to a pipe or a file (logs, CI), it is never
+    squeezed to rich's default 80 columns, which would fold its headers and numbers."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, console.measure(t, options=console.options.update_width(1000)).maximum))
+    console.print(t)
