@@ -174,7 +174,11 @@ class TeacherConfig(_Strict):
     max_total_tokens: int | None = Field(None, ge=1, description="hard cap on prompt + completion tokens")
     max_dollars: float | None = Field(None, gt=0, description="hard cap on dollars (needs a price)")
     annotate_prompt: str = "annotate_v1"
-    synthesize_prompt: str = "synthesize_v1"
+    synthesize_prompt: str = "synthesize_v2"
+    structured: Literal["auto", "json_schema", "json_object", "off"] = Field(
+        "auto", description="structured output (kind: openai, api: chat): synthesis and verification ask for a JSON object; "
+        "auto tries json_schema, then json_object, then text, as the server accepts; an explicit form also applies to annotation")
+    synthesis_avoid: int = Field(20, ge=0, description="synthetic inputs of earlier stages listed in a synthesis prompt for the teacher to avoid (the most recent)")
     synthesis_noise: SynthesisNoise = Field(default_factory=SynthesisNoise, description="reference teacher: rates of bad synthetic examples per kind, or one number split evenly over the four kinds")
     verify: VerifyConfig = VerifyConfig()
     verifier: VerifierConfig = VerifierConfig()
@@ -189,6 +193,9 @@ class TeacherConfig(_Strict):
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"teacher.base_url: {self.base_url!r} must start with http:// or https://, "
                              "e.g. http://127.0.0.1:8000/v1")
+        if self.structured in ("json_schema", "json_object") and self.api == "completions":
+            raise ValueError(f"teacher.structured: {self.structured} needs api: chat (the completions endpoint "
+                             "takes no response_format); use auto or off")
         if self.max_dollars is not None and not (self.price.input_per_mtok or self.price.output_per_mtok):
             raise ValueError("teacher.max_dollars needs teacher.price (input_per_mtok / output_per_mtok)")
         return self

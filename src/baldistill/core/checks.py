@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..data import Example, synthetic_id
 from .answers import answer_span, answers_match, parse_answer
+from .structured import fields, rationale_from, read_object
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,19 @@ class Verdict:
 
 
 def annotation_from(text: str, gold: str, labels: list[str] | None = None) -> tuple[str, str | None, bool]:
-    """(rationale, parsed answer, agrees with gold). The rationale always ends by stating its answer."""
-    rationale = text.strip()
+    """(rationale, parsed answer, agrees with gold). The rationale always ends by stating its answer. A reply
+    that is a JSON object ``{reasoning, answer}`` (structured output) is written as the same kind of text."""
+    obj = read_object(text)
+    got = fields(obj, ("reasoning", "answer")) if obj is not None else None
+    if got is not None:
+        stated = parse_answer(got["reasoning"], labels) if "answer" in got["reasoning"].lower() else None
+        if stated is not None and not answers_match(stated, got["answer"]):
+            return got["reasoning"], stated, False  # its reasoning argues for another answer
+        rationale = rationale_from(got["reasoning"], got["answer"])
+    elif obj is not None:
+        return text.strip(), None, False  # breaks the schema
+    else:
+        rationale = text.strip()
     answer = parse_answer(rationale, labels)
     return rationale, answer, answer is not None and answers_match(answer, gold)
 
@@ -39,14 +51,24 @@ def annotation_from(text: str, gold: str, labels: list[str] | None = None) -> tu
 _FIELD = re.compile(r"^\s*(input|question|reasoning|rationale|answer)\s*:\s*", re.IGNORECASE | re.MULTILINE)
 
 
+SCHEMA_BROKEN = "reply breaks the JSON schema (needs string fields input, reasoning, answer)"
+
+
 def synthesis_from(text: str) -> tuple[str, str, str, bool] | None:
-    """(input, rationale, answer, consistent) from a reply in the Input/Reasoning/Answer format, or None.
-    ``consistent`` is False when the reasoning states a different final answer than the Answer line."""
-    parts: dict[str, str] = {}
-    marks = list(_FIELD.finditer(text))
-    for m, nxt in zip(marks, marks[1:] + [None]):
-        name = {"question": "input", "rationale": "reasoning"}.get(m.group(1).lower(), m.group(1).lower())
-        parts.setdefault(name, text[m.end(): nxt.start() if nxt else len(text)].strip())
+    """(input, rationale, answer, consistent) from a reply in the Input/Reasoning/Answer format, or from a JSON
+    object with those fields (structured output), or None. ``consistent`` is False when the reasoning states a
+    different final answer than the Answer line."""
+    obj = read_object(text)
+    if obj is not None:
+        parts = fields(obj, ("input", "reasoning", "answer"))
+        if parts is None:
+            return None
+    else:
+        parts = {}
+        marks = list(_FIELD.finditer(text))
+        for m, nxt in zip(marks, marks[1:] + [None]):
+            name = {"question": "input", "rationale": "reasoning"}.get(m.group(1).lower(), m.group(1).lower())
+            parts.setdefault(name, text[m.end(): nxt.start() if nxt else len(text)].strip())
     if not all(parts.get(k) for k in ("input", "answer")):
         return None
     answer = parts["answer"].splitlines()[0].strip().rstrip(".").strip()
@@ -86,6 +108,9 @@ def check_annotation(ex: Example, text: str | None, finish_reason: str | None = 
     if text is None:
         return Verdict("parse_error", error or "")
     rationale, answer, ok = annotation_from(text, ex.answer, labels)
+    obj = read_object(text)
+    if obj is not None and fields(obj, ("reasoning", "answer")) is None:
+        return Verdict("parse_error", "reply breaks the JSON schema (needs string fields reasoning, answer)")
     if not ok and finish_reason == "length":
         return Verdict("parse_error", "reply cut at max_tokens before its answer")
     if answer is None:
@@ -110,7 +135,8 @@ def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: s
         parsed = synthesis_from(text)
         why = None
         if parsed is None:
-            out.append(Verdict("parse_error", "reply not in the Input/Reasoning/Answer format"))
+            out.append(Verdict("parse_error", SCHEMA_BROKEN if read_object(text) is not None
+                               else "reply not in the Input/Reasoning/Answer format"))
             continue
         if not parsed[3]:
             why = "reasoning and answer disagree"
@@ -138,6 +164,11 @@ def check_verification(ex: Example, replies: list[tuple[str | None, str | None]]
     and one on each re-answer (``parse_error`` when it states no answer)."""
     per, said = [], []
     for text, error in replies:
+        obj = read_object(text) if text is not None else None
+        if obj is not None:  # structured: {reasoning, answer}
+            got = fields(obj, ("reasoning", "answer"))
+            text = rationale_from(got["reasoning"], got["answer"]) if got and got["answer"] else None
+            error = error or (None if text else "re-answer breaks the JSON schema (needs reasoning, answer)")
         stated = text is not None and (labels is not None or answer_span(text) is not None)
         answer = parse_answer(text.strip(), labels) if stated else None  # qa: it must say "The answer is ..."
         if answer is None:

@@ -39,8 +39,13 @@ def estimate(cfg: RunConfig) -> list[dict]:
     by_dom = {d: [e for e in pool if e.domain == d] for d in sizes}
     rng = random.Random(cfg.seed)
     ann_tok = {d: _avg_tokens([build.annotation(0, e) for e in xs[:50]]) for d, xs in by_dom.items()}
-    syn_tok = {d: _avg_tokens([build.synthesis(0, d, rng.sample(xs, min(t.synthesis_seeds, len(xs))), 0)])
+    # a synthesis prompt of a later stage also lists up to synthesis_avoid earlier synthetic inputs (sized here
+    # by the domain's real inputs); the labels only matter for the JSON instruction of classification
+    own = {d: sorted({e.answer for e in xs}) for d, xs in by_dom.items()} if cfg.data.task == "classification" else {}
+    syn_tok = {d: _avg_tokens([build.synthesis(0, d, rng.sample(xs, len(xs)), 0, [], own.get(d))])
                for d, xs in by_dom.items()}
+    syn_tok_later = {d: _avg_tokens([build.synthesis(1, d, xs, 0, [e.input for e in xs][:t.synthesis_avoid] * (
+        t.synthesis_avoid // max(1, len(xs)) + 1), own.get(d))]) for d, xs in by_dom.items()}
     labels = sorted({e.answer for e in pool}) if cfg.data.task == "classification" else None
     ver_tok = {d: _avg_tokens([build.verification(0, e, 0, labels) for e in xs[:20]]) for d, xs in by_dom.items()}
     mean_ann = sum(ann_tok[d] * n for d, n in sizes.items()) / sum(sizes.values())
@@ -50,7 +55,7 @@ def estimate(cfg: RunConfig) -> list[dict]:
             ptok = p.annotate * mean_ann
         else:
             real = {d: p.take[d] + p.duplicate.get(d, 0) for d in p.take}
-            ptok = sum(real[d] * ann_tok[d] for d in real) + sum(n * syn_tok[d] for d, n in p.synthesize.items()) \
+            ptok = sum(real[d] * ann_tok[d] for d in real) + sum(n * (syn_tok if p.stage == 0 else syn_tok_later)[d] for d, n in p.synthesize.items()) \
                 + sum(n * ver_tok[d] for d, n in p.verify.items())
         units = p.units()
         rows.append({"stage": p.stage, "annotate": units["annotate"], "synthesize": units["synthesize"],

@@ -284,12 +284,13 @@ class Distiller:
                  sum(counts.values()) * (1 + k)) as advance:
             for d, n in counts.items():
                 real = [e for e in self.pool if e.domain == d]
-                seeds = rng.sample(real, min(t.synthesis_seeds, len(real)))
+                order = rng.sample(real, len(real))  # each request shows its own window of it
                 existing = [e.input for e in real] + [e.input for e in state.train if e.domain == d]
+                avoid = [e.input for e in state.train if e.domain == d and e.source == "synthetic"]
                 first = state.synth_asked.get(d, 0)
                 own = sorted({e.answer for e in real}) if self.labels is not None else None
-                made = synthesize_examples(self.engine, self.requests, i, d, seeds, n, first, existing, advance,
-                                           domain_labels=own, verify=k, labels=self.labels)
+                made = synthesize_examples(self.engine, self.requests, i, d, order, n, first, existing, advance,
+                                           domain_labels=own, verify=k, labels=self.labels, avoid=avoid)
                 out += made.examples
                 if made.unverified:
                     state.add_unspent(d, "not verified (synthesis not usable)", made.unverified * k)
@@ -401,7 +402,7 @@ class Distiller:
 def annotate_examples(engine: TeacherEngine, requests: RequestBuilder, stage: int, examples: list[Example],
                       labels: list[str] | None = None, advance=None) -> list[Example]:
     """Teacher rationales for real examples (gold answer given); those whose answer agrees are kept."""
-    outs = engine.execute([requests.annotation(stage, e) for e in examples], advance)
+    outs = engine.execute([requests.annotation(stage, e, labels) for e in examples], advance)
     judged = [(o, check_annotation(e, o.reply.text, o.reply.finish_reason, o.reply.error, labels))
               for e, o in zip(examples, outs) if o.reply is not None]
     engine.record(judged)
@@ -415,16 +416,18 @@ class Synthesis:
 
 
 def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: int, domain: str,
-                        seeds: list[Example], n: int, first: int, existing: list[str], advance=None,
+                        real: list[Example], n: int, first: int, existing: list[str], advance=None,
                         domain_labels: list[str] | None = None, verify: int = 0,
-                        labels: list[str] | None = None) -> Synthesis:
+                        labels: list[str] | None = None, avoid: list[str] = ()) -> Synthesis:
     """``n`` synthetic examples of ``domain`` (sample indices first..first+n-1), one call each, few-shot
-    on ``seeds``; those that pass the checks (nothing in ``existing`` repeated; for classification a label
+    on windows of ``real`` (a seeded order of the domain's real examples), listing ``avoid`` (synthetic
+    inputs of earlier stages); those that pass the checks (nothing in ``existing`` repeated; for classification a label
     in ``domain_labels``) are kept, and with ``verify`` = k each is re-answered k times from its input alone
     (any of ``labels`` may be the re-answer) and kept when a strict majority agrees. An example that is not
     usable gets no re-answers: their units are not spent."""
     t = requests.cfg
-    outs = engine.execute([requests.synthesis(stage, domain, seeds, first + j) for j in range(n)], advance)
+    outs = engine.execute([requests.synthesis(stage, domain, real, first + j, avoid, domain_labels)
+                           for j in range(n)], advance)
     paid = [(first + j, o) for j, o in enumerate(outs) if o.reply is not None]
     prime = requests.synthesis_prime  # a base model continues a prompt ending with it
     verdicts = check_syntheses(

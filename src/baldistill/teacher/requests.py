@@ -4,10 +4,12 @@ reply, and which budget unit a request is. Pure: no network, no ledger (``estima
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..budget.cache import request_key
+from ..core import structured
 from ..config import ConfigError
 from ..data import Example, synthetic_id
 from ..prompts import HERE as PROMPTS
@@ -57,8 +59,12 @@ class Request:
 
 
 # the values each prompt is filled with; a placeholder outside these fails at the first call otherwise
-PLACEHOLDERS = {"annotate_prompt": ("instruction", "input", "answer"), "synthesize_prompt": ("domain", "examples"),
+PLACEHOLDERS = {"annotate_prompt": ("instruction", "input", "answer"),
+                "synthesize_prompt": ("domain", "examples", "avoid", "sample", "format"),
                 "verify.prompt": ("instruction", "input", "labels")}
+
+# what a synthesis prompt's {format} says when no JSON object is asked for
+TEXT_FORMAT = "Use exactly this format:\nInput: <the new question>\nReasoning: <a short step-by-step solution>\nAnswer: <the final answer>"
 
 
 def _prompt(name: str, key: str) -> Prompt:
@@ -88,8 +94,13 @@ def _prompt(name: str, key: str) -> Prompt:
     return prompt
 
 
+def api_seed(*parts) -> int:
+    """A per-sample ``seed`` for the API (OpenAI, vLLM, llama.cpp and Ollama take one): stable across runs."""
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:4], "big") >> 1
+
+
 class RequestBuilder:
-    """Annotation and synthesis requests for one run (its teacher config, instruction and seed)."""
+    """Annotation, synthesis and verification requests for one run (its teacher config, instruction and seed)."""
 
     def __init__(self, cfg, instruction: str = "", seed: int = 0):
         self.cfg, self.instruction, self.seed = cfg, instruction, seed
@@ -98,20 +109,44 @@ class RequestBuilder:
         self.synth_prompt = _prompt(cfg.synthesize_prompt, "synthesize_prompt")
         self.verify_prompt = _prompt(cfg.verify.prompt, "verify.prompt")
 
-    def _payload(self, prompt: Prompt, values: dict, temperature: float, sample: int | str, prime: str = "") -> dict:
+    def form(self, kind: str) -> str | None:
+        """The response_format form a request of ``kind`` is built with (None: none). Only a chat server is
+        asked; ``auto`` builds json_schema (the backend falls back when the server rejects it) and leaves
+        annotation free text; an explicit form applies to every kind."""
+        c = self.cfg
+        if c.kind != "openai" or c.api != "chat" or c.structured == "off":
+            return None
+        if c.structured == "auto":
+            return None if kind == "annotate" else "json_schema"
+        return c.structured
+
+    def _payload(self, prompt: Prompt, values: dict, temperature: float, sample: int | str, prime: str = "",
+                 schema: dict | None = None, form: str | None = None, api_seed: int | None = None) -> dict:
         """What decides the reply. For a base model (completions) the prompt ends with ``prime``, the
-        start of the expected answer, and a blank-lines stop ends the continuation."""
+        start of the expected answer, and a blank-lines stop ends the continuation. With a structured
+        ``form`` the request carries ``response_format`` and the prompt says what the JSON object holds
+        (through a ``{format}`` placeholder, or as a last line)."""
         c = self.cfg
         p = {"model": self.model, "temperature": temperature, c.token_param: c.max_tokens, "sample": sample}
+        wants_format = "{format}" in prompt.user or "{format}" in prompt.system
+        if form is not None:
+            values = {**values, "format": structured.instruction(schema)}
         if c.api == "chat":
-            p["messages"] = prompt.messages(**values)
+            msgs = prompt.messages(**values)
+            if form is not None and not wants_format:
+                msgs[-1] = {**msgs[-1], "content": msgs[-1]["content"] + "\n\n" + structured.instruction(schema)}
+            p["messages"] = msgs
+            if form is not None:
+                p["response_format"] = structured.response_format(schema, form)
         else:
             p["prompt"] = prompt.text(**values) + "\n\n" + prime
             if prime:
                 p["stop"] = ["\n\n\n"]
+        if api_seed is not None and c.kind == "openai":
+            p["seed"] = api_seed
         return p
 
-    def annotation(self, stage: int, ex: Example) -> Request:
+    def annotation(self, stage: int, ex: Example, labels: list[str] | None = None) -> Request:
         """``ex.meta['copy']``: the n-th annotated copy of a real example (duplicate-ft-cot; 0 for the
         example itself). Each copy is a budget unit. Copies, and runs with another seed, reuse the cached
         reply unless ``fresh_samples`` asks for a new sample per seed and copy (the sample index enters
@@ -119,16 +154,33 @@ class RequestBuilder:
         values = {"instruction": self.instruction, "input": ex.input, "answer": ex.answer}
         copy = ex.meta.get("copy", 0)
         sample = f"seed{self.seed}/copy{copy}" if self.cfg.fresh_samples else 0
-        payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, sample)
+        form = self.form("annotate")
+        payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, sample,
+                                schema=structured.answer_schema(labels), form=form)
         return Request("annotate", stage, ex.domain, ex.id, payload, self.annotate_prompt.hash, {"example": ex}, copy)
 
-    def synthesis(self, stage: int, domain: str, seeds: list[Example], sample: int) -> Request:
-        """Few-shot on real examples of the domain, in the Input/Reasoning/Answer format."""
+    def synthesis(self, stage: int, domain: str, real: list[Example], sample: int, avoid: list[str] = (),
+                  domain_labels: list[str] | None = None) -> Request:
+        """The ``sample``-th synthetic example of ``domain``: few-shot on real examples of the domain in the
+        Input/Reasoning/Answer format (or as a JSON object). Requests of a domain differ in content, so a
+        deterministic server still makes different examples: each shows another window of ``real`` (a
+        seeded order of the domain's real examples), carries its own number and, where the API takes one,
+        its own seed; ``avoid`` lists synthetic inputs made before this stage."""
+        m = min(self.cfg.synthesis_seeds, len(real))
+        start = (sample * m if len(real) > m else sample) % len(real) if real else 0
+        seeds = [real[(start + i) % len(real)] for i in range(m)]
         shots = "\n\n".join(
             f"Input: {s.input}\n" + (f"Reasoning: {s.rationale}\n" if s.rationale else "") + f"Answer: {s.answer}"
             for s in seeds)
-        payload = self._payload(self.synth_prompt, {"domain": domain, "examples": shots},
-                                self.cfg.synthesis_temperature, sample, prime=self.synthesis_prime)
+        shown = [a if len(a) <= 300 else a[:297] + "..." for a in list(avoid)[-self.cfg.synthesis_avoid:]] \
+            if self.cfg.synthesis_avoid else []
+        avoid_text = ("\nExamples already written for this domain (do not repeat them):\n"
+                      + "\n".join(f"- {a}" for a in shown) + "\n") if shown else ""
+        form = self.form("synthesize")
+        values = {"domain": domain, "examples": shots, "avoid": avoid_text, "sample": sample + 1, "format": TEXT_FORMAT}
+        payload = self._payload(self.synth_prompt, values, self.cfg.synthesis_temperature, sample,
+                                prime=self.synthesis_prime, schema=structured.synthesis_schema(domain_labels),
+                                form=form, api_seed=api_seed(domain, sample))
         return Request("synthesize", stage, domain, synthetic_id(domain, sample), payload, self.synth_prompt.hash,
                        {"seeds": seeds, "sample": sample})
 
@@ -137,7 +189,9 @@ class RequestBuilder:
         shown. For classification the whole label set is (the re-answer may be any label of the task)."""
         shown = f"\nChoose the answer from: {', '.join(labels)}\n" if labels else ""
         values = {"instruction": self.instruction, "input": ex.input, "labels": shown}
-        payload = self._payload(self.verify_prompt, values, self.cfg.verify.temperature, f"{ex.id}/{sample}")
+        payload = self._payload(self.verify_prompt, values, self.cfg.verify.temperature, f"{ex.id}/{sample}",
+                                schema=structured.answer_schema(labels), form=self.form("verify"),
+                                api_seed=api_seed(ex.id, sample))
         return Request("verify", stage, ex.domain, ex.id, payload, self.verify_prompt.hash,
                        {"example": ex, "sample": sample})
 

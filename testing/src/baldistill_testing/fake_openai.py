@@ -21,6 +21,13 @@ kind               what the server does                                        a
 ``"404"``          404 not_found_error                                         no
 =================  ==========================================================  ========
 
+Structured output (``response_formats``): which ``response_format`` types the server takes, as the real ones
+do — ``SERVER_FORMATS["openai"]`` and ``["vllm"]`` take ``json_schema`` and ``json_object``,
+``["llamacpp"]`` only ``json_object`` (with a ``schema``; a ``json_schema`` gets llama-cpp-python 0.3's answer:
+HTTP 500 carrying its request-validation error), ``["fastapi"]`` only ``json_object`` with a 422 validation
+error, ``["plain"]`` none (400 naming ``response_format``). ``None`` (the default) accepts any and
+ignores it, like a server that does not know the field. A rejection does no work and is not billed.
+
 "answered" means the server did (or may have done) the work and would bill it;
 such requests are counted in ``answered`` and their canonical body key is
 appended to ``answered_keys``.
@@ -59,6 +66,9 @@ _ERRORS: dict[str, dict[str, Any]] = {
 }
 
 _ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+
+SERVER_FORMATS: dict[str, tuple[str, ...]] = {"openai": ("json_schema", "json_object"), "vllm": ("json_schema", "json_object"),
+                                              "llamacpp": ("json_object",), "fastapi": ("json_object",), "plain": ()}
 
 
 def canonical_key(body: Any) -> str:
@@ -143,7 +153,8 @@ class FakeOpenAIServer:
                  faults: list | Callable[[int, dict], str | None] | None = None, fault_rate: float = 0.0,
                  fault_kinds=FAULT_KINDS, seed: int = 0, retry_after: float = 0.05,
                  slow_seconds: float = 2.0, on_request: Callable[[int, dict], Any] | None = None,
-                 model: str = "fake-teacher", api_key: str | None = None):
+                 model: str = "fake-teacher", api_key: str | None = None,
+                 response_formats: tuple[str, ...] | str | None = None):
         for k in (list(faults) if isinstance(faults, (list, tuple)) else []) + list(fault_kinds):
             if k is not None and k not in ALL_FAULT_KINDS:
                 raise ValueError(f"unknown fault kind {k!r}; known: {ALL_FAULT_KINDS}")
@@ -160,6 +171,9 @@ class FakeOpenAIServer:
         self.on_request = on_request
         self.model = model
         self.api_key = api_key
+        self.format_profile = response_formats if isinstance(response_formats, str) else None
+        self.response_formats = SERVER_FORMATS[response_formats] if isinstance(response_formats, str) else response_formats
+        self.format_rejections: list[str] = []  # the response_format types refused, in order
 
         self.lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -426,6 +440,8 @@ def _make_handler(server: FakeOpenAIServer):
             except ValueError:
                 return self._send_json(400, {"error": dict(_ERRORS["400"], message="body is not valid JSON",
                                                            param=None)})
+            if self._format_rejected(body):
+                return
             n, kind = server._admit(body, self._authorized())
             if server.on_request is not None:
                 server.on_request(n, body)
@@ -463,5 +479,30 @@ def _make_handler(server: FakeOpenAIServer):
 
         def _count(self, status: str, key: str | None) -> None:
             server._count(status, key)
+
+        def _format_rejected(self, body: dict) -> bool:
+            """Refuse a response_format type this server does not take, the way the real server says it."""
+            rf = body.get("response_format")
+            if server.response_formats is None or not isinstance(rf, dict):
+                return False
+            kind = rf.get("type")
+            if kind in server.response_formats:
+                return False
+            with server.lock:
+                server.format_rejections.append(str(kind))
+                server.status_counts["format_rejected"] += 1
+            if server.format_profile == "llamacpp":  # llama-cpp-python 0.3.x: validation error as a 500
+                msg = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                       f"'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}'}}")
+                self._send_json(500, {"error": {"message": msg, "type": "internal_server_error", "param": None,
+                                                "code": None}})
+            elif "json_object" in server.response_formats:  # a FastAPI server: pydantic validation of the body
+                self._send_json(422, {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"],
+                                                  "msg": "Input should be 'text' or 'json_object'", "input": kind}]})
+            else:
+                self._send_json(400, {"error": {"message": f"Invalid parameter: 'response_format' of type '{kind}' is "
+                                                           "not supported with this model.",
+                                                "type": "invalid_request_error", "param": "response_format", "code": None}})
+            return True
 
     return Handler

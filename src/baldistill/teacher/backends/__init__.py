@@ -57,7 +57,7 @@ def make_backend(cfg, reserve=None, seed: int = 0) -> Backend:
                                 cfg.verifier.reject_wrong, verifies=cfg.verify.samples > 0)
     from .openai import OpenAICompatible
 
-    return OpenAICompatible(cfg.model, cfg.base_url, cfg.api_key_env, cfg.timeout, cfg.concurrency)
+    return OpenAICompatible(cfg.model, cfg.base_url, cfg.api_key_env, cfg.timeout, cfg.concurrency, cfg.structured)
 
 
 __all__ = ["Backend", "Declined", "Fatal", "Refused", "Unknown", "make_backend"]

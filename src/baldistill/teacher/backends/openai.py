@@ -4,13 +4,21 @@ for every failure, whether the server may have done the work."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 
 import openai
 
 from ...config import ConfigError
+from ...core.structured import FORMS, downgrade
 from ..requests import Request
 from . import Fatal, Refused, Unknown
+
+log = logging.getLogger("baldistill")
+# a 400/422 that names one of these rejected the structured-output field, not the request as a whole
+_VALIDATION = re.compile(r"validation error|literal_error", re.IGNORECASE)
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|schema|grammar|structured", re.IGNORECASE)
 
 
 class OpenAICompatible:
@@ -19,8 +27,10 @@ class OpenAICompatible:
     free = False
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str | None = "OPENAI_API_KEY",
-                 timeout: float = 60.0, concurrency: int = 8):
+                 timeout: float = 60.0, concurrency: int = 8, structured: str = "auto"):
         self.model, self.base_url, self.key_env = model, base_url, api_key_env
+        self.structured = structured
+        self.form = "json_schema"  # with structured: auto, the form this server takes (learned, kept for the run)
         self.where = base_url or "the OpenAI API"
         key = os.environ.get(api_key_env) if api_key_env else None
         if api_key_env and not key:
@@ -31,7 +41,28 @@ class OpenAICompatible:
         self.label = f"teacher {model}"
 
     async def send(self, request: Request) -> str:
-        params = {k: v for k, v in request.payload.items() if k != "sample"}
+        """One logical call. With ``structured: auto`` a server that rejects the response_format form (HTTP 400
+        or 422 naming it: no work was done) is asked again at once in the next form (json_schema, json_object,
+        text); the form it takes is kept for the rest of the run. The retries are part of the same call: the
+        ledger reserved one unit for it, and the cache stores the reply under the request as built."""
+        base = {k: v for k, v in request.payload.items() if k != "sample"}
+        while True:
+            auto, form = self.structured == "auto" and "response_format" in base, self.form
+            params = downgrade(base, form) if auto else base
+            try:
+                return await self._create(params)
+            except _FormatRejected as e:
+                if not auto or form == FORMS[-1]:
+                    what = params.get("response_format", {}).get("type", "response_format")
+                    raise Fatal(f"{self.where} rejected the structured-output form {what} (HTTP {e.status}): {e.message}; "
+                                "set teacher.structured to auto (falls back by itself) or off") from None
+                if self.form == form:  # several requests may learn it at once: move on (and say so) once
+                    self.form = FORMS[FORMS.index(form) + 1]
+                    log.info("teacher: %s rejected response_format %s (HTTP %s: %s); using %s for this run",
+                             self.where, form, e.status, e.message,
+                             self.form if self.form != "text" else "plain text")
+
+    async def _create(self, params: dict) -> str:
         where = self.where
         try:
             api = self.client.chat.completions if "messages" in params else self.client.completions
@@ -56,9 +87,14 @@ class OpenAICompatible:
             raise Fatal(f"{where} refused access (HTTP 403) for model '{self.model}'") from None
         except openai.NotFoundError:
             raise Fatal(f"{where}: model '{self.model}' or the endpoint was not found (HTTP 404)") from None
-        except openai.BadRequestError as e:
-            raise Fatal(f"{where} rejected the request (HTTP 400): {_short(e)}") from None
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+            if "response_format" in params and _FORMAT_WORDS.search(_detail(e)):
+                raise _FormatRejected(e.status_code, _short(e)) from None
+            raise Fatal(f"{where} rejected the request (HTTP {e.status_code}): {_short(e)}") from None
         except openai.APIStatusError as e:
+            if e.status_code == 500 and "response_format" in params and _VALIDATION.search(_detail(e)) \
+                    and "response_format" in _detail(e):  # llama-cpp-python: its request validation, as HTTP 500
+                raise _FormatRejected(e.status_code, _short(e)) from None
             if e.status_code >= 500 or e.status_code in (408, 409):
                 raise Unknown(f"HTTP {e.status_code}") from None
             raise Fatal(f"{where} answered HTTP {e.status_code}: {_short(e)}") from None
@@ -97,6 +133,20 @@ class OpenAICompatible:
             shown = ", ".join(models[:5]) + (" ..." if len(models) > 5 else "")
             return "warning", f"teacher.model: '{self.model}' is not among the models {where} lists ({shown})"
         return None
+
+
+class _FormatRejected(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _detail(e) -> str:
+    """Everything an error body says (message, param, pydantic's loc), for recognising what it rejected."""
+    try:
+        return e.response.text
+    except Exception:
+        return str(e)
 
 
 def _short(e) -> str:
