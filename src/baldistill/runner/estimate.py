@@ -44,8 +44,12 @@ def estimate(cfg: RunConfig) -> list[dict]:
     own = {d: sorted({e.answer for e in xs}) for d, xs in by_dom.items()} if cfg.data.task == "classification" else {}
     syn_tok = {d: _avg_tokens([build.synthesis(0, d, rng.sample(xs, len(xs)), 0, [], own.get(d))])
                for d, xs in by_dom.items()}
-    syn_tok_later = {d: _avg_tokens([build.synthesis(1, d, xs, 0, [e.input for e in xs][:t.synthesis_avoid] * (
-        t.synthesis_avoid // max(1, len(xs)) + 1), own.get(d))]) for d, xs in by_dom.items()}
+
+    def syn_tok_after(d: str, made: int) -> float:  # the prompt also lists the domain's earlier synthetic inputs
+        xs = by_dom[d]
+        avoid = [xs[j % len(xs)].input for j in range(min(made, t.synthesis_avoid))] if xs else []
+        return _avg_tokens([build.synthesis(1, d, xs, 0, avoid, own.get(d))])
+    made: dict[str, int] = {}
     labels = sorted({e.answer for e in pool}) if cfg.data.task == "classification" else None
     ver_tok = {d: _avg_tokens([build.verification(0, e, 0, labels) for e in xs[:20]]) for d, xs in by_dom.items()}
     mean_ann = sum(ann_tok[d] * n for d, n in sizes.items()) / sum(sizes.values())
@@ -55,8 +59,10 @@ def estimate(cfg: RunConfig) -> list[dict]:
             ptok = p.annotate * mean_ann
         else:
             real = {d: p.take[d] + p.duplicate.get(d, 0) for d in p.take}
-            ptok = sum(real[d] * ann_tok[d] for d in real) + sum(n * (syn_tok if p.stage == 0 else syn_tok_later)[d] for d, n in p.synthesize.items()) \
+            ptok = sum(real[d] * ann_tok[d] for d in real) + sum(n * (syn_tok[d] if not made.get(d) else syn_tok_after(d, made[d])) for d, n in p.synthesize.items()) \
                 + sum(n * ver_tok[d] for d, n in p.verify.items())
+        for d, n in p.synthesize.items():
+            made[d] = made.get(d, 0) + n
         units = p.units()
         rows.append({"stage": p.stage, "annotate": units["annotate"], "synthesize": units["synthesize"],
                      "verify": units["verify"], "calls": p.calls, "prompt_tokens": round(ptok), "completion_tokens_max": p.calls * t.max_tokens,
