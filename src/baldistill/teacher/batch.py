@@ -155,6 +155,8 @@ class BatchRunner:
     def __init__(self, engine, api: BatchAPI):
         self.engine, self.api, self.cfg = engine, api, engine.cfg
         self.led, self.cache = engine.ledger, engine.cache
+        self._known_cancelled: set[int] = set()
+        self._advance, self._per_key, self._advanced = None, Counter(), 0
 
     async def fill(self, requests: list[Request], advance=None) -> int:
         """Afterwards every reply these requests need is in the cache, unless a cap stopped the buying
@@ -170,7 +172,10 @@ class BatchRunner:
         self._advance, self._per_key, self._advanced = advance, per_key, 0
         tries: Counter = Counter()
         # batches an earlier process submitted with some of these requests: picked up, never submitted again
-        watch = await self._recover([b for b in self.led.batches(open_only=True) if set(b["custom_ids"]) & set(need)])
+        found = [b for b in self.led.batches(open_only=True) if set(b["custom_ids"]) & set(need)]
+        # cancelled before this process looked (``baldistill batch cancel``): settled, the rest submitted again
+        self._known_cancelled = {b["ref"] for b in found if b["state"] in ("cancelling", "cancelled")}
+        watch = await self._recover(found)
         while True:
             inflight = {cid for b in watch for cid in b["custom_ids"]}
             todo = [r for k, r in need.items() if k not in inflight and self.cache.get(k) is None]
@@ -346,9 +351,9 @@ class BatchRunner:
         self.led.update_batch(b["ref"], state="settled", output_file_id=info.output_file_id,
                               error_file_id=info.error_file_id, note=info.status)
         log.info("batch %s %s: %d request(s) to submit again", b["batch_id"], info.status, len(again))
-        if info.status == "cancelled":
-            raise BatchCancelled(f"batch {b['batch_id']} was cancelled; what it answered is kept and the requests "
-                                 f"it did not run were released ({len(again)})")
+        if info.status == "cancelled" and b["ref"] not in self._known_cancelled:
+            raise BatchCancelled(f"batch {b['batch_id']} was cancelled; what it answered is kept and the "
+                                 f"{len(again)} request(s) it did not run were released")
         return again
 
     def _settle_row(self, row: int, raw: str) -> None:
