@@ -29,6 +29,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -161,6 +162,7 @@ class BatchRunner:
     async def fill(self, requests: list[Request], advance=None) -> int:
         """Afterwards every reply these requests need is in the cache, unless a cap stopped the buying
         (``engine.cap_reached``). Returns how many of ``requests`` it advanced the progress by."""
+        self._close_finished()
         need: dict[str, Request] = {}
         for r in requests:
             self.led.adopt(r.legacy_key, r.key)
@@ -190,6 +192,12 @@ class BatchRunner:
                                              f"{tries[cid]} times ({why})")
             watch = []
         return self._advanced
+
+    def _close_finished(self) -> None:
+        """A batch whose rows were all settled before a crash cut its record short: recorded settled."""
+        for b in self.led.batches(open_only=True):
+            if b["batch_id"] and not any(st == "submitted" for _, _, st in self.led.batch_rows(b["ref"]).values()):
+                self.led.update_batch(b["ref"], state="settled")
 
     # ---- submit ------------------------------------------------------------------------------------
     async def _submit(self, todo: list[Request], others_inflight: bool) -> list[dict]:
@@ -229,7 +237,7 @@ class BatchRunner:
                     batch = await self.api.create(file_id, ep, ref)
                     break
                 except Unknown:  # it may exist: look for it before creating another
-                    batch = await self.api.find(file_id, 0)
+                    batch = await self.api.find(file_id, time.time())
                     if batch is not None:
                         break
                 except Refused:
@@ -338,9 +346,9 @@ class BatchRunner:
             if res is not None and res.raw is not None:
                 self.cache.put(cid, payload, res.raw, self.led.row(row)["prompt_hash"])
                 self._settle_row(row, res.raw)
-                if self._advance:
-                    self._advance(self._per_key.get(cid, 1))
-                    self._advanced += self._per_key.get(cid, 1)
+                if self._advance and self._per_key.get(cid):
+                    self._advance(self._per_key[cid])
+                    self._advanced += self._per_key[cid]
             elif failed or res is not None or info.status in ("expired", "cancelled"):
                 why = why_failed if failed else (res.why if res is not None else f"not run: batch {info.status}")
                 self.led.release(row, f"batch {b['batch_id']}: {why} (not billed)")

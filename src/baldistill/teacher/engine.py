@@ -120,7 +120,8 @@ class TeacherEngine:
         from ..runner.progress import bar
 
         with bar(desc, len(requests)) as advance:
-            self._run(self._fill(requests, advance))
+            done = self._run(self._fill(requests, advance))
+            advance(len(requests) - done)  # those already in the cache
 
     async def _fill(self, requests: list[Request], advance) -> int:
         from .batch import BatchAPI, BatchRunner
