@@ -354,7 +354,7 @@ def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
     path = run / "ledger.sqlite"
     if not path.exists():
         _fail(f"{run}: no ledger.sqlite (not a run folder, or a run without teacher calls)")
-    led = Ledger(Caps(0), path)
+    led = Ledger(Caps(0), path, recover=False)  # a reader: a run may be live beside it
     s = led.summary()
     t = Table(title=f"{run}: {s['spent']} calls charged, {s['prompt_tokens']:,} + {s['completion_tokens']:,} tokens, "
                     f"${s['dollars']:.4f}; sent to the server: {s['physical']['calls']} calls, ${s['physical']['dollars']:.4f}")
@@ -370,6 +370,9 @@ def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
     if s["unknown_outcome"]:
         console.print(f"{s['unknown_outcome']} call(s) had an unknown outcome (timeout, cut connection, 5xx) "
                       "and stay charged at their worst case")
+    if s["submitted"]:
+        console.print(f"{s['submitted']} call(s) are in a teacher batch not yet read back: charged at their worst case "
+                      f"until it is (baldistill batch status {run}; --resume reads it)", soft_wrap=True, highlight=False)
     for out in (csv_out, jsonl_out):
         if out:
             led.export(out)

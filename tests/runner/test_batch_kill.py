@@ -187,6 +187,8 @@ def test_ctrl_c_leaves_the_batch_running_then_status_cancel_and_resume(tiny_mode
         rows = Ledger(BUDGET, out / "ledger.sqlite", recover=False).rows()
         assert sum(r["status"] == "submitted" for r in rows) > 0 and not any(r["status"] == "unknown" for r in rows)
 
+        spent = cli("ledger", str(out))
+        assert spent.returncode == 0 and "in a teacher batch not yet read back" in " ".join((spent.stdout + spent.stderr).split())
         st = cli("batch", "status", str(out))
         assert st.returncode == 0 and bid in st.stdout + st.stderr and "in_progress" in st.stdout + st.stderr
         cancel = cli("batch", "cancel", str(out))

@@ -204,3 +204,23 @@ def test_lines_carry_the_cache_key_and_leave_the_sample_index_out(tmp_path):
         obj = json.loads(line(req))
         assert obj["custom_id"] == req.cache_key and obj["url"] == "/v1/chat/completions"
         assert "sample" not in obj["body"] and obj["body"]["messages"] == req.payload["messages"]
+
+
+def test_a_slow_batch_is_polled_with_a_doubling_wait_and_shows_its_state(tmp_path):
+    looks, shown = [], []
+
+    class Bar:
+        def __call__(self, n=1):
+            pass
+
+        def info(self, text):
+            shown.append(text)
+
+    with FakeOpenAIServer(api_key=KEY, batch_faults=["slow"], batch_slow_seconds=0.8,
+                          on_batch=lambda ev, info: looks.append(info["status"]) if ev == "retrieve" else None) as s:
+        c = make_client(s, tmp_path, batch_poll=0.02, batch_poll_max=0.4)
+        outs = c.engine.execute([c.requests.annotation(0, e) for e in examples(3)], Bar())
+        assert all(o.reply is not None for o in outs) and looks[-1] == "completed"
+        # waits of 0.02, 0.04, 0.08, 0.16, 0.32, 0.4, ...: 0.8 s takes about 6 looks (a fixed 0.02 s would take 40)
+        assert 4 <= len(looks) <= 9 and looks.count("in_progress") == len(looks) - 1
+        assert any("in_progress 0/3" in x for x in shown) and any("completed 3/3" in x for x in shown)
