@@ -224,3 +224,15 @@ def test_a_slow_batch_is_polled_with_a_doubling_wait_and_shows_its_state(tmp_pat
         # waits of 0.02, 0.04, 0.08, 0.16, 0.32, 0.4, ...: 0.8 s takes about 6 looks (a fixed 0.02 s would take 40)
         assert 4 <= len(looks) <= 9 and looks.count("in_progress") == len(looks) - 1
         assert any("in_progress 0/3" in x for x in shown) and any("completed 3/3" in x for x in shown)
+
+
+def test_requests_past_the_file_limits_go_in_several_batches_at_once(tmp_path, monkeypatch):
+    import baldistill.teacher.batch as batch
+
+    monkeypatch.setattr(batch, "MAX_REQUESTS", 2)
+    with FakeOpenAIServer(api_key=KEY) as s:
+        c = make_client(s, tmp_path)
+        kept = c.annotate(0, examples(5))
+        assert len(kept) == 5 and [len(x) for x in _per_batch(s)] == [2, 2, 1]
+        assert s.uploads == 3 and len(set(s.batch_submitted)) == 5
+        assert [b["state"] for b in c.ledger.batches()] == ["settled"] * 3

@@ -205,7 +205,7 @@ class BatchRunner:
         cap refuses the first request with nothing in flight, the cap is reached."""
         lines = [line(r) for r in todo]
         made = []
-        for part in split([len(x) for x in lines]):
+        for part in split([len(x) for x in lines], MAX_REQUESTS, MAX_BYTES):
             reqs = [todo[i] for i in part]
             asks = [dict(key=r.key, stage=r.stage, domain=r.domain, kind=r.kind, example_id=r.example_id,
                          prompt_tokens=r.worst_prompt_tokens(), max_tokens=r.max_tokens(), physical=True,
