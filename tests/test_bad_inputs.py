@@ -325,6 +325,9 @@ CASES = [
     Case("teacher-concurrency", "teacher", "concurrency 0",
          lambda c: c.run(c.config(teacher=c.teacher(concurrency=0))),
          "teacher.concurrency: Input should be greater than or equal to 1"),
+    Case("teacher-batch-reference", "teacher", "teacher.batch with the reference teacher",
+         lambda c: c.run(c.config(**{"teacher.batch": True})),
+         "teacher.batch: the Batch API needs kind: openai"),
 ]
 
 

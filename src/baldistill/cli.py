@@ -106,9 +106,12 @@ def _guard(fn):
             out = kw.get("out")
             if DEBUG:
                 traceback.print_exc()
+            n = _open_batches(out) if out else 0
+            running = (f" {n} teacher batch(es) keep running on the server and are picked up by id on resume "
+                       f"(baldistill batch status {out}; baldistill batch cancel {out} stops them)." if n else "")
             console.print("\n[yellow]interrupted.[/yellow]" + (
-                f" Completed stages are kept; continue with the same command plus --resume (--out {out})." if out else ""),
-                soft_wrap=True)
+                f" Completed stages are kept;{running} continue with the same command plus --resume (--out {out})."
+                if out else ""), soft_wrap=True, highlight=False)
             raise typer.Exit(130)
         except (typer.Exit, click.exceptions.ClickException, typer.Abort):
             raise
@@ -118,6 +121,24 @@ def _guard(fn):
                           f"above): {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
     return wrapper
+
+
+def _open_batches(out) -> int:
+    """Batches of the run in ``out`` still open on the server (read without touching the ledger)."""
+    import sqlite3
+
+    path = Path(out) / "ledger.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            from .budget.ledger import BATCH_DONE
+            return db.execute(f"SELECT COUNT(*) FROM batches WHERE state NOT IN {BATCH_DONE}").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
 
 
 def _run(cfg, out: Path, resume: bool):
@@ -311,8 +332,10 @@ def estimate(config: Annotated[Path, typer.Argument(help="YAML config")],
     """Expected teacher calls, tokens and dollars per stage, before anything is spent (no network)."""
     cfg = load_config(config, set_ or [])
     rows = estimate_rows(cfg)
-    t = Table(title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {cfg.teacher.kind}"
-                    f" {cfg.teacher.model or ''} (max {cfg.teacher.max_tokens} completion tokens per call)")
+    tc = cfg.teacher
+    via = f"; Batch API, {tc.price.batch_discount:.0%} off the listed prices" if tc.batch else ""
+    t = Table(title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {tc.kind}"
+                    f" {tc.model or ''} (max {tc.max_tokens} completion tokens per call{via})")
     for col in ("stage", "annotate", "synthesize", "verify", "calls", "prompt tokens (est.)", "completion tokens (max)",
                 "$ (max)"):
         t.add_column(col, justify="right")
@@ -331,7 +354,7 @@ def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
     path = run / "ledger.sqlite"
     if not path.exists():
         _fail(f"{run}: no ledger.sqlite (not a run folder, or a run without teacher calls)")
-    led = Ledger(Caps(0), path)
+    led = Ledger(Caps(0), path, recover=False)  # a reader: a run may be live beside it
     s = led.summary()
     t = Table(title=f"{run}: {s['spent']} calls charged, {s['prompt_tokens']:,} + {s['completion_tokens']:,} tokens, "
                     f"${s['dollars']:.4f}; sent to the server: {s['physical']['calls']} calls, ${s['physical']['dollars']:.4f}")
@@ -347,10 +370,80 @@ def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
     if s["unknown_outcome"]:
         console.print(f"{s['unknown_outcome']} call(s) had an unknown outcome (timeout, cut connection, 5xx) "
                       "and stay charged at their worst case")
+    if s["submitted"]:
+        console.print(f"{s['submitted']} call(s) are in a teacher batch not yet read back: charged at their worst case "
+                      f"until it is (baldistill batch status {run}; --resume reads it)", soft_wrap=True, highlight=False)
     for out in (csv_out, jsonl_out):
         if out:
             led.export(out)
             console.print(f"wrote {out}")
+
+
+batch_app = typer.Typer(no_args_is_help=True, help="The teacher batches of a run with teacher.batch: true (the Batch API).")
+app.add_typer(batch_app, name="batch")
+
+
+def _batch_run(run: Path):
+    """The run's ledger and a client for its teacher (from its saved config)."""
+    import openai
+
+    if not (run / "config.yaml").exists() or not (run / "ledger.sqlite").exists():
+        _fail(f"{run}: not a run folder with a ledger (no config.yaml or ledger.sqlite)")
+    t = load_config(run / "config.yaml").teacher
+    if t.kind != "openai":
+        _fail(f"{run}: its teacher is kind {t.kind!r}; batches are made only by kind: openai with teacher.batch: true")
+    key = os.environ.get(t.api_key_env) if t.api_key_env else None
+    if t.api_key_env and not key:
+        _fail(f"teacher.api_key_env: the environment variable {t.api_key_env} is not set")
+    return Ledger(Caps(0), run / "ledger.sqlite", recover=False), openai.OpenAI(base_url=t.base_url, api_key=key or "EMPTY",
+                                                                max_retries=2, timeout=min(t.timeout, 30.0))
+
+
+@batch_app.command("status")
+@_guard
+def batch_status(run: Annotated[Path, typer.Argument(help="run folder")],
+                 all_: Annotated[bool, typer.Option("--all", help="also the batches already finished")] = False):
+    """The run's batches: what the ledger recorded and what the server says now."""
+    import openai
+
+    led, client = _batch_run(run)
+    rows = led.batches(open_only=not all_)
+    t = Table(title=f"{run}: {len(rows)} {'' if all_ else 'open '}batch(es)")
+    for col in ("batch", "stage", "kind", "requests", "recorded", "server", "done/failed/total"):
+        t.add_column(col, justify="right" if col in ("stage", "requests") else "left")
+    for b in rows:
+        server, counts = "", ""
+        if b["batch_id"] and b["state"] not in ("settled", "lost", "abandoned"):
+            try:
+                info = client.batches.retrieve(b["batch_id"])
+                c = info.request_counts
+                server, counts = info.status, (f"{c.completed}/{c.failed}/{c.total}" if c else "")
+            except openai.OpenAIError as e:
+                server = f"unreachable ({type(e).__name__})"
+        t.add_row(b["batch_id"] or f"(not created, file {b['file_id'] or 'not uploaded'})", str(b["stage"] + 1),
+                  b["kind"], str(len(b["custom_ids"])), b["state"], server, counts)
+    print_table(t)
+    client.close()
+
+
+@batch_app.command("cancel")
+@_guard
+def batch_cancel(run: Annotated[Path, typer.Argument(help="run folder")]):
+    """Cancel the run's open batches on the server. What they answered is kept; --resume submits the rest again."""
+    led, client = _batch_run(run)
+    n = 0
+    for b in led.batches(open_only=True):
+        if not b["batch_id"]:
+            console.print(f"batch {b['ref']}: never created on the server (resume settles it)", highlight=False)
+            continue
+        info = client.batches.cancel(b["batch_id"])
+        led.update_batch(b["ref"], state=info.status)
+        console.print(f"{b['batch_id']}: {info.status}", highlight=False)
+        n += 1
+    console.print(f"{n} batch(es) cancelled" + (f"; continue the run with --resume (--out {run}): the requests they "
+                                                "did not run are submitted again" if n else ""), highlight=False,
+                  soft_wrap=True)
+    client.close()
 
 
 def _config_arg(config: Path) -> Path:

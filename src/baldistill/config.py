@@ -96,6 +96,12 @@ class StudentConfig(_Strict):
 class PriceConfig(_Strict):
     input_per_mtok: float = Field(0.0, ge=0, description="dollars per million prompt tokens")
     output_per_mtok: float = Field(0.0, ge=0, description="dollars per million completion tokens (incl. hidden reasoning)")
+    batch_discount: float = Field(0.5, ge=0, lt=1, description="with teacher.batch: the fraction taken off both prices "
+                                                               "for requests sent through the Batch API (0.5: half price)")
+
+    def factor(self, batch: bool) -> float:
+        """What a request costs relative to the listed prices: 1, or 1 - batch_discount through the Batch API."""
+        return 1.0 - self.batch_discount if batch else 1.0
 
 
 NOISE_KINDS = ("wrong_answer", "other_domain", "near_copy", "malformed")
@@ -169,6 +175,10 @@ class TeacherConfig(_Strict):
     max_retries: int = Field(5, ge=0)
     backoff: float = Field(1.0, ge=0, description="first retry delay in seconds (doubles, with jitter)")
     backoff_max: float = Field(30.0, ge=0)
+    batch: bool = Field(False, description="kind: openai: send each stage's requests through the Batch API (/v1/files, "
+                                           "/v1/batches): results within 24 h at price.batch_discount off")
+    batch_poll: float = Field(10.0, gt=0, description="first wait between two looks at a batch, in seconds (doubles)")
+    batch_poll_max: float = Field(300.0, gt=0, description="the longest wait between two looks at a batch, in seconds")
     cache: Path | None = Field(None, description="reply cache file, shareable across runs; default <out>/teacher_cache.sqlite")
     price: PriceConfig = PriceConfig()
     max_total_tokens: int | None = Field(None, ge=1, description="hard cap on prompt + completion tokens")
@@ -196,6 +206,9 @@ class TeacherConfig(_Strict):
         if self.structured in ("json_schema", "json_object") and self.api == "completions":
             raise ValueError(f"teacher.structured: {self.structured} needs api: chat (the completions endpoint "
                              "takes no response_format); use auto or off")
+        if self.batch and self.kind != "openai":
+            raise ValueError(f"teacher.batch: the Batch API needs kind: openai (kind is {self.kind!r}, which answers "
+                             "at once); set teacher.batch: false")
         if self.max_dollars is not None and not (self.price.input_per_mtok or self.price.output_per_mtok):
             raise ValueError("teacher.max_dollars needs teacher.price (input_per_mtok / output_per_mtok)")
         return self

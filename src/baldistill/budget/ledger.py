@@ -10,6 +10,12 @@ reservation. A call whose outcome is unknown (timed out, connection cut after se
 at a crash) keeps its reservation charged: the cap holds even against bills nobody saw. A reply that
 is dropped later (answer check, parse failure) keeps its charge and is not bought again.
 
+Through the Batch API (``teacher/batch.py``) a call's worst case is charged at submission with the status
+``submitted``, in the same transaction that records its batch (table ``batches``: the batch and file ids,
+the batch's state and its requests' custom_ids; ``batch_rows``: which row each custom_id settles). A
+``submitted`` row stays charged across a crash and is *not* turned into ``unknown`` at start-up: its batch
+is looked up by id on resume, never submitted again.
+
 Stored in SQLite (WAL, synchronous=NORMAL: survives a killed process); each row is committed before
 the request is sent. Replies served from a shared cache are charged to this run as if paid
 ("logical" spend) and marked not physical, so the money actually sent to a server is reported apart.
@@ -24,7 +30,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-CHARGED = ("reserved", "ok", "unknown", "dropped", "parse_error")
+CHARGED = ("reserved", "submitted", "ok", "unknown", "dropped", "parse_error")
+# a batch in one of these states is finished: its rows are settled, released or unknown
+BATCH_DONE = ("settled", "lost", "abandoned")
 COLUMNS = ("id", "key", "stage", "domain", "kind", "example_id", "status", "units", "prompt_tokens",
            "completion_tokens", "reasoning_tokens", "dollars", "physical", "prompt_hash", "note", "time")
 
@@ -44,13 +52,14 @@ class Caps:
     dollars: float | None = None
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
+    factor: float = 1.0  # what is paid of the listed prices: 1 - price.batch_discount through the Batch API
 
     def price(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1e6
+        return self.factor * (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1e6
 
 
 class Ledger:
-    def __init__(self, caps: Caps | int, path: Path | str | None = None):
+    def __init__(self, caps: Caps | int, path: Path | str | None = None, recover: bool = True):
         self.caps = caps if isinstance(caps, Caps) else Caps(calls=caps)
         self.path = Path(path) if path else None
         self.db = sqlite3.connect(str(self.path) if self.path else ":memory:", isolation_level=None,
@@ -64,9 +73,17 @@ class Ledger:
             reasoning_tokens INTEGER DEFAULT 0, dollars REAL, physical INTEGER, prompt_hash TEXT,
             note TEXT DEFAULT '', time REAL)""")
         self.db.execute("CREATE INDEX IF NOT EXISTS calls_key ON calls(key)")
+        self.db.execute("""CREATE TABLE IF NOT EXISTS batches (
+            ref INTEGER PRIMARY KEY, batch_id TEXT, file_id TEXT, state TEXT, stage INTEGER, kind TEXT,
+            endpoint TEXT, custom_ids TEXT, output_file_id TEXT, error_file_id TEXT, note TEXT DEFAULT '',
+            created REAL, updated REAL)""")
+        self.db.execute("""CREATE TABLE IF NOT EXISTS batch_rows (
+            ref INTEGER, custom_id TEXT, row INTEGER, request TEXT, PRIMARY KEY (ref, custom_id))""")
         # rows still 'reserved' belong to calls in flight when a previous process died: unknown outcome
-        self.db.execute("UPDATE calls SET status='unknown', note='in flight when the process stopped' "
-                        "WHERE status='reserved'")
+        # ('submitted' rows are not: their batch is looked up by id). recover=False: a reader beside a live run
+        if recover:
+            self.db.execute("UPDATE calls SET status='unknown', note='in flight when the process stopped' "
+                            "WHERE status='reserved'")
         # ledgers written before units were keyed per example used the request's payload hash as the key
         self._legacy = self.db.execute("SELECT 1 FROM calls WHERE instr(key, '/') = 0 LIMIT 1").fetchone() is not None
 
@@ -89,7 +106,8 @@ class Ledger:
 
     # ---- one call's life -----------------------------------------------------------------------
     def reserve(self, *, key: str | None, stage: int, domain: str, kind: str, example_id: str | None = None,
-                prompt_tokens: int = 0, max_tokens: int = 0, physical: bool = True, prompt_hash: str = "") -> int:
+                prompt_tokens: int = 0, max_tokens: int = 0, physical: bool = True, prompt_hash: str = "",
+                status: str = "reserved") -> int:
         """Charge the worst case of one call; raises BudgetExceeded (and charges nothing) when any cap
         would be crossed. Returns the row id to settle, release or mark unknown."""
         c = self.caps
@@ -107,10 +125,68 @@ class Ledger:
             raise BudgetExceeded(f"dollar cap: ${self.dollars:.4f} + up to ${dollars:.4f} > ${c.dollars:.4f}", "dollars")
         cur = self.db.execute(
             "INSERT INTO calls (key, stage, domain, kind, example_id, status, units, prompt_tokens, completion_tokens,"
-            " dollars, physical, prompt_hash, time) VALUES (?,?,?,?,?,'reserved',?,?,?,?,?,?,?)",
-            (key, stage, domain, kind, example_id, units, prompt_tokens, max_tokens, dollars, int(physical),
+            " dollars, physical, prompt_hash, time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (key, stage, domain, kind, example_id, status, units, prompt_tokens, max_tokens, dollars, int(physical),
              prompt_hash, time.time()))
         return cur.lastrowid
+
+    # ---- batches (the Batch API) -----------------------------------------------------------------
+    def submit(self, asks: list[dict], *, stage: int, kind: str, endpoint: str) -> tuple[int | None, list[int], str | None]:
+        """Charge the worst case of each ask (``reserve``'s keyword arguments plus ``custom_id`` and ``request``,
+        the body sent) as ``submitted`` and record them as one batch, in one transaction. Stops at the first ask
+        a cap refuses. Returns (the batch's ref or None when nothing was charged, the rows, the cap's message)."""
+        rows, refused = [], None
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for a in asks:
+                args = {k: v for k, v in a.items() if k not in ("custom_id", "request")}
+                try:
+                    rows.append(self.reserve(**args, status="submitted"))
+                except BudgetExceeded as e:
+                    refused = e
+                    break
+            ref = None
+            if rows:
+                now = time.time()
+                ids = [a["custom_id"] for a in asks[:len(rows)]]
+                ref = self.db.execute(
+                    "INSERT INTO batches (state, stage, kind, endpoint, custom_ids, created, updated)"
+                    " VALUES ('preparing',?,?,?,?,?,?)", (stage, kind, endpoint, json.dumps(ids), now, now)).lastrowid
+                self.db.executemany("INSERT INTO batch_rows VALUES (?,?,?,?)",
+                                    [(ref, a["custom_id"], r, json.dumps(a["request"])) for a, r in zip(asks, rows)])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        if refused is not None and not rows:
+            raise refused
+        return ref, rows, (str(refused) if refused else None)
+
+    def update_batch(self, ref: int, **fields) -> None:
+        """Record what became of a batch: batch_id, file_id, state, output_file_id, error_file_id, note."""
+        cols = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE batches SET {cols}, updated=? WHERE ref=?", (*fields.values(), time.time(), ref))
+
+    def batches(self, open_only: bool = False) -> list[dict]:
+        cols = ("ref", "batch_id", "file_id", "state", "stage", "kind", "endpoint", "custom_ids", "output_file_id",
+                "error_file_id", "note", "created", "updated")
+        where = f" WHERE state NOT IN {BATCH_DONE}" if open_only else ""
+        out = []
+        for r in self.db.execute(f"SELECT {', '.join(cols)} FROM batches{where} ORDER BY ref").fetchall():
+            d = dict(zip(cols, r))
+            d["custom_ids"] = json.loads(d["custom_ids"] or "[]")
+            out.append(d)
+        return out
+
+    def batch_rows(self, ref: int) -> dict[str, tuple[int, dict, str]]:
+        """custom_id -> (ledger row, the request body sent, the row's status) of one batch."""
+        cur = self.db.execute("SELECT b.custom_id, b.row, b.request, c.status FROM batch_rows b JOIN calls c"
+                              " ON c.id = b.row WHERE b.ref=?", (ref,))
+        return {cid: (row, json.loads(req), status) for cid, row, req, status in cur.fetchall()}
+
+    def row(self, row: int) -> dict:
+        r = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM calls WHERE id=?", (row,)).fetchone()
+        return dict(zip(COLUMNS, r))
 
     def settle(self, row: int, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0,
                status: str = "ok", note: str = "") -> None:
@@ -177,6 +253,7 @@ class Ledger:
             "completion_tokens": sum(r["completion_tokens"] for r in rows),
             "dollars": round(sum(r["dollars"] for r in rows), 6),
             "unknown_outcome": sum(r["status"] == "unknown" for r in rows),
+            "submitted": sum(r["status"] == "submitted" for r in rows),
             "over_reservation": sum(r["note"].startswith("usage above the reservation") for r in rows),
             "physical": {"calls": len(phys), "prompt_tokens": sum(r["prompt_tokens"] for r in phys),
                          "completion_tokens": sum(r["completion_tokens"] for r in phys),
@@ -230,7 +307,7 @@ def shortfall_reason(kind: str, status: str, note: str) -> str | None:
     """Why a paid unit is no training example, in a few words (None: it is one, or its kind makes none)."""
     if kind == "verify":
         return "verification calls"
-    if status == "ok" or status == "reserved":
+    if status in ("ok", "reserved", "submitted"):
         return None
     if status == "unknown":
         return f"{kind}: outcome unknown"

@@ -35,7 +35,8 @@ def estimate(cfg: RunConfig) -> list[dict]:
                  "completion_tokens_max": 0, "dollars_max": 0.0}]
     t = cfg.teacher
     build = RequestBuilder(t, cfg.data.instruction, cfg.seed)
-    caps = Caps(cfg.budget, input_per_mtok=t.price.input_per_mtok, output_per_mtok=t.price.output_per_mtok)
+    caps = Caps(cfg.budget, input_per_mtok=t.price.input_per_mtok, output_per_mtok=t.price.output_per_mtok,
+                factor=t.price.factor(t.batch))
     by_dom = {d: [e for e in pool if e.domain == d] for d in sizes}
     rng = random.Random(cfg.seed)
     ann_tok = {d: _avg_tokens([build.annotation(0, e) for e in xs[:50]]) for d, xs in by_dom.items()}

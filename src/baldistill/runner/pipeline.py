@@ -74,7 +74,8 @@ class Distiller:
         self.quotas = policies.allocate(self.method.policy, self.pool_sizes, cfg.budget, self.stages) \
             if self.method.train else []
         t = cfg.teacher
-        caps = Caps(cfg.budget, t.max_total_tokens, t.max_dollars, t.price.input_per_mtok, t.price.output_per_mtok)
+        caps = Caps(cfg.budget, t.max_total_tokens, t.max_dollars, t.price.input_per_mtok, t.price.output_per_mtok,
+                    t.price.factor(t.batch))
         self.ledger = Ledger(caps, folder.path / "ledger.sqlite" if dist.is_main() else None)
         self.requests = RequestBuilder(t, cfg.data.instruction, cfg.seed)
         self._student, self._backend, self._engine = student, backend, None
@@ -151,8 +152,9 @@ class Distiller:
             log.info("stage %d/%d: synthesis %s, verification %s; units left for the next stage %s", i + 1,
                      self.stages, plan.synthesize, plan.verify, plan.carry or "none")
         selected, scored, candidates = self.select(i, plan, state, rng)
+        also = [self.requests.annotation(i, e, self.labels) for e in selected] if self.method.rationale else []
         with self.clock.phase(str(i + 1), "teacher"):
-            synthetic = self.synthesize(i, plan.synthesize, state, rng)
+            synthetic = self.synthesize(i, plan.synthesize, state, rng, also)
         state.synth_carry = dict(plan.carry)
         if i == self.stages - 1 and plan.carry:  # nothing comes after the last stage: reported unspent
             for d, n in plan.carry.items():
@@ -271,24 +273,36 @@ class Distiller:
                  "response": r} for e, s, r in zip(exs, scores, shown)]
 
     # ---- teacher ---------------------------------------------------------------------------
-    def synthesize(self, i: int, counts: dict[str, int], state: State, rng: random.Random) -> list[Example]:
+    def synthesize(self, i: int, counts: dict[str, int], state: State, rng: random.Random,
+                   also: list = ()) -> list[Example]:
         """Fill each tail domain's deficit with synthetic examples: one teacher call each, few-shot on real
         examples of the domain, then the checks (hygiene, and for classification the domain's own labels;
         the paper uses them unverified) and, with ``teacher.verify.samples`` = k, k re-answers each.
-        Rejected replies keep their cost and are not bought again."""
+        Rejected replies keep their cost and are not bought again. With ``teacher.batch`` the stage's synthesis
+        requests and ``also`` (its annotations) go out as one batch, then the verification requests as a second."""
         out: list[Example] = []
         if not counts:
             return out
         t, k = self.cfg.teacher, self.cfg.teacher.verify.samples
+        asks = []  # per domain, in order (the seeded draws are the same with batches or without)
+        for d, n in counts.items():
+            real = [e for e in self.pool if e.domain == d]
+            order = rng.sample(real, len(real))  # each request shows its own window of it
+            existing = [e.input for e in real] + [e.input for e in state.train if e.domain == d]
+            avoid = [e.input for e in state.train if e.domain == d and e.source == "synthetic"]
+            own = sorted({e.answer for e in real}) if self.labels is not None else None
+            asks.append((d, n, order, existing, state.synth_asked.get(d, 0), own, avoid))
+        if self.engine.batching:  # the stage's synthesis as one batch (with its annotations), then its verification
+            self.engine.prefetch([self.requests.synthesis(i, d, order, first + j, avoid, own)
+                                  for d, n, order, _, first, own, avoid in asks for j in range(n)] + list(also),
+                                 f"stage {i + 1}: teacher batch")
+            if k:
+                self.engine.prefetch([v for d, n, order, existing, first, own, avoid in asks for v in verification_asks(
+                    self.engine, self.requests, i, d, order, n, first, existing, own, k, self.labels, avoid)],
+                    f"stage {i + 1}: teacher verification batch")
         with bar(f"stage {i + 1}: teacher synthesis" + (" and verification" if k else ""),
                  sum(counts.values()) * (1 + k)) as advance:
-            for d, n in counts.items():
-                real = [e for e in self.pool if e.domain == d]
-                order = rng.sample(real, len(real))  # each request shows its own window of it
-                existing = [e.input for e in real] + [e.input for e in state.train if e.domain == d]
-                avoid = [e.input for e in state.train if e.domain == d and e.source == "synthetic"]
-                first = state.synth_asked.get(d, 0)
-                own = sorted({e.answer for e in real}) if self.labels is not None else None
+            for d, n, order, existing, first, own, avoid in asks:
                 made = synthesize_examples(self.engine, self.requests, i, d, order, n, first, existing, advance,
                                            domain_labels=own, verify=k, labels=self.labels, avoid=avoid)
                 out += made.examples
@@ -425,16 +439,8 @@ def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: 
     in ``domain_labels``) are kept, and with ``verify`` = k each is re-answered k times from its input alone
     (any of ``labels`` may be the re-answer) and kept when a strict majority agrees. An example that is not
     usable gets no re-answers: their units are not spent."""
-    t = requests.cfg
-    outs = engine.execute([requests.synthesis(stage, domain, real, first + j, avoid, domain_labels)
-                           for j in range(n)], advance)
-    paid = [(first + j, o) for j, o in enumerate(outs) if o.reply is not None]
-    prime = requests.synthesis_prime  # a base model continues a prompt ending with it
-    verdicts = check_syntheses(
-        [(s, None if o.reply.text is None else prime + o.reply.text, o.reply.error) for s, o in paid],
-        domain, stage, existing, t.synthesis_min_chars, t.synthesis_max_chars, domain_labels)
-    judged = list(zip([o for _, o in paid], verdicts))
-    ok = [j for j, (_, v) in enumerate(judged) if v.ok]
+    judged, ok = _checked_syntheses(engine, requests, stage, domain, real, n, first, existing, advance, domain_labels,
+                                    avoid)
     if verify:
         if advance and n > len(ok):
             advance((n - len(ok)) * verify)  # re-answers not asked
@@ -450,6 +456,30 @@ def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: 
     engine.record(judged)
     kept = [v.example for _, v in judged if v.ok and v.example is not None]
     return Synthesis(kept, n - len(ok) if verify else 0)
+
+
+def _checked_syntheses(engine, requests, stage, domain, real, n, first, existing, advance, domain_labels, avoid=()):
+    """Ask (and pay) the ``n`` synthesis requests, check the replies: (judged outcomes, indices of the usable)."""
+    t = requests.cfg
+    outs = engine.execute([requests.synthesis(stage, domain, real, first + j, avoid, domain_labels)
+                           for j in range(n)], advance)
+    paid = [(first + j, o) for j, o in enumerate(outs) if o.reply is not None]
+    prime = requests.synthesis_prime  # a base model continues a prompt ending with it
+    verdicts = check_syntheses(
+        [(s, None if o.reply.text is None else prime + o.reply.text, o.reply.error) for s, o in paid],
+        domain, stage, existing, t.synthesis_min_chars, t.synthesis_max_chars, domain_labels)
+    judged = list(zip([o for _, o in paid], verdicts))
+    return judged, [j for j, (_, v) in enumerate(judged) if v.ok]
+
+
+def verification_asks(engine: TeacherEngine, requests: RequestBuilder, stage: int, domain: str, real: list[Example],
+                      n: int, first: int, existing: list[str], domain_labels: list[str] | None, verify: int,
+                      labels: list[str] | None, avoid: list[str] = ()) -> list:
+    """The verification requests ``synthesize_examples`` will make for a domain (its synthesis replies already
+    paid: read from the cache), so that a stage's verification can go out as one batch."""
+    judged, ok = _checked_syntheses(engine, requests, stage, domain, real, n, first, existing, None, domain_labels,
+                                    avoid)
+    return [requests.verification(stage, judged[j][1].example, s, labels) for j in ok for s in range(verify)]
 
 
 def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, backend=None) -> RunMetrics:

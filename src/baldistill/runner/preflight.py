@@ -5,7 +5,7 @@ lists every finding; ``compare`` checks every cell before the first one starts.
 In order: the output folder (and, resuming, the saved config), the data files (format, fields, ids,
 repeats, test overlap, test domains and labels the pool lacks, the reserve the plan needs, a budget the
 pool cannot absorb), the config's consistency, the prompt files, the teacher (its key variable; an HTTP
-teacher gets one cheap probe, ``GET /models``), and the student (alias installed, folder or hub cache,
+teacher gets one cheap probe, ``GET /models``, and with ``teacher.batch`` one ``GET /files``), and the student (alias installed, folder or hub cache,
 safe weight files, config, tokenizer and chat template; its weights are not read here).
 """
 
@@ -22,7 +22,7 @@ from .runfolder import RunFolder, RunFolderError
 
 # how the teacher is reached, not what it is asked: these may change when a stopped run is resumed
 TRANSPORT = {f"teacher.{k}" for k in ("base_url", "timeout", "max_retries", "backoff", "backoff_max", "concurrency",
-                                      "api_key_env")}
+                                      "api_key_env", "batch_poll", "batch_poll_max")}
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,15 @@ def _check_teacher(pf: Preflight, cfg: RunConfig, probe: bool, memo: dict) -> No
     if memo[key]:
         level, msg = memo[key]
         (pf.error if level == "error" else pf.warn)(msg.split(":", 1)[0], msg)
+        if level == "error":
+            return
+    if t.batch and hasattr(pf.backend, "probe_batch"):  # the Batch API's files, before anything is reserved
+        key = ("batch", t.base_url, t.api_key_env)
+        if key not in memo:
+            memo[key] = pf.backend.probe_batch(min(t.timeout, 10.0))
+        if memo[key]:
+            level, msg = memo[key]
+            (pf.error if level == "error" else pf.warn)("teacher.batch", msg)
 
 
 def _check_student(cfg: RunConfig) -> str | None:

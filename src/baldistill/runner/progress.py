@@ -23,12 +23,25 @@ def new_progress() -> Progress:
                     console=console, disable=not _enabled())
 
 
+class Advance:
+    """Moves one bar: ``advance(k)``; ``advance.info(text)`` sets the text beside it (e.g. a batch's state)."""
+
+    def __init__(self, progress: Progress, task):
+        self.progress, self.task = progress, task
+
+    def __call__(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+
+    def info(self, text: str) -> None:
+        self.progress.update(self.task, info=text)
+
+
 @contextmanager
 def bar(description: str, total: int):
     """``with bar("scoring", n) as advance: ... advance(k)``"""
     with new_progress() as p:
         task = p.add_task(description, total=total, info="")
-        yield lambda n=1: p.advance(task, n)
+        yield Advance(p, task)
 
 
 class PhaseClock:

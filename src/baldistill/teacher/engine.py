@@ -79,6 +79,12 @@ class TeacherEngine:
         self._inflight: dict[str, asyncio.Future] = {}  # cache key -> the reply of the request being sent
         self.cap_reached: str | None = None  # set when a cap stops the buying: the message
         self._pending = 0
+        self._batch_only = False  # the pass after the batches: everything is paid and cached, nothing is sent
+
+    @property
+    def batching(self) -> bool:
+        """``teacher.batch``: requests go through the Batch API (``teacher/batch.py``) instead of one by one."""
+        return bool(getattr(self.cfg, "batch", False)) and hasattr(self.backend, "client")
 
     @property
     def name(self) -> str:
@@ -104,10 +110,29 @@ class TeacherEngine:
     def execute(self, requests: list[Request], advance: Callable[[int], None] | None = None) -> list[Outcome]:
         if not requests:
             return []
+        return self._run(self._execute(requests, advance))
+
+    def prefetch(self, requests: list[Request], desc: str) -> None:
+        """With ``teacher.batch``: buy the replies ``requests`` need through batches now (one wait for all of them),
+        so that the ``execute`` calls that ask them later find them paid and cached. A no-op otherwise."""
+        if not (self.batching and requests):
+            return
+        from ..runner.progress import bar
+
+        with bar(desc, len(requests)) as advance:
+            done = self._run(self._fill(requests, advance))
+            advance(len(requests) - done)  # those already in the cache
+
+    async def _fill(self, requests: list[Request], advance) -> int:
+        from .batch import BatchAPI, BatchRunner
+
+        return await BatchRunner(self, BatchAPI(self.backend)).fill(requests, advance)
+
+    def _run(self, coro):
         # one event loop for the client's whole life: the HTTP connection pool is bound to it
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
-        main = self._loop.create_task(self._execute(requests, advance))
+        main = self._loop.create_task(coro)
         # Ctrl-C cancels the batch through the loop, so no library between us and the socket can catch the
         # KeyboardInterrupt (and, say, turn it into a connection error that would be retried)
         stop = _on_sigint(self._loop, main)
@@ -128,6 +153,23 @@ class TeacherEngine:
             stop.remove()
 
     async def _execute(self, requests, advance) -> list[Outcome]:
+        if self.batching:  # first the batches (they advance the bar as replies arrive), then the pass that reads them
+            left = [await self._fill(requests, advance)]
+
+            def rest(n: int = 1, _advance=advance) -> None:
+                take = min(n, left[0])
+                left[0] -= take
+                if n > take and _advance:
+                    _advance(n - take)
+
+            advance, self._batch_only = rest, True
+            try:
+                return await self._each(requests, advance)
+            finally:
+                self._batch_only = False
+        return await self._each(requests, advance)
+
+    async def _each(self, requests, advance) -> list[Outcome]:
         sem = asyncio.Semaphore(max(1, min(self.cfg.concurrency, self.backend.concurrency)))
         self._pending, self._changed = 0, asyncio.Condition()  # reserved rows awaiting their outcome
         self._gone = None  # set when a request gives up: nothing more is sent in this batch
@@ -212,6 +254,8 @@ class TeacherEngine:
         while True:
             if self._gone:
                 raise TeacherUnavailable(self._gone)
+            if self._batch_only:  # its batch did not answer it (a cap stopped the buying): never sent one by one
+                return Outcome(req, None, None, self.cap_reached or "not answered by its batch")
             row = await self._reserve_when_possible(req, physical=True)
             if row is None:
                 return Outcome(req, None, None, self.cap_reached)

@@ -31,13 +31,43 @@ ignores it, like a server that does not know the field. A rejection does no work
 "answered" means the server did (or may have done) the work and would bill it;
 such requests are counted in ``answered`` and their canonical body key is
 appended to ``answered_keys``.
+
+The Batch API (unless ``batch_api=False``, which makes those paths 404):
+``POST /v1/files`` (multipart upload), ``GET /v1/files``, ``GET /v1/files/{id}``,
+``GET /v1/files/{id}/content``, ``POST /v1/batches``, ``GET /v1/batches``,
+``GET /v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``. A batch finishes
+``batch_seconds`` after it was created (looked at lazily, when it is retrieved
+or listed); its lines are answered like ``/v1/chat/completions`` would answer
+them. With ``state_file`` every file and batch is kept in that JSON file, so a
+server started again on the same file knows them. Batch faults (entry i of
+``batch_faults`` applies to the i-th created batch, or a callable
+``batch_faults(n, custom_ids) -> kind``):
+
+============  ===================================================================
+``"slow"``    finishes after ``batch_slow_seconds`` instead of ``batch_seconds``
+``"expired"`` ends ``expired``: the first half of its lines answered, the rest
+              in the error file with code ``batch_expired`` (not billed)
+``"partial"`` every second line fails (error file, ``server_error``, not billed)
+``"failed"``  ends ``failed`` (validation): no line is run
+``"never"``   stays ``in_progress`` until cancelled
+============  ===================================================================
+
+``on_batch(event, info)`` is called at ``"upload"`` (before the file is stored;
+returning ``"drop"`` closes the connection and stores nothing), ``"uploaded"``
+(stored, before the reply), ``"create"`` (the batch stored, before the reply),
+``"retrieve"`` (the batch as it will be answered) and ``"content"`` (a file id,
+before its content is sent). Batch counters: ``batch_creates`` (batch ids),
+``batch_submitted`` (every custom_id of every created batch), ``batch_billed``
+(every custom_id answered), ``uploads``.
 """
 
 from __future__ import annotations
 
 import collections
+import email.parser
 import hashlib
 import json
+import os
 import random
 import re
 import socket
@@ -50,6 +80,8 @@ from typing import Any, Callable
 __all__ = ["FakeOpenAIServer", "FAULT_KINDS", "ALL_FAULT_KINDS", "canonical_key", "default_reply"]
 
 FAULT_KINDS = ("429", "500", "slow", "drop", "malformed", "empty_choices", "truncated")
+BATCH_FAULT_KINDS = ("slow", "expired", "partial", "failed", "never")
+_BATCH_FINAL = ("completed", "expired", "cancelled", "failed")
 ALL_FAULT_KINDS = FAULT_KINDS + ("401", "400", "404")
 
 _GOLD_RE = re.compile(r"^\s*Gold answer:\s*(.+?)\s*$", re.MULTILINE)
@@ -154,7 +186,10 @@ class FakeOpenAIServer:
                  fault_kinds=FAULT_KINDS, seed: int = 0, retry_after: float = 0.05,
                  slow_seconds: float = 2.0, on_request: Callable[[int, dict], Any] | None = None,
                  model: str = "fake-teacher", api_key: str | None = None,
-                 response_formats: tuple[str, ...] | str | None = None):
+                 response_formats: tuple[str, ...] | str | None = None, batch_api: bool = True,
+                 batch_seconds: float = 0.2, batch_slow_seconds: float = 3.0,
+                 batch_faults: list | Callable[[int, list], str | None] | None = None,
+                 on_batch: Callable[[str, Any], Any] | None = None, state_file: str | os.PathLike | None = None):
         for k in (list(faults) if isinstance(faults, (list, tuple)) else []) + list(fault_kinds):
             if k is not None and k not in ALL_FAULT_KINDS:
                 raise ValueError(f"unknown fault kind {k!r}; known: {ALL_FAULT_KINDS}")
@@ -174,6 +209,27 @@ class FakeOpenAIServer:
         self.format_profile = response_formats if isinstance(response_formats, str) else None
         self.response_formats = SERVER_FORMATS[response_formats] if isinstance(response_formats, str) else response_formats
         self.format_rejections: list[str] = []  # the response_format types refused, in order
+        for k in batch_faults if isinstance(batch_faults, (list, tuple)) else []:
+            if k is not None and k not in BATCH_FAULT_KINDS:
+                raise ValueError(f"unknown batch fault {k!r}; known: {BATCH_FAULT_KINDS}")
+        self.batch_api = batch_api
+        self.batch_seconds = float(batch_seconds)
+        self.batch_slow_seconds = float(batch_slow_seconds)
+        self.batch_faults = batch_faults
+        self.on_batch = on_batch
+        self.state_file = state_file
+        self.files: dict[str, dict] = {}
+        self.batches: dict[str, dict] = {}
+        self.batch_creates: list[str] = []
+        self.batch_submitted: list[str] = []
+        self.batch_billed: list[str] = []
+        self.uploads = 0
+        if state_file is not None and os.path.exists(state_file):
+            with open(state_file, encoding="utf-8") as f:
+                st = json.load(f)
+            self.files, self.batches = st["files"], st["batches"]
+            self.batch_creates, self.batch_submitted = st["batch_creates"], st["batch_submitted"]
+            self.batch_billed, self.uploads = st["batch_billed"], st["uploads"]
 
         self.lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -314,6 +370,118 @@ class FakeOpenAIServer:
                           "total_tokens": prompt_tokens + completion_tokens,
                           "completion_tokens_details": {"reasoning_tokens": 0}}}
 
+    # ---------------------------------------------------------------- the Batch API
+    def _save(self) -> None:
+        """Write every file and batch to ``state_file`` (under the lock), atomically."""
+        if self.state_file is None:
+            return
+        tmp = f"{self.state_file}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"files": self.files, "batches": self.batches, "batch_creates": self.batch_creates,
+                       "batch_submitted": self.batch_submitted, "batch_billed": self.batch_billed,
+                       "uploads": self.uploads}, f)
+        os.replace(tmp, self.state_file)
+
+    def _new_file(self, name: str, content: str, purpose: str) -> dict:
+        fid = "file-" + uuid.uuid4().hex[:24]
+        self.files[fid] = {"id": fid, "object": "file", "bytes": len(content.encode("utf-8")),
+                           "created_at": int(time.time()), "filename": name, "purpose": purpose,
+                           "status": "processed", "_content": content}
+        return self.files[fid]
+
+    def _create_batch(self, body: dict) -> tuple[int, dict]:
+        f = self.files.get(body.get("input_file_id") or "")
+        if f is None:
+            return 400, {"error": dict(_ERRORS["400"], message="input_file_id not found", param="input_file_id")}
+        if body.get("endpoint") not in _ENDPOINTS or body.get("completion_window") != "24h":
+            return 400, {"error": dict(_ERRORS["400"], message="bad endpoint or completion_window", param=None)}
+        lines = [json.loads(x) for x in f["_content"].splitlines() if x.strip()]
+        ids = [x.get("custom_id") for x in lines]
+        n = len(self.batch_creates) + 1
+        fault = None
+        if isinstance(self.batch_faults, (list, tuple)):
+            fault = self.batch_faults[n - 1] if n <= len(self.batch_faults) else None
+        elif callable(self.batch_faults):
+            fault = self.batch_faults(n, ids)
+        bid = "batch_" + uuid.uuid4().hex[:24]
+        now = time.time()
+        b = {"id": bid, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+             "input_file_id": f["id"], "completion_window": "24h", "status": "validating",
+             "output_file_id": None, "error_file_id": None, "created_at": int(now), "in_progress_at": None,
+             "expires_at": int(now) + 86400, "completed_at": None, "failed_at": None, "expired_at": None,
+             "cancelled_at": None, "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+             "metadata": body.get("metadata"), "_t0": now, "_fault": fault}
+        self.batches[bid] = b
+        self.batch_creates.append(bid)
+        self.batch_submitted.extend(ids)
+        return 200, b
+
+    def _advance(self, b: dict, cancel: bool = False) -> dict:
+        """Bring a batch up to date (it runs while nobody looks); ``cancel`` stops one that is not finished."""
+        if b["status"] in _BATCH_FINAL:
+            return b
+        now = time.time()
+        fault = b.get("_fault")
+        if cancel:
+            return self._finish(b, "cancelled", now)
+        wait = self.batch_slow_seconds if fault == "slow" else self.batch_seconds
+        if fault == "never" or now - b["_t0"] < wait:
+            b["status"], b["in_progress_at"] = "in_progress", b["in_progress_at"] or int(now)
+            return b
+        return self._finish(b, {"expired": "expired", "failed": "failed"}.get(fault, "completed"), now)
+
+    def _finish(self, b: dict, status: str, now: float) -> dict:
+        b["status"] = status
+        b[{"completed": "completed_at", "expired": "expired_at", "failed": "failed_at",
+           "cancelled": "cancelled_at"}[status]] = int(now)
+        if status == "failed":
+            b["errors"] = {"object": "list", "data": [{"code": "invalid_request", "message": "simulated validation failure",
+                                                       "param": None, "line": None}]}
+            return b
+        lines = [json.loads(x) for x in self.files[b["input_file_id"]]["_content"].splitlines() if x.strip()]
+        out, err = [], []
+        fault = b.get("_fault")
+        for i, ln in enumerate(lines):
+            cid = ln.get("custom_id")
+            rid = "batch_req_" + uuid.uuid4().hex[:24]
+            code = None
+            if status == "cancelled":
+                code = "batch_cancelled"
+            elif fault == "expired" and i >= len(lines) // 2:
+                code = "batch_expired"
+            elif fault == "partial" and i % 2 == 1:
+                code = "server_error"
+            if code:
+                err.append({"id": rid, "custom_id": cid, "response": None,
+                            "error": {"code": code, "message": f"simulated {code}"}})
+                continue
+            body = self._completion(_ENDPOINTS[ln.get("url")], ln.get("body") or {})
+            out.append({"id": rid, "custom_id": cid, "response": {"status_code": 200, "request_id": rid, "body": body},
+                        "error": None})
+            self.batch_billed.append(cid)
+        if out:
+            b["output_file_id"] = self._new_file(f"{b['id']}_output.jsonl", "".join(json.dumps(x) + "\n" for x in out),
+                                                 "batch_output")["id"]
+        if err:
+            b["error_file_id"] = self._new_file(f"{b['id']}_error.jsonl", "".join(json.dumps(x) + "\n" for x in err),
+                                                "batch_output")["id"]
+        b["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(err)}
+        return b
+
+
+def _public(obj: dict) -> dict:
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """The fields of a multipart/form-data body: name -> (filename, bytes)."""
+    msg = email.parser.BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    out = {}
+    for part in msg.get_payload() if msg.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        out[name] = (part.get_filename(), part.get_payload(decode=True) or b"")
+    return out
+
 
 def _make_handler(server: FakeOpenAIServer):
     class Handler(BaseHTTPRequestHandler):
@@ -421,7 +589,80 @@ def _make_handler(server: FakeOpenAIServer):
             if path.startswith("/v1/models/"):
                 return self._send_json(200, {"id": path[len("/v1/models/"):], "object": "model",
                                              "created": 0, "owned_by": "fake"})
+            if server.batch_api and path.startswith(("/v1/files", "/v1/batches")):
+                if not self._authorized():
+                    return self._error("401")
+                return self._batch_get(path)
             self._error("404")
+
+        def _listing(self, items: list[dict]) -> None:
+            data = [_public(x) for x in items]
+            self._send_json(200, {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None, "has_more": False})
+
+        def _batch_get(self, path: str):
+            parts = path.split("/")[2:]  # files | files/ID | files/ID/content | batches | batches/ID
+            with server.lock:
+                if parts == ["files"]:
+                    return self._listing(sorted(server.files.values(), key=lambda f: -f["created_at"]))
+                if parts == ["batches"]:
+                    items = [server._advance(b) for b in server.batches.values()]
+                    server._save()
+                    return self._listing(sorted(items, key=lambda b: -b["_t0"]))
+                if parts[0] == "files" and parts[1] in server.files:
+                    f = server.files[parts[1]]
+                    if len(parts) == 2:
+                        return self._send_json(200, _public(f))
+                    content = f["_content"].encode("utf-8")
+                    hook = True
+                elif parts[0] == "batches" and len(parts) == 2 and parts[1] in server.batches:
+                    b = _public(server._advance(server.batches[parts[1]]))
+                    server._save()
+                    hook = False
+                else:
+                    return self._send_json(404, {"error": dict(_ERRORS["404"], message=f"no such object: {path}",
+                                                               param=None)})
+            if server.on_batch is not None:
+                server.on_batch("content" if hook else "retrieve", parts[1] if hook else b)
+            if hook:
+                return self._send(200, content, content_type="application/octet-stream")
+            return self._send_json(200, b)
+
+        def _batch_post(self, path: str, raw: bytes):
+            if not self._authorized():
+                return self._error("401")
+            parts = path.split("/")[2:]
+            if parts == ["files"]:
+                fields = _multipart(self.headers.get("Content-Type", ""), raw)
+                name, data = fields.get("file", (None, b""))
+                purpose = (fields.get("purpose") or (None, b""))[1].decode()
+                if server.on_batch is not None and server.on_batch("upload", name) == "drop":
+                    return self._drop()
+                with server.lock:
+                    server.uploads += 1
+                    f = server._new_file(name or "upload.jsonl", data.decode("utf-8"), purpose)
+                    server._save()
+                if server.on_batch is not None:
+                    server.on_batch("uploaded", f["id"])
+                return self._send_json(200, _public(f))
+            try:
+                body = json.loads(raw.decode("utf-8")) if raw else {}
+            except ValueError:
+                body = {}
+            with server.lock:
+                if parts == ["batches"]:
+                    status, obj = server._create_batch(body)
+                    event = "create" if status == 200 else None
+                elif len(parts) == 3 and parts[0] == "batches" and parts[2] == "cancel" and parts[1] in server.batches:
+                    status, obj, event = 200, server._advance(server.batches[parts[1]], cancel=True), None
+                else:
+                    status, obj, event = 404, {"error": dict(_ERRORS["404"], message=f"no such object: {path}",
+                                                             param=None)}, None
+                obj = _public(obj)
+                server._save()
+            if event and server.on_batch is not None:
+                server.on_batch(event, obj)
+            return self._send_json(status, obj)
 
         def do_POST(self):
             raw = self._read_body()
@@ -430,6 +671,8 @@ def _make_handler(server: FakeOpenAIServer):
                 return self._send_json(400, {"error": dict(_ERRORS["400"], message="bad Content-Length",
                                                            param=None)})
             path = self.path.split("?", 1)[0].rstrip("/")
+            if server.batch_api and path.startswith(("/v1/files", "/v1/batches")):
+                return self._batch_post(path, raw)
             endpoint = _ENDPOINTS.get(path)
             if endpoint is None:
                 return self._error("404")

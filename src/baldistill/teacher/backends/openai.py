@@ -63,42 +63,46 @@ class OpenAICompatible:
                              self.form if self.form != "text" else "plain text")
 
     async def _create(self, params: dict) -> str:
-        where = self.where
         try:
             api = self.client.chat.completions if "messages" in params else self.client.completions
             resp = await api.with_raw_response.create(**params)
             return resp.text
-        except openai.RateLimitError as e:
+        except openai.OpenAIError as e:
+            if "response_format" in params and _format_rejection(e):
+                raise _FormatRejected(e.status_code, _short(e)) from None
+            raise self.classify(e) from None
+
+    def classify(self, e: Exception, what: str = "") -> Exception:
+        """The error a failed call raises: Refused (no work done), Unknown (work maybe done) or Fatal."""
+        where = self.where
+        if isinstance(e, openai.RateLimitError):
             after = e.response.headers.get("retry-after")
             try:
                 after = float(after) if after is not None else None
             except ValueError:
                 after = None
-            raise Refused("429 rate limited", after) from None
-        except openai.APITimeoutError:
-            raise Unknown("timed out waiting for the reply") from None
-        except openai.APIConnectionError as e:
+            return Refused("429 rate limited", after)
+        if isinstance(e, openai.APITimeoutError):
+            return Unknown("timed out waiting for the reply")
+        if isinstance(e, openai.APIConnectionError):
             if type(e.__cause__).__name__ == "ConnectError":  # nothing was sent
-                raise Refused(f"cannot connect to {where}") from None
-            raise Unknown("connection cut after the request was sent") from None
-        except openai.AuthenticationError:
-            raise Fatal(f"{where} rejected the API key from ${self.key_env} (HTTP 401); check that variable") from None
-        except openai.PermissionDeniedError:
-            raise Fatal(f"{where} refused access (HTTP 403) for model '{self.model}'") from None
-        except openai.NotFoundError:
-            raise Fatal(f"{where}: model '{self.model}' or the endpoint was not found (HTTP 404)") from None
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
-            if "response_format" in params and _FORMAT_WORDS.search(_detail(e)):
-                raise _FormatRejected(e.status_code, _short(e)) from None
-            raise Fatal(f"{where} rejected the request (HTTP {e.status_code}): {_short(e)}") from None
-        except openai.APIStatusError as e:
-            if e.status_code == 500 and "response_format" in params and _VALIDATION.search(_detail(e)) \
-                    and "response_format" in _detail(e):  # llama-cpp-python: its request validation, as HTTP 500
-                raise _FormatRejected(e.status_code, _short(e)) from None
+                return Refused(f"cannot connect to {where}")
+            return Unknown("connection cut after the request was sent")
+        if isinstance(e, openai.AuthenticationError):
+            return Fatal(f"{where} rejected the API key from ${self.key_env} (HTTP 401); check that variable")
+        if isinstance(e, openai.PermissionDeniedError):
+            return Fatal(f"{where} refused access (HTTP 403) for model '{self.model}'")
+        if isinstance(e, openai.NotFoundError):
+            if what:
+                return Fatal(f"{where}: {what} answered HTTP 404: {_short(e)}")
+            return Fatal(f"{where}: model '{self.model}' or the endpoint was not found (HTTP 404)")
+        if isinstance(e, (openai.BadRequestError, openai.UnprocessableEntityError)):
+            return Fatal(f"{where} rejected the request (HTTP {e.status_code}): {_short(e)}")
+        if isinstance(e, openai.APIStatusError):
             if e.status_code >= 500 or e.status_code in (408, 409):
-                raise Unknown(f"HTTP {e.status_code}") from None
-            raise Fatal(f"{where} answered HTTP {e.status_code}: {_short(e)}") from None
-
+                return Unknown(f"HTTP {e.status_code}")
+            return Fatal(f"{where} answered HTTP {e.status_code}: {_short(e)}")
+        raise e  # not an error of the API: a bug, shown as one
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -134,6 +138,23 @@ class OpenAICompatible:
             return "warning", f"teacher.model: '{self.model}' is not among the models {where} lists ({shown})"
         return None
 
+    def probe_batch(self, timeout: float = 10.0) -> tuple[str, str] | None:
+        """Pre-flight with ``teacher.batch``: the server offers the Batch API's files (``GET /files``, not a 404)."""
+        key = os.environ.get(self.key_env) if self.key_env else None
+        client = openai.OpenAI(base_url=self.base_url, api_key=key or "EMPTY", max_retries=0, timeout=timeout)
+        try:
+            client.files.list(purpose="batch", limit=1)
+        except openai.NotFoundError:
+            return "error", (f"teacher.batch: {self.where} has no /files endpoint (HTTP 404), so no Batch API; "
+                             "set teacher.batch: false to send requests one by one")
+        except openai.APIStatusError as e:
+            return "warning", f"teacher.batch: {self.where} answered HTTP {e.status_code} to GET /files; not checked"
+        except openai.OpenAIError as e:
+            return "warning", f"teacher.batch: GET /files at {self.where} failed ({type(e).__name__}); not checked"
+        finally:
+            client.close()
+        return None
+
 
 class _FormatRejected(Exception):
     def __init__(self, status: int, message: str):
@@ -147,6 +168,17 @@ def _detail(e) -> str:
         return e.response.text
     except Exception:
         return str(e)
+
+
+def _format_rejection(e) -> bool:
+    """The server refused the response_format field, having done no work: a 400 or 422 naming it, or
+    llama-cpp-python's request-validation error, which it answers with HTTP 500."""
+    if isinstance(e, (openai.BadRequestError, openai.UnprocessableEntityError)):
+        return bool(_FORMAT_WORDS.search(_detail(e)))
+    if isinstance(e, openai.InternalServerError) and e.status_code == 500:
+        d = _detail(e)
+        return bool(_VALIDATION.search(d)) and "response_format" in d
+    return False
 
 
 def _short(e) -> str:
