@@ -230,6 +230,8 @@ def test_stages_budgets_and_students_are_spellings_of_sweep(tiny_model, tmp_path
     (["teacher.verfy.samples=0,1"], r"--sweep teacher.verfy.samples=0: teacher.verfy: unknown field"),
     (["teacher.verify.samples=0,-1"], r"--sweep teacher.verify.samples=-1: teacher.verify.samples: .*greater than or equal to 0"),
     (["teacher.verify.samples=3"], r"--sweep teacher.verify.samples=3: .*need teacher.verify.temperature > 0"),
+    (["teacher.verify.samples=1,3", "teacher.verify.temperature=0,0.7"],
+     r"--sweep teacher.verify.samples=3,teacher.verify.temperature=0: .*need teacher.verify.temperature > 0"),
     (["teacher.verify.samples"], r"--sweep 'teacher.verify.samples': expected KEY=V1,V2"),
     (["teacher.verify.samples="], r"--sweep teacher.verify.samples: no values"),
     (["teacher.verify.samples=[1, 2]"], r"--sweep teacher.verify.samples: the value '\[1' is not valid YAML"),
@@ -243,6 +245,17 @@ def test_bad_sweeps_are_one_line_errors(tiny_model, tmp_path, sweeps, msg):
     with pytest.raises(ConfigError, match=msg) as e:
         make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", sweeps=sweeps)
     assert "\n" not in str(e.value)
+
+
+def test_a_value_valid_only_beside_another_swept_value_is_accepted(tiny_model, tmp_path):
+    """3 re-answers need a temperature above 0: swept together with one, the pair is a valid cell."""
+    spec = make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "balance-ft-cot",
+                     sweeps=["teacher.verify.samples=0,3", "teacher.verify.temperature=0.7"])
+    assert [c.settings for c in spec.cells()] == [(("teacher.verify.samples", 0), ("teacher.verify.temperature", 0.7)),
+                                                  (("teacher.verify.samples", 3), ("teacher.verify.temperature", 0.7))]
+    assert spec.base_values == {"teacher.verify.samples": 0}  # 0.7 is not the base's temperature: it names the run
+    assert [c.run_id.split("/")[3] for c in spec.cells()] == ["teacher.verify.temperature=0.7",
+                                                              "teacher.verify.samples=3,teacher.verify.temperature=0.7"]
 
 
 def test_sweep_and_its_spelling_together_are_refused(tiny_model, tmp_path):
@@ -304,6 +317,12 @@ def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, t
         assert str(cfg.teacher.cache) == str(cache.resolve())  # one cache for every cell
         kinds = Ledger(Caps(0), out / "runs" / r["run"] / "ledger.sqlite").summary()["by_kind"]
         assert ("verify" in kinds) == (synth and v == 1)
+    # the noisy cells got their own synthetic examples, not the oracle run's replies from the shared cache
+    def synthetic(key):
+        train = (out / "runs" / by[key]["run"] / "stages/0/train.jsonl").read_text().splitlines()
+        return {(t["input"], t["answer"]) for t in map(json.loads, train) if t["source"] == "synthetic"}
+
+    assert synthetic(("balance-ft-cot", 0, 0)) and synthetic(("balance-ft-cot", 0, 0.5)) != synthetic(("balance-ft-cot", 0, 0))
     # one shared cache: the new runs sent only what it lacked, and physical spend is the cache's size
     new = [r for r in rows if r["run"] in {s for s in seen}]
     assert all(r["physical_calls"] < r["spent_units"] for r in new)

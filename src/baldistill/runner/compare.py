@@ -253,28 +253,42 @@ def make_spec(config: Path, base: RunConfig, methods: str = "all", seeds: int = 
                 check_budget(b, k)
             except ValueError as e:
                 raise ConfigError(f"--budgets {b}, --stages {k}: {e}") from None
+    _check_combinations(base, swept)
     base_raw = base.model_dump(mode="json")
     base_values = {}
-    for key, values in swept.items():  # each value alone, then every combination of them
+    for key, values in swept.items():
         for v in values:
             try:
-                cfg = with_settings(base, [(key, v)])
-            except ConfigError as e:
-                raise ConfigError(f"--sweep {key}={value_text(v)}: {e}") from None
-            if cfg.model_dump(mode="json") == base_raw:  # the base config's own value (in whatever spelling)
+                same = with_settings(base, [(key, v)]).model_dump(mode="json") == base_raw
+            except ConfigError:  # valid only beside another swept value
+                same = False
+            if same:  # the base config's own value (in whatever spelling)
                 base_values.setdefault(key, v)
-    for combo in itertools.product(*([(k, v) for v in vs] for k, vs in swept.items())):
-        if len(combo) > 1:
-            try:
-                with_settings(base, combo)
-            except ConfigError as e:
-                raise ConfigError(f"--sweep {settings_label(combo)}: {e}") from None
     names = parse_methods(methods)
     if reference is not None and reference not in names:
         raise ConfigError(f"--reference: {reference} is not among the compared methods ({', '.join(names)})")
     ref = reference or ("random-ft-cot" if "random-ft-cot" in names else names[0])
     return Spec(str(config), _dataset_name(base), names, [base.seed + i for i in range(seeds)],
                 ks, bs, sts, stage_eval, swept, base_values, ref)
+
+
+def _check_combinations(base: RunConfig, swept: dict[str, list]) -> None:
+    """Every combination of the swept values must make a valid config. The error names one value when every
+    combination with it fails (a value the setting does not take), else the first failing combination."""
+    combos = list(itertools.product(*([(k, v) for v in vs] for k, vs in swept.items())))
+    errors = {}
+    for combo in combos:
+        try:
+            with_settings(base, combo)
+        except ConfigError as e:
+            errors[combo] = str(e)
+    if not errors:
+        return
+    first, msg = next(iter(errors.items()))
+    for k, v in first:
+        if all(c in errors for c in combos if (k, v) in c):
+            raise ConfigError(f"--sweep {k}={value_text(v)}: {msg}")
+    raise ConfigError(f"--sweep {settings_label(first)}: {msg}")
 
 
 def _axis_values(key: str, values: list) -> list:
