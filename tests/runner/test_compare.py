@@ -170,9 +170,18 @@ def test_a_folder_written_before_the_schema_version_still_reports(done, tmp_path
             m.pop(key)
         p.write_text(json.dumps(m))
     (old / "results.json").unlink()
+    spec = json.loads((old / "compare.json").read_text())
+    for key in ("sweep", "base_values", "reference"):  # as written before sweeps and intervals existed
+        spec.pop(key)
+    spec["default"].pop("settings")
+    (old / "compare.json").write_text(json.dumps(spec))
     r = CliRunner().invoke(app, ["report", str(old)])
     assert r.exit_code == 0, r.output
-    again = json.loads((old / "results.json").read_text())["rows"]
+    doc = json.loads((old / "results.json").read_text())
+    again = doc["rows"]
+    # intervals come from the runs' predictions; differences against the default reference, random-ft-cot
+    assert len(doc["intervals"]["groups"]) == len(ORDER)
+    assert {d["b"]["method"] for d in doc["intervals"]["differences"]} == {"random-ft-cot"}
     keep = lambda row: {k: v for k, v in row.items() if k not in ("n_train_duplicate", "spend_by_stage_domain")}
     assert [keep(x) for x in again] == [keep(x) for x in rows]
     assert (old / "report.html").stat().st_size > 0

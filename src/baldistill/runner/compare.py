@@ -163,8 +163,12 @@ class Spec:
 
     @classmethod
     def from_json(cls, saved: dict) -> "Spec":
-        """A saved compare.json, including one written before sweeps of any setting existed."""
-        return cls(**{k: saved[k] for k in cls.__dataclass_fields__ if k in saved})
+        """A saved compare.json, including one written before sweeps of any setting (and the reference
+        method) existed: its differences are taken against the default reference."""
+        spec = cls(**{k: saved[k] for k in cls.__dataclass_fields__ if k in saved})
+        if spec.reference is None:
+            spec.reference = default_reference(spec.methods)
+        return spec
 
     @property
     def default(self) -> dict:
@@ -267,9 +271,14 @@ def make_spec(config: Path, base: RunConfig, methods: str = "all", seeds: int = 
     names = parse_methods(methods)
     if reference is not None and reference not in names:
         raise ConfigError(f"--reference: {reference} is not among the compared methods ({', '.join(names)})")
-    ref = reference or ("random-ft-cot" if "random-ft-cot" in names else names[0])
+    ref = reference or default_reference(names)
     return Spec(str(config), _dataset_name(base), names, [base.seed + i for i in range(seeds)],
                 ks, bs, sts, stage_eval, swept, base_values, ref)
+
+
+def default_reference(methods: list[str]) -> str | None:
+    """random-ft-cot where it is compared (the paper's baseline that spends the same budget), else the first."""
+    return "random-ft-cot" if "random-ft-cot" in methods else (methods[0] if methods else None)
 
 
 def _check_combinations(base: RunConfig, swept: dict[str, list]) -> None:
