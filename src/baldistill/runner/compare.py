@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import csv
 import gc
+import itertools
 import json
 import logging
 import shutil
 import time
-import itertools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,8 +141,7 @@ def parse_ints(text: str | None, what: str) -> list[int] | None:
     return list(dict.fromkeys(out))
 
 
-# the sweep axes the tables have always had, and the Spec fields that hold them
-AXES = {"stages": "stages", "budget": "budgets", "student.model": "students"}
+# settings that are not sweep axes, and where they are set instead
 NOT_SWEPT = {"method": "--methods", "seed": "--seeds", "teacher.cache": "the comparison's shared cache"}
 
 
