@@ -3,8 +3,9 @@
 
 Eight easy reasoning-gym task families are sampled with a steep Zipf-shaped
 training pool (300 ``products`` items down to two ``family_relationships``
-items), a test split that follows the same distribution but has at least 20
-items per domain, a reserve split of 60 unseen items per domain (used by
+items), a test split of at least 50 items per domain where the generator has
+them (the earlier 20-per-domain split, then items drawn after every other
+split), a reserve split of 60 unseen items per domain (used by
 the simulated teacher to "synthesize" new tail examples), and a validation
 split of up to 50 items per domain for choosing settings (drawn after all the
 others, so they are unchanged by it).
@@ -90,6 +91,12 @@ RESERVE_PER_DOMAIN = 60
 # generator's stream after every item of the other splits, so train, test and reserve stay exactly what
 # they were before the split existed. count_bits (n in 1..127) has only 38 questions left for it.
 VAL_PER_DOMAIN = 50
+
+# Evaluation items per domain: the test split is topped up to at least this many per domain with items drawn
+# from the stream after every item of the other splits (val included), so train, reserve and val stay exactly
+# what they were and the earlier 20-per-domain test items are the first of each domain's block. A tail
+# domain's score then moves in steps of 2 points, not 5. count_bits (n in 1..127) has no question left for it.
+MIN_EVAL = 50
 
 SPLITS = ("train", "test", "reserve")
 ALL_SPLITS = SPLITS + ("val",)
@@ -296,6 +303,26 @@ def _rationale_builders() -> dict[str, Callable[[dict], str | None]]:
     }
 
 
+def _take_unique(ds, draws: list[int], n: int, seen: set[str], builder, domain: str) -> tuple[list[dict], list[int]]:
+    """Up to n items with questions not in ``seen`` from the stream positions ``draws`` (in order), and the
+    positions left after the last one read."""
+    out: list[dict[str, str]] = []
+    for pos, idx in enumerate(draws):
+        if len(out) == n:
+            return out, draws[pos:]
+        item = ds[idx]
+        question, answer = item["question"].strip(), item["answer"].strip()
+        if question in seen:
+            continue
+        assert ds.score_answer(answer, item) == 1.0, item
+        rationale = builder(item)
+        if rationale is None:
+            continue
+        seen.add(question)
+        out.append({"domain": domain, "input": question, "answer": answer, "rationale": rationale})
+    return out, []
+
+
 def build(seed: int = 0) -> dict[str, list[dict[str, str]]]:
     """Return {split: [record, ...]} for the given seed (deterministic)."""
     import reasoning_gym
@@ -335,23 +362,15 @@ def build(seed: int = 0) -> dict[str, list[dict[str, str]]]:
             for n, rec in enumerate(items[start : start + sizes[split]]):
                 out[split].append({"id": f"{domain}-{split}-{n}", **rec})
             start += sizes[split]
-        # val: the next unique items of the same stream (after every item above), as many as it still has
-        val: list[dict[str, str]] = []
-        for idx in [idx] + list(draws):  # the draw that ended the loop above has not been used yet
-            if len(val) == VAL_PER_DOMAIN:
-                break
-            item = ds[idx]
-            question, answer = item["question"].strip(), item["answer"].strip()
-            if question in seen:
-                continue
-            assert ds.score_answer(answer, item) == 1.0, item
-            rationale = builders[domain](item)
-            if rationale is None:
-                continue
-            seen.add(question)
-            val.append({"domain": domain, "input": question, "answer": answer, "rationale": rationale})
+        # val: the next unique items of the same stream (after every item above), as many as it still has;
+        # then the test top-up: the next ones after val (see MIN_EVAL)
+        rest = [idx] + list(draws)  # the draw that ended the loop above has not been used yet
+        val, rest = _take_unique(ds, rest, VAL_PER_DOMAIN, seen, builders[domain], domain)
         random.Random(f"{seed}-{domain}-val").shuffle(val)
         out["val"] += [{"id": f"{domain}-val-{n}", **rec} for n, rec in enumerate(val)]
+        extra, _ = _take_unique(ds, rest, max(0, MIN_EVAL - sizes["test"]), seen, builders[domain], domain)
+        random.Random(f"{seed}-{domain}-test-extra").shuffle(extra)
+        out["test"] += [{"id": f"{domain}-test-{sizes['test'] + n}", **rec} for n, rec in enumerate(extra)]
     inputs = [r["input"] for recs in out.values() for r in recs]
     assert len(inputs) == len(set(inputs)), "splits are not disjoint"
     return out

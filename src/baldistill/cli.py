@@ -271,7 +271,7 @@ def evaluate(run: Annotated[Path, typer.Option(help="run folder")],
     pool = Inputs.load(cfg).pool  # the pool the run used (repeats dropped as it dropped them)
     test = load_examples(data, cfg.data.fields, "test")
     sizes = domain_counts(pool)
-    ev = Evaluator(pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.budget))
+    ev = Evaluator(pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.reporting_budget))
     summary, rows = ev.evaluate(student, test)
     done = RunMetrics.load(run / "metrics.json") if (run / "metrics.json").exists() else None
     title = f"{cfg.method} on {data}: B={cfg.budget}, K={cfg.effective_stages}" + (f", spent {done.spent}" if done else "")
@@ -459,6 +459,8 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
             stages: Annotated[Optional[str], typer.Option(help="stage counts K to sweep, e.g. 3,5,8 (first = default)")] = None,
             budgets: Annotated[Optional[str], typer.Option(help="teacher budgets B to sweep, e.g. 96,192")] = None,
             students: Annotated[Optional[str], typer.Option(help="student models to sweep, comma-separated")] = None,
+            sweep: Annotated[Optional[list[str]], typer.Option(help="sweep any setting, KEY=V1,V2 (repeatable; values as YAML, e.g. teacher.verify.samples=0,1); --stages/--budgets/--students are --sweep stages=/budget=/student.model=")] = None,
+            reference: Annotated[Optional[str], typer.Option(help="the method paired differences are taken against (default random-ft-cot when compared, else the first method)")] = None,
             stage_eval: Annotated[int, typer.Option(help="multi-stage methods: also evaluate after each earlier stage on up to N test items per domain (0: off)")] = 10,
             out: Annotated[Path, typer.Option(help="comparison folder; re-running the same command resumes it")] = Path("runs/compare"),
             estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,
@@ -466,7 +468,8 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
     """Every method under the same teacher budget, over seeds and sweeps: results.csv/json, paper-style tables, plots, report.html."""
     path = _config_arg(config)
     base = load_config(path, set_ or [])
-    spec = comparison.make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None)
+    spec = comparison.make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None,
+                                sweep or [], reference)
     if estimate_only:
         e = comparison.estimate(base, spec, out)
         t = Table(title=f"compare: {e['todo']} of {e['cells']} runs to do; teacher {base.teacher.kind} "

@@ -39,6 +39,9 @@ class DataConfig(_Strict):
     metric: Literal["accuracy", "token_f1"] = "accuracy"
     instruction: str = DEFAULT_INSTRUCTION
     max_test_per_domain: int | None = Field(None, ge=1)
+    reporting_budget: int | None = Field(
+        None, ge=1, description="report head and tail as split at this budget (tail: pool smaller than it / domains) "
+                                "instead of the run's own B, so runs of several budgets report on one split")
     dedupe: bool = Field(True, description="drop pool rows that repeat an earlier (domain, input, answer): each would be a training example no budget unit paid for")
     test_overlap: Literal["error", "drop", "allow"] = Field(
         "error", description="pool or reserve inputs that are also test inputs: stop (error), remove them from the pool and reserve (drop), or keep them (allow)")
@@ -244,6 +247,11 @@ class RunConfig(_Strict):
     @property
     def effective_stages(self) -> int:
         return self.stages if METHODS[self.method].multi_stage else 1
+
+    @property
+    def reporting_budget(self) -> int:
+        """The B whose head/tail split the scores are reported on: data.reporting_budget, else the run's own."""
+        return self.data.reporting_budget or self.budget
 
 
 def changed_fields(old: RunConfig, new: RunConfig) -> list[str]:

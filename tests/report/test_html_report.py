@@ -20,18 +20,19 @@ METHODS = ("zero-shot", "random-ft-cot", "baldistill-a")
 
 @pytest.fixture
 def report(tmp_path):
-    """A report over 3 methods × 3 seeds × K in {3, 5} × 2 budgets × 2 students (4 tables, 4 plots)."""
-    make_results(tmp_path, methods=METHODS, stages=(3, 5), budgets=(96, 200), students=(STUDENT, OTHER))
+    """A report over 3 methods × 3 seeds × K in {3, 5} × 2 budgets × 2 students with intervals: 6 tables (main,
+    per domain, paired differences, K sweep, students and budgets, appendix) and 5 plots (with the frontier)."""
+    make_results(tmp_path, methods=METHODS, stages=(3, 5), budgets=(96, 200), students=(STUDENT, OTHER), intervals=True)
     return write_report(tmp_path)
 
 
 def test_report_is_self_contained_and_writes_missing_outputs(report):
     folder = report.parent
     assert (folder / "table.md").exists() and (folder / "table_generalization.md").exists()
-    assert len(list((folder / "plots").glob("*.png"))) == 4
+    assert len(list((folder / "plots").glob("*.png"))) == 5
     page = report.read_text()
     assert not re.search(r"(src|href)=\"(?!data:)", page) and "http://" not in page and "https://" not in page
-    assert page.count("<table>") == 4 and page.count('src="data:image/png;base64,') == 4
+    assert page.count("<table>") == 6 and page.count('src="data:image/png;base64,') == 5
     assert "|---" not in page and "**" not in page  # real HTML, not pasted markdown
 
 
@@ -79,14 +80,27 @@ def _check_rendered(browser, report) -> None:
     browser.get(report.as_uri())
     WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     tables = browser.find_elements(By.TAG_NAME, "table")
-    assert len(tables) == 4
+    assert len(tables) == 6
+    titles = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+    assert titles[:5] == ["Main comparison", "Per domain", "Paired differences", "Sensitivity to the number of stages K",
+                          "Student models and budgets"]
     headers = [th.text for th in tables[0].find_elements(By.TAG_NAME, "th")]
     assert headers == ["method", "demo macro", "demo micro", "demo head", "demo tail"]
     first_cells = [tr.find_element(By.TAG_NAME, "td").text for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")]
     assert first_cells == list(METHODS)
     assert tables[0].find_elements(By.TAG_NAME, "b")  # the best of each column is bold
+    cells = {tr.find_element(By.TAG_NAME, "td").text: [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+             for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")}
+    assert cells["baldistill-a"][1] == "31.0 [29.0, 34.0]"  # mean [lo, hi] from results.json's intervals
+    diffs = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")[:2]]
+             for tr in tables[2].find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert len(diffs) == 2 * 2 * 2 * 2  # two methods against random-ft-cot at every student, budget and K
+    assert diffs[:2] == [["zero-shot − random-ft-cot", f"student = {STUDENT}, B = 96, K = 3"],
+                         ["baldistill-a − random-ft-cot", f"student = {STUDENT}, B = 96, K = 3"]]  # the default first
     assert "Appendix" in browser.find_element(By.TAG_NAME, "body").text
     images = browser.execute_script(
         "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight]);")
-    assert [alt for alt, *_ in images] == ["per_domain", "stages", "spend", "stage_sweep"]  # reading order
+    assert [alt for alt, *_ in images] == ["per_domain", "stages", "spend", "stage_sweep", "frontier"]  # reading order
     assert all(done and w > 0 and h > 0 for _, done, w, h in images), images
+    frontier = browser.find_element(By.CSS_SELECTOR, 'img[alt="frontier"]')
+    assert frontier.is_displayed() and frontier.size["width"] > 300  # drawn on the page, not only decodable

@@ -22,7 +22,7 @@ def _decodes(path) -> bool:
 def test_all_plots_with_a_stage_sweep(tmp_path):
     make_results(tmp_path, methods=("zero-shot", "random-ft-cot", "baldistill-a"), stages=(3, 5))
     paths = write_plots(tmp_path)
-    assert _names(paths) == ["per_domain.png", "spend.png", "stage_sweep.png", "stages.png"]
+    assert _names(paths) == ["per_domain.png", "spend.png", "stage_sweep.png", "stages.png"]  # one budget: no frontier
     assert all(p.parent == tmp_path / "plots" and _decodes(p) for p in paths)
 
 
@@ -79,3 +79,26 @@ def test_error_bars_only_with_two_or_more_seeds():
     assert _pct([0.5])[0] == 50.0 and math.isnan(_pct([0.5])[1])  # one seed: no error bar, not a 0 bar
     assert round(_pct([0.4, 0.6])[1], 6) == round(100 * math.sqrt(0.02), 6)
     assert all(math.isnan(x) for x in _pct([None]))
+
+
+def test_frontier_only_with_several_budgets_and_its_bars_are_the_intervals(tmp_path):
+    from test_tables import LO, HI
+
+    from baldistill.report.plots import frontier_points
+    from baldistill.report.tables import Intervals
+
+    make_results(tmp_path / "one", methods=("random-ft-cot", "baldistill-a"))
+    assert "frontier.png" not in _names(write_plots(tmp_path / "one"))
+    folder = make_results(tmp_path / "two", methods=("zero-shot", "random-ft-cot", "baldistill-a"), budgets=(48, 96, 192),
+                          intervals=True)
+    paths = write_plots(folder)
+    assert "frontier.png" in _names(paths) and _decodes(folder / "plots/frontier.png")
+    data = json.loads((folder / "results.json").read_text())
+    rows = [r for r in data["rows"] if r["method"] == "baldistill-a" and r["stages"] == 3]
+    pts = frontier_points(rows, "macro", Intervals(data["intervals"]))
+    # x: units spent (= B here), y: the mean, bars: down to lo and up to hi (2 and 3 points)
+    assert [p[0] for p in pts] == [48, 96, 192]
+    assert [round(p[1], 6) for p in pts] == [round(100 * (0.31 + 0.001 * (b - 96)), 6) for b in (48, 96, 192)]
+    assert all(abs(p[2] - 100 * LO) < 1e-9 and abs(p[3] - 100 * HI) < 1e-9 for p in pts)
+    # without intervals the bars are the sample std (1 point here), the same below and above
+    assert all(abs(p[2] - 1.0) < 1e-9 and abs(p[3] - 1.0) < 1e-9 for p in frontier_points(rows, "macro"))

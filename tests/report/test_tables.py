@@ -8,6 +8,10 @@ import json
 from pathlib import Path
 
 from baldistill.report.tables import (
+    Intervals,
+    differences_grid,
+    domains_grid,
+    main_grid,
     mean_std,
     table_generalization,
     table_main,
@@ -46,15 +50,57 @@ def make_row(method: str, seed: int, student: str = STUDENT, budget: int = 96, s
 
 
 def make_results(folder: Path, methods=("baldistill-a", "random-ft-cot"), seeds=(0, 1, 2), students=(STUDENT,),
-                 budgets=(96,), stages=(3,)) -> Path:
-    """Write folder/results.json for every method × seed × student × budget × K; return the folder."""
+                 budgets=(96,), stages=(3,), intervals: bool = False) -> Path:
+    """Write folder/results.json for every method × seed × student × budget × K; return the folder. With
+    ``intervals``, results.json also holds constructed intervals (see ``constructed_intervals``)."""
     rows = [make_row(m, s, st, b, k) for st in students for b in budgets for k in stages for m in methods for s in seeds]
     spec = {"config": "demo.yaml", "methods": list(methods), "seeds": list(seeds), "stages": list(stages),
             "budgets": list(budgets), "students": list(students), "dataset": "demo",
-            "default": {"stages": stages[0], "budget": budgets[0], "student": students[0]}}
+            "default": {"stages": stages[0], "budget": budgets[0], "student": students[0]}, "reference": "random-ft-cot"}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps({"spec": spec, "rows": rows}))
+    doc = {"spec": spec, "rows": rows}
+    if intervals:
+        doc["intervals"] = constructed_intervals(rows)
+    (folder / "results.json").write_text(json.dumps(doc))
     return folder
+
+
+LO, HI = 0.02, 0.03  # the constructed intervals reach 2 points below and 3 above the mean
+
+
+def _iv(values) -> dict | None:
+    xs = [v for v in values if v is not None]
+    if not xs:
+        return None
+    m = sum(xs) / len(xs)
+    return {"mean": m, "lo": m - LO, "hi": m + HI}
+
+
+def constructed_intervals(rows: list[dict]) -> dict:
+    """An ``intervals`` block as compare writes it, with made-up bounds (mean − 2 points, mean + 3 points) for
+    every group, and each method's difference against random-ft-cot: mean difference, ± 1 point."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["student"], r["budget"], r["stages"], r["method"]), []).append(r)
+    out = []
+    for (ds, st, b, k, m), g in groups.items():
+        test = {key: _iv(r[key] for r in g) for key in ("macro", "micro", "head_macro", "tail_macro")}
+        test["per_domain"] = {d: _iv(r["per_domain"][d] for r in g) for d in g[0]["per_domain"]}
+        out.append({"dataset": ds, "student": st, "budget": b, "stages": k, "method": m, "settings": {},
+                    "seeds": [r["seed"] for r in g], "test": test})
+    diffs = []
+    for e in out:
+        ref = next((x for x in out if x["method"] == "random-ft-cot" and
+                    all(x[k] == e[k] for k in ("dataset", "student", "budget", "stages"))), None)
+        if ref is None or e["method"] == "random-ft-cot":
+            continue
+        test = {k: None if e["test"][k] is None or ref["test"][k] is None else
+                {"mean": e["test"][k]["mean"] - ref["test"][k]["mean"], "lo": e["test"][k]["mean"] - ref["test"][k]["mean"] - 0.01,
+                 "hi": e["test"][k]["mean"] - ref["test"][k]["mean"] + 0.01} for k in ("macro", "head_macro", "tail_macro")}
+        diffs.append({"kind": "method", "a": {k: e[k] for k in ("dataset", "student", "budget", "stages", "method", "settings")},
+                      "b": {k: ref[k] for k in ("dataset", "student", "budget", "stages", "method", "settings")},
+                      "seeds": e["seeds"], "test": test})
+    return {"resamples": 2000, "level": 0.95, "seed": 1, "groups": out, "differences": diffs}
 
 
 def _load(folder: Path) -> tuple[list[dict], dict]:
@@ -128,3 +174,54 @@ def test_write_tables(tmp_path):
     text = paths[0].read_text()
     assert "## Main comparison" in text and "## Sensitivity to the number of stages K" in text
     assert "| baldistill-a |" in paths[1].read_text()
+
+
+def test_cells_show_the_interval_where_results_json_has_one(tmp_path):
+    folder = make_results(tmp_path, methods=("random-ft-cot", "baldistill-a", "zero-shot"), intervals=True)
+    rows, spec = _load(folder)
+    iv = Intervals(json.loads((folder / "results.json").read_text())["intervals"])
+    md = table_main(rows, spec, iv)
+    by = {r[0]: r[1:] for r in _cells(md)[2:]}
+    # baldistill-a macro: mean of 0.30, 0.31, 0.32 = 31.0; bounds 2 below and 3 above
+    assert by["baldistill-a"][0] == "**31.0 [29.0, 34.0]**"
+    assert by["zero-shot"][3] == "0.0 [-2.0, 3.0]"
+    assert "95 % bootstrap interval" in md and "± sample std" not in md
+    # without the intervals the same table is mean ± std
+    assert {r[0]: r[1:] for r in _cells(table_main(rows, spec))[2:]}["baldistill-a"][0] == "**31.0 ± 1.0**"
+
+
+def test_a_cell_without_an_interval_falls_back_and_the_caption_says_so(tmp_path):
+    folder = make_results(tmp_path, intervals=True)
+    data = json.loads((folder / "results.json").read_text())
+    data["intervals"]["groups"] = [g for g in data["intervals"]["groups"] if g["method"] != "random-ft-cot"]
+    rows, spec = data["rows"], data["spec"]
+    grid = main_grid(rows, spec, Intervals(data["intervals"]))
+    by = {r[0]: r[1:] for r in grid.body}
+    assert by["random-ft-cot"][0] == "21.0 ± 1.0" and by["baldistill-a"][0] == "31.0 [29.0, 34.0]"
+    assert "cells without an interval are mean ± sample std" in grid.caption
+
+
+def test_per_domain_table_with_intervals_and_tail_marked(tmp_path):
+    folder = make_results(tmp_path, intervals=True)
+    rows, spec = _load(folder)
+    grid = domains_grid(rows, spec, Intervals(json.loads((folder / "results.json").read_text())["intervals"]))
+    assert grid.header == ["method", "products", "sports", "lcm (tail)", "gcd (tail)"]  # by pool size
+    by = {r[0]: r[1:] for r in grid.body}
+    assert by["baldistill-a"] == ["82.0 [80.0, 85.0]", "82.0 [80.0, 85.0]", "12.0 [10.0, 15.0]", "12.0 [10.0, 15.0]"]
+    # the fallback per domain is mean ± std of the rows' per-domain scores
+    assert {r[0]: r[1:] for r in domains_grid(rows, spec).body}["baldistill-a"][0] == "82.0 ± 2.0"
+
+
+def test_differences_table_against_the_reference_method(tmp_path):
+    folder = make_results(tmp_path, methods=("zero-shot", "random-ft-cot", "baldistill-a"), intervals=True)
+    rows, spec = _load(folder)
+    iv = Intervals(json.loads((folder / "results.json").read_text())["intervals"])
+    grid = differences_grid(rows, spec, iv)
+    assert grid.header == ["comparison", "setting", "macro", "head", "tail"]
+    by = {r[0]: r[1:] for r in grid.body}
+    assert set(by) == {"zero-shot − random-ft-cot", "baldistill-a − random-ft-cot"}
+    assert by["baldistill-a − random-ft-cot"] == ["default", "+10.0 [+9.0, +11.0]", "-10.0 [-11.0, -9.0]", "+0.0 [-1.0, +1.0]"]
+    assert "random-ft-cot" in grid.caption and "paired by seed and by test item" in grid.caption
+    assert differences_grid(rows, spec) is None  # nothing to show without intervals
+    text = write_tables(folder)[0].read_text()
+    assert "## Per domain" in text and "## Paired differences" in text

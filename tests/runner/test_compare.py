@@ -170,9 +170,18 @@ def test_a_folder_written_before_the_schema_version_still_reports(done, tmp_path
             m.pop(key)
         p.write_text(json.dumps(m))
     (old / "results.json").unlink()
+    spec = json.loads((old / "compare.json").read_text())
+    for key in ("sweep", "base_values", "reference"):  # as written before sweeps and intervals existed
+        spec.pop(key)
+    spec["default"].pop("settings")
+    (old / "compare.json").write_text(json.dumps(spec))
     r = CliRunner().invoke(app, ["report", str(old)])
     assert r.exit_code == 0, r.output
-    again = json.loads((old / "results.json").read_text())["rows"]
+    doc = json.loads((old / "results.json").read_text())
+    again = doc["rows"]
+    # intervals come from the runs' predictions; differences against the default reference, random-ft-cot
+    assert len(doc["intervals"]["groups"]) == len(ORDER)
+    assert {d["b"]["method"] for d in doc["intervals"]["differences"]} == {"random-ft-cot"}
     keep = lambda row: {k: v for k, v in row.items() if k not in ("n_train_duplicate", "spend_by_stage_domain")}
     assert [keep(x) for x in again] == [keep(x) for x in rows]
     assert (old / "report.html").stat().st_size > 0
@@ -190,3 +199,168 @@ def test_every_cell_is_checked_before_the_first_runs(tiny_model, tmp_path, monke
                                           r"folder not found: /nonexistent/student.*nothing was run"):
         compare(base, spec, tmp_path / "c")
     assert not (tmp_path / "c").exists()
+
+
+def test_results_carry_bootstrap_intervals_from_the_runs_predictions(done):
+    """Every method's group has intervals computed from its runs' predictions.jsonl; the point estimate is the
+    mean of the rows' scores; every method is paired with random-ft-cot."""
+    out, _, _, rows, _ = done
+    iv = json.loads((out / "results.json").read_text())["intervals"]
+    assert iv["resamples"] == 2000 and iv["level"] == 0.95
+    groups = {g["method"]: g for g in iv["groups"]}
+    assert set(groups) == set(ORDER)
+    for m, g in groups.items():
+        mine = [r for r in rows if r["method"] == m]
+        assert g["seeds"] == [0, 1]
+        t = g["test"]
+        assert abs(t["macro"]["mean"] - sum(r["macro"] for r in mine) / 2) < 1e-9
+        assert t["macro"]["lo"] <= t["macro"]["mean"] <= t["macro"]["hi"]
+        assert set(t["per_domain"]) == set(mine[0]["per_domain"])
+    diffs = [d for d in iv["differences"] if d["kind"] == "method"]
+    assert sorted(d["a"]["method"] for d in diffs) == sorted(m for m in ORDER if m != "random-ft-cot")
+    assert all(d["b"]["method"] == "random-ft-cot" and d["seeds"] == [0, 1] for d in diffs)
+    a = next(d for d in diffs if d["a"]["method"] == "baldistill-a")
+    assert abs(a["test"]["macro"]["mean"] - (groups["baldistill-a"]["test"]["macro"]["mean"]
+                                             - groups["random-ft-cot"]["test"]["macro"]["mean"])) < 1e-9
+    table = (out / "table.md").read_text()
+    assert "95 % bootstrap interval" in table and "## Per domain" in table and "baldistill-a − random-ft-cot" in table
+
+
+def test_stages_budgets_and_students_are_spellings_of_sweep(tiny_model, tmp_path):
+    base = base_cfg(tiny_model)
+    a = make_spec(tmp_path / "c.yaml", base, "random-ft,baldistill-n", stages="1,2", budgets="16,32", stage_eval=None)
+    b = make_spec(tmp_path / "c.yaml", base, "random-ft,baldistill-n", sweeps=["stages=1,2", "budget=16,32"],
+                  stage_eval=None)
+    assert a.to_json() == b.to_json() and [c.run_id for c in a.cells()] == [c.run_id for c in b.cells()]
+    assert b.sweep == {} and b.stages == [1, 2] and b.budgets == [16, 32]
+
+
+@pytest.mark.parametrize("sweeps, msg", [
+    (["teacher.verfy.samples=0,1"], r"--sweep teacher.verfy.samples=0: teacher.verfy: unknown field"),
+    (["teacher.verify.samples=0,-1"], r"--sweep teacher.verify.samples=-1: teacher.verify.samples: .*greater than or equal to 0"),
+    (["teacher.verify.samples=3"], r"--sweep teacher.verify.samples=3: .*need teacher.verify.temperature > 0"),
+    (["teacher.verify.samples=1,3", "teacher.verify.temperature=0,0.7"],
+     r"--sweep teacher.verify.samples=3,teacher.verify.temperature=0: .*need teacher.verify.temperature > 0"),
+    (["teacher.verify.samples"], r"--sweep 'teacher.verify.samples': expected KEY=V1,V2"),
+    (["teacher.verify.samples="], r"--sweep teacher.verify.samples: no values"),
+    (["teacher.verify.samples=[1, 2]"], r"--sweep teacher.verify.samples: the value '\[1' is not valid YAML"),
+    (["data.fields={a: b}"], r"--sweep data.fields: the value '\{a: b\}' is not a single value"),
+    (["method=random-ft"], r"--sweep method: not a sweep axis; use --methods"),
+    (["seed=1,2"], r"--sweep seed: not a sweep axis; use --seeds"),
+    (["budget=16", "budget=32"], r"--sweep budget: given twice"),
+    (["stages=x"], r"--sweep stages: expected positive whole numbers"),
+])
+def test_bad_sweeps_are_one_line_errors(tiny_model, tmp_path, sweeps, msg):
+    with pytest.raises(ConfigError, match=msg) as e:
+        make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", sweeps=sweeps)
+    assert "\n" not in str(e.value)
+
+
+def test_a_value_valid_only_beside_another_swept_value_is_accepted(tiny_model, tmp_path):
+    """3 re-answers need a temperature above 0: swept together with one, the pair is a valid cell."""
+    spec = make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "balance-ft-cot",
+                     sweeps=["teacher.verify.samples=0,3", "teacher.verify.temperature=0.7"])
+    assert [c.settings for c in spec.cells()] == [(("teacher.verify.samples", 0), ("teacher.verify.temperature", 0.7)),
+                                                  (("teacher.verify.samples", 3), ("teacher.verify.temperature", 0.7))]
+    assert spec.base_values == {"teacher.verify.samples": 0}  # 0.7 is not the base's temperature: it names the run
+    assert [c.run_id.split("/")[3] for c in spec.cells()] == ["teacher.verify.temperature=0.7",
+                                                              "teacher.verify.samples=3,teacher.verify.temperature=0.7"]
+
+
+def test_sweep_and_its_spelling_together_are_refused(tiny_model, tmp_path):
+    with pytest.raises(ConfigError, match=r"--sweep stages: given twice \(--stages and --sweep stages\)"):
+        make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", stages="1,2", sweeps=["stages=3"])
+    with pytest.raises(ConfigError, match="--reference: baldistill-a is not among the compared methods"):
+        make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", reference="baldistill-a")
+
+
+def _as_written_before_sweeps(out):
+    """Turn a comparison folder into one written before --sweep existed: compare.json without the new keys,
+    result rows without settings (the run folders were always the same)."""
+    spec = json.loads((out / "compare.json").read_text())
+    for key in ("sweep", "base_values", "reference"):
+        spec.pop(key)
+    spec["default"].pop("settings")
+    (out / "compare.json").write_text(json.dumps(spec))
+    res = json.loads((out / "results.json").read_text())
+    res.pop("intervals")
+    for r in res["rows"]:
+        r.pop("settings")
+    (out / "results.json").write_text(json.dumps(res))
+
+
+def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, tmp_path):
+    """A comparison written before the sweep, re-run with two swept settings: its runs serve the cells at the
+    base config's values (not re-run), methods that do not synthesize share one run over the synthesis
+    settings, and the new runs buy only what the shared cache lacks."""
+    out = tmp_path / "c"
+    base = base_cfg(tiny_model)
+    first = make_spec(tmp_path / "c.yaml", base, "random-ft-cot,balance-ft-cot", seeds=1, stage_eval=None)
+    compare(base, first, out)
+    _as_written_before_sweeps(out)
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("**/metrics.json")}
+    assert len(before) == 2
+    cache = out / "teacher_cache.sqlite"
+    replies_before = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+
+    swept = make_spec(tmp_path / "c.yaml", base, "random-ft-cot,balance-ft-cot", seeds=1, stage_eval=None,
+                      sweeps=["teacher.verify.samples=0,1", "teacher.synthesis_noise.wrong_answer=0,0.5"])
+    seen = []
+    rows = compare(base, swept, out, on_cell=lambda n, total, rid, resume: seen.append(rid))
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # the earlier runs were reused
+    prefix = "B48/K1/"
+    assert sorted(s.split("/", 1)[1] for s in seen) == sorted(prefix + x + "/balance-ft-cot/seed0" for x in (
+        "teacher.verify.samples=1", "teacher.synthesis_noise.wrong_answer=0.5",
+        "teacher.verify.samples=1,teacher.synthesis_noise.wrong_answer=0.5"))
+    assert len(rows) == 8  # 2 methods x 4 combinations, one row each
+    assert len({r["run"] for r in rows if r["method"] == "random-ft-cot"}) == 1  # it never synthesizes
+    assert {tuple(r["settings"].items()) for r in rows} == {
+        (("teacher.verify.samples", v), ("teacher.synthesis_noise.wrong_answer", n)) for v in (0, 1) for n in (0, 0.5)}
+    by = {(r["method"], r["settings"]["teacher.verify.samples"], r["settings"]["teacher.synthesis_noise.wrong_answer"]): r
+          for r in rows}
+    for (m, v, n), r in by.items():
+        cfg = load_config(out / "runs" / r["run"] / "config.yaml")
+        synth = m == "balance-ft-cot"
+        assert cfg.teacher.verify.samples == (v if synth else 0)
+        assert cfg.teacher.synthesis_noise.wrong_answer == (n if synth else 0)
+        assert str(cfg.teacher.cache) == str(cache.resolve())  # one cache for every cell
+        kinds = Ledger(Caps(0), out / "runs" / r["run"] / "ledger.sqlite").summary()["by_kind"]
+        assert ("verify" in kinds) == (synth and v == 1)
+    # the noisy cells got their own synthetic examples, not the oracle run's replies from the shared cache
+    def synthetic(key):
+        train = (out / "runs" / by[key]["run"] / "stages/0/train.jsonl").read_text().splitlines()
+        return {(t["input"], t["answer"]) for t in map(json.loads, train) if t["source"] == "synthetic"}
+
+    assert synthetic(("balance-ft-cot", 0, 0)) and synthetic(("balance-ft-cot", 0, 0.5)) != synthetic(("balance-ft-cot", 0, 0))
+    # one shared cache: the new runs sent only what it lacked, and physical spend is the cache's size
+    new = [r for r in rows if r["run"] in {s for s in seen}]
+    assert all(r["physical_calls"] < r["spent_units"] for r in new)
+    replies = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+    doc = json.loads((out / "results.json").read_text())
+    assert replies > replies_before and doc["spend"]["physical_calls"] == replies
+    # paired differences: each setting's value against its first, for balance-ft-cot (random-ft-cot: one run)
+    kinds = sorted((d["kind"], d["a"]["method"]) for d in doc["intervals"]["differences"])
+    assert kinds == [("method", "balance-ft-cot")] * 4 + [("teacher.synthesis_noise.wrong_answer", "balance-ft-cot")] * 2 \
+        + [("teacher.verify.samples", "balance-ft-cot")] * 2
+    table = (out / "table.md").read_text()
+    assert "## Swept settings" in table and "| teacher.verify.samples | teacher.synthesis_noise.wrong_answer | method |" in table
+    with (out / "results.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header[header.index("method") - 1] == "teacher.synthesis_noise.wrong_answer"
+    # re-running the same command runs nothing
+    again = []
+    compare(base, swept, out, on_cell=lambda *a: again.append(a))
+    assert again == []
+
+
+def test_reporting_budget_fixes_the_split_over_budgets_and_compare_draws_the_frontier(tiny_model, tmp_path):
+    base = base_cfg(tiny_model, **{"data.reporting_budget": 96})
+    spec = make_spec(tmp_path / "c.yaml", base, "random-ft-cot", seeds=1, budgets="16,32", stage_eval=None)
+    rows = compare(base, spec, tmp_path / "c")
+    # B/l at 96 is 12: every domain with fewer than 12 pool examples is tail, whatever the run's own B
+    five = ["count_bits", "family_relationships", "lcm", "letter_counting", "simple_equations"]
+    assert [sorted(r["tail_domains"]) for r in rows] == [five, five]
+    unfixed = base_cfg(tiny_model)
+    assert unfixed.reporting_budget == 48 and base.reporting_budget == 96
+    assert (tmp_path / "c/plots/frontier.png").exists()
+    assert 'alt="frontier"' in (tmp_path / "c/report.html").read_text()

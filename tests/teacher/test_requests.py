@@ -32,3 +32,25 @@ def test_request_payloads_for_chat_and_completions():
     assert syn.payload["prompt"].endswith("Input: ") and syn.payload["stop"] == ["\n\n\n"]
     assert syn.payload["sample"] == 2 and "max_tokens" not in syn.payload and syn.max_tokens() == 256
     assert base.synthesis_prime == "Input: " and RequestBuilder(TeacherConfig()).model == "reference"
+
+
+def test_the_reference_teachers_simulation_settings_key_its_cache():
+    """Synthetic examples and re-answers of the reference teacher depend on its noise and verifier rates:
+    runs with other rates sharing one cache (a compare --sweep) must not be served each other's replies.
+    Oracle synthesis keys as before; annotations and a real teacher's requests do not change."""
+    ex, seed = Example("syn-x-0", "x", "2+2?", "4"), [Example("1", "x", "1+1?", "2")]
+
+    def build(**teacher):
+        return RequestBuilder(TeacherConfig(**teacher), "Solve.")
+
+    oracle, noisy, other = build(), build(synthesis_noise=0.3), build(synthesis_noise={"wrong_answer": 0.3})
+    syn = [b.synthesis(0, "x", seed, 0) for b in (oracle, noisy, other)]
+    assert len({r.cache_key for r in syn}) == 3
+    assert "simulated_noise" not in syn[0].payload and syn[2].payload["simulated_noise"] == {"wrong_answer": 0.3}
+    assert len({b.annotation(0, ex).cache_key for b in (oracle, noisy, other)}) == 1  # annotations are shared
+    ver = [b.verification(0, ex, 0) for b in (oracle, build(verifier={"accept_correct": 0.5}), noisy)]
+    assert len({r.cache_key for r in ver}) == 3
+    assert ver[0].payload["simulated_verifier"] == {"accept_correct": 0.9, "reject_wrong": 0.8}
+    real = [RequestBuilder(TeacherConfig(kind="openai", model="m", synthesis_noise=n)).synthesis(0, "x", seed, 0)
+            for n in (0.0, 0.3)]
+    assert real[0].payload == real[1].payload and not any(k.startswith("simulated") for k in real[0].payload)

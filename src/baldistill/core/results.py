@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -134,6 +135,7 @@ class ResultRow(_Model):
     method: str
     seed: int
     metric: str
+    settings: dict[str, Any] = Field(default_factory=dict)  # the cell's other swept settings (compare --sweep)
     macro: float | None
     micro: float | None
     head_macro: float | None
@@ -169,3 +171,10 @@ def load_results(folder: str | Path) -> tuple[list[dict], dict]:
     """(rows, spec) of a comparison's ``results.json``; each row validated (and completed with defaults)."""
     data = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
     return [ResultRow.model_validate(r).model_dump() for r in data["rows"]], data.get("spec", {})
+
+
+def load_intervals(folder: str | Path) -> dict:
+    """The ``intervals`` of a comparison's ``results.json`` ({} when it has none: written before them, or
+    from runs without per-item predictions)."""
+    data = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
+    return data.get("intervals") or {}

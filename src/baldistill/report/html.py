@@ -15,13 +15,15 @@ from pathlib import Path
 
 from ..core.methods import method_rank
 from .plots import NAMES, write_plots
+from ..core.results import load_intervals
 from .tables import (
     Grid,
+    Intervals,
     datasets_of,
+    extra_grids,
     generalization_grid,
     load,
     main_grid,
-    stages_grid,
     write_tables,
 )
 
@@ -53,6 +55,10 @@ def grid_html(grid: Grid) -> str:
 
 def _value(row: dict, key: str) -> str:
     """A row field for the appendix: scores ×100 with one decimal, wall time one decimal, '–' when absent."""
+    if key.startswith("settings."):  # a swept setting, as written on the command line
+        settings = row.get("settings") or {}
+        name = key.removeprefix("settings.")
+        return "–" if name not in settings else settings[name] if isinstance(settings[name], str) else json.dumps(settings[name])
     v = row.get(key)
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -64,9 +70,12 @@ def _value(row: dict, key: str) -> str:
 def appendix_grid(rows: list[dict], spec: dict) -> Grid:
     """Every cell of the comparison, one row each (dataset column only when there are several)."""
     cols = list(APPENDIX)
+    keys = list(spec.get("sweep") or {})
+    cols[5:5] = [(k, f"settings.{k}") for k in keys]  # the swept settings, after the classic axes
     if len(datasets_of(rows, spec)) > 1:
         cols.insert(0, ("dataset", "dataset"))
     order = sorted(rows, key=lambda r: (str(r.get("dataset")), str(r["student"]), r["budget"], r["stages"],
+                                        json.dumps([(r.get("settings") or {}).get(k) for k in keys]),
                                         method_rank(r["method"]), r["seed"]))
     body = [[_value(r, key) for _, key in cols] for r in order]
     labels = 1 + (cols[0][0] == "dataset")
@@ -97,7 +106,7 @@ def _ensure_outputs(folder: Path) -> list[Path]:
 
 
 def _plot_key(path: Path) -> tuple[int, str]:
-    """Plots in reading order (per domain, stages, spend, K sweep), then by name."""
+    """Plots in reading order (per domain, stages, spend, K sweep, frontier), then by name."""
     rank = [i for i, n in enumerate(NAMES) if path.stem == n or path.stem.startswith(n + "_")]
     return (rank[0] if rank else len(NAMES), path.name)
 
@@ -107,9 +116,10 @@ def write_report(folder: str | Path) -> Path:
     folder = Path(folder)
     rows, spec = load(folder)
     pngs = _ensure_outputs(folder)
-    grids = [main_grid(rows, spec), stages_grid(rows, spec), generalization_grid(rows, spec)]
+    iv = Intervals(load_intervals(folder))
+    grids = [main_grid(rows, spec, iv), *extra_grids(rows, spec, iv), generalization_grid(rows, spec, iv)]
     parts = [f"<h1>BalDistill comparison: {escape(str(spec.get('dataset', folder.name)))}</h1>",
-             spec_html(spec), *(grid_html(g) for g in grids if g is not None)]
+             spec_html(spec), *(grid_html(g) for g in grids)]
     if pngs:
         parts += ["<h2>Plots</h2>", *(image_html(p) for p in pngs)]
     parts.append(grid_html(appendix_grid(rows, spec)))

@@ -6,7 +6,10 @@ more seeds). Plots (one file each per dataset; the dataset name is appended when
 * per_domain.png   per-domain score by method at the default cell; domains by pool size, tail shaded;
 * stages.png       macro and tail macro after each stage (stage_scores) per method;
 * spend.png        teacher units per stage, stacked by domain, one panel per method that spent any;
-* stage_sweep.png  macro and tail macro against the number of stages K (only with two or more K).
+* stage_sweep.png  macro and tail macro against the number of stages K (only with two or more K);
+* frontier.png     cost–quality frontier: macro and tail macro against the teacher units spent, one line per
+                   method that calls the teacher, one point per budget B (only with two or more budgets); bars
+                   are the 95 % bootstrap interval where results.json has one, else the sample std.
 A plot whose data is absent is skipped (no file); stale files of these names are removed first.
 """
 
@@ -22,17 +25,19 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from ..core.methods import METHOD_ORDER
+from ..core.results import load_intervals
 from .tables import (
+    Intervals,
+    at_default,
     dataset_of,
     datasets_of,
     default_setting,
     load,
     mean_std,
     methods_of,
-    select,
 )
 
-NAMES = ("per_domain", "stages", "spend", "stage_sweep")
+NAMES = ("per_domain", "stages", "spend", "stage_sweep", "frontier")
 
 
 def _pct(values) -> tuple[float, float]:
@@ -209,6 +214,56 @@ def plot_stage_sweep(rows: list[dict], d: dict, ds: str) -> Figure | None:
     return fig
 
 
+def frontier_points(rows: list[dict], key: str, iv: Intervals | None = None) -> list[tuple[float, float, float, float]]:
+    """(mean teacher units spent, mean score, lower bar, upper bar) ×100 per budget of one method's rows,
+    by units spent: the bars reach the bootstrap interval where there is one, else ± the sample std."""
+    pts = []
+    for b in sorted({r["budget"] for r in rows}):
+        g = [r for r in rows if r["budget"] == b]
+        units = sum(r.get("spent_units") or 0 for r in g) / len(g)
+        got = iv.get(g[0], key) if iv is not None else None
+        if got is not None:
+            m = 100 * got["mean"]
+            pts.append((units, m, m - 100 * got["lo"], 100 * got["hi"] - m))
+            continue
+        m, sd = _pct(r.get(key) for r in g)
+        if not math.isnan(m):
+            sd = 0.0 if math.isnan(sd) else sd
+            pts.append((units, m, sd, sd))
+    return sorted(pts)
+
+
+def plot_frontier(rows: list[dict], d: dict, ds: str, iv: Intervals | None = None) -> Figure | None:
+    """Macro and tail macro against the teacher units spent, one line per method that spends any, a point per
+    budget; None with fewer than two budgets."""
+    rows = [r for r in rows if r.get("spent_units")]
+    budgets = sorted({r["budget"] for r in rows})
+    if len(budgets) < 2:
+        return None
+    tails = {tuple(sorted(r.get("tail_domains") or [])) for r in rows}
+    split = ("one head/tail split for every budget" if len(tails) == 1 else
+             "head/tail split at each run's own B (set data.reporting_budget for one split)")
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    axes = fig.subplots(1, 2)
+    intervals = False
+    for ax, (key, label) in zip(axes, (("macro", "macro"), ("tail_macro", "tail macro"))):
+        for m in methods_of(rows):
+            mine = [r for r in rows if r["method"] == m]
+            pts = frontier_points(mine, key, iv)
+            intervals |= any(iv.get(r, key) is not None for r in mine) if iv is not None else False
+            if pts:
+                ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[[p[2] for p in pts], [p[3] for p in pts]],
+                            marker="o", capsize=3, label=m, color=method_color(m))
+        ax.set_xlabel("teacher units spent (mean over seeds)")
+        _percent_axis(ax, label)
+        ax.set_title(label)
+    axes[0].legend(fontsize="small")
+    bars = "bars: 95 % bootstrap interval" if intervals else "bars: sample std"
+    fig.suptitle(f"Cost–quality frontier, B in {', '.join(map(str, budgets))}; {bars}\n"
+                 f"dataset {ds}, student {d['student']}, K = {d['stages']} stages; {split}")
+    return fig
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "data"
 
@@ -223,14 +278,17 @@ def write_plots(folder: str | Path) -> list[Path]:
         for old in out_dir.glob(f"{name}*.png"):
             old.unlink()
     d = default_setting(spec, rows)
+    iv = Intervals(load_intervals(folder))
     dsets = datasets_of(rows, spec)
     written = []
     for ds in dsets:
         mine = [r for r in rows if dataset_of(r, spec) == ds]
-        cell = select(mine, student=d["student"], budget=d["budget"], stages=d["stages"])
-        sweep = select(mine, student=d["student"], budget=d["budget"])
+        cell = at_default(mine, d)
+        sweep = at_default(mine, d, "stages")
+        budgets = at_default(mine, d, "budget")
         figs = {"per_domain": plot_per_domain(cell, d, ds), "stages": plot_stages(cell, d, ds),
-                "spend": plot_spend(cell, d, ds), "stage_sweep": plot_stage_sweep(sweep, d, ds)}
+                "spend": plot_spend(cell, d, ds), "stage_sweep": plot_stage_sweep(sweep, d, ds),
+                "frontier": plot_frontier(budgets, d, ds, iv)}
         for name, fig in figs.items():
             if fig is not None:
                 path = out_dir / (f"{name}.png" if len(dsets) == 1 else f"{name}_{_slug(ds)}.png")

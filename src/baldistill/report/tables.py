@@ -2,24 +2,30 @@
 
 Rules shared by every table:
 * scores are fractions in results.json and are shown ×100 with one decimal;
-* a cell is "mean ± std" over the seeds of that cell, std being the *sample* std (ddof=1); with a single
-  seed only the mean is shown (no spread is claimed); null/NaN scores are left out of both; a cell with no
-  score at all is "–";
+* a cell is "mean [lo, hi]": the mean over the seeds of that cell and its 95 % bootstrap interval over seeds
+  and test items stratified by domain (results.json ``intervals``, ``runner/intervals.py``); where a cell has
+  no interval (a folder written before them) it is "mean ± std", std being the *sample* std (ddof=1), and
+  with a single seed only the mean is shown (no spread is claimed); null/NaN scores are left out of both; a
+  cell with no score at all is "–";
+* paired differences are "+d [lo, hi]" (A − B, paired by seed and test item);
 * bold marks the best mean of a column (compared as displayed, so ties are all bold);
 * methods follow the paper's row order (``core.methods.METHOD_ORDER``); unknown methods come after, alphabetically.
 
-`table.md` holds the main comparison (Table 2) and, when the stage sweep has two or more K, a method × K
-table of macro scores (Figure 4 as numbers). `table_generalization.md` holds Table 4.
+`table.md` holds the main comparison (Table 2), the per-domain scores, the paired differences (against the
+reference method and between the values of each swept setting), every swept setting's cells (``--sweep``)
+and, when the stage sweep has two or more K, a method × K table of macro scores (Figure 4 as numbers).
+`table_generalization.md` holds Table 4.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.methods import method_rank
-from ..core.results import load_results
+from ..core.results import load_intervals, load_results
 
 MAIN_COLUMNS = [("macro", "macro"), ("micro", "micro"), ("head_macro", "head"), ("tail_macro", "tail")]
 DASH = "–"
@@ -67,6 +73,74 @@ def fmt(values) -> str:
     return f"{100 * m:.1f}" if s is None else f"{100 * m:.1f} ± {100 * s:.1f}"
 
 
+class Intervals:
+    """Look-ups in a comparison's ``intervals`` (results.json): a group's interval of a statistic, the paired
+    differences. Empty (every look-up None) for folders without them."""
+
+    GROUP = ("dataset", "student", "budget", "stages", "method")
+
+    def __init__(self, data: dict | None = None):
+        self.data = data or {}
+        self._groups = {self.key(g): g for g in self.data.get("groups") or []}
+
+    @classmethod
+    def key(cls, g: dict) -> str:
+        return json.dumps([g.get(k) for k in cls.GROUP] + [sorted((g.get("settings") or {}).items())])
+
+    def get(self, row: dict, stat: str, split: str = "test", domain: str | None = None) -> dict | None:
+        """{mean, lo, hi} of a statistic for the group of ``row`` (any of its seeds), or None."""
+        g = self._groups.get(self.key({**row, "dataset": row.get("dataset")}))
+        block = (g or {}).get(split) or {}
+        return (block.get("per_domain") or {}).get(domain) if domain is not None else block.get(stat)
+
+    @property
+    def differences(self) -> list[dict]:
+        return list(self.data.get("differences") or [])
+
+    @property
+    def resamples(self) -> int:
+        return int(self.data.get("resamples") or 0)
+
+
+def fmt_interval(iv: dict | None, signed: bool = False) -> str:
+    """"mean [lo, hi]" ×100 with one decimal ("+d [lo, hi]" for a difference); "–" when absent."""
+    if not iv:
+        return DASH
+    f = "{:+.1f}" if signed else "{:.1f}"
+
+    def num(x: float) -> str:
+        x = 100 * x
+        return f.format(0.0 if abs(x) < 0.05 else x)  # no "-0.0"
+
+    return f"{num(iv['mean'])} [{num(iv['lo'])}, {num(iv['hi'])}]"
+
+
+def cell_text(group: list[dict], key: str, iv: Intervals | None, used: list[bool], split: str = "test",
+              domain: str | None = None) -> str:
+    """A table cell for the rows of one group: its interval when there is one, else mean ± std. Appends to
+    ``used`` whether the interval was shown (for the caption)."""
+    got = iv.get(group[0], key, split, domain) if (iv is not None and group) else None
+    used.append(got is not None)
+    if got is not None:
+        return fmt_interval(got)
+    if domain is not None:
+        return fmt((r.get("per_domain") or {}).get(domain) for r in group)
+    return fmt(r.get(key if split == "test" else f"{split}_{key}") for r in group)
+
+
+def spread_caption(used: list[bool], groups: list[list[dict]], iv: Intervals | None) -> str:
+    """What a table's cells show: the interval, mean ± std, or both where some cells lack an interval."""
+    n = seeds_caption(groups)
+    r = f"{iv.resamples:,}" if iv is not None and iv.resamples else "2,000"
+    with_iv = (f"Mean ×100 over {n} with its 95 % bootstrap interval [lo, hi] (over seeds and over test items "
+               f"stratified by domain, {r} resamples)")
+    if used and all(used):
+        return with_iv
+    if any(used):
+        return with_iv + "; cells without an interval are mean ± sample std"
+    return f"Mean ± sample std ×100 over {n}"
+
+
 def methods_of(rows: list[dict]) -> list[str]:
     """The methods present, in paper order."""
     return sorted({r["method"] for r in rows}, key=method_rank)
@@ -83,17 +157,28 @@ def dataset_of(row: dict, spec: dict) -> str:
 
 
 def default_setting(spec: dict, rows: list[dict]) -> dict:
-    """{stages, budget, student} of the default cell: spec["default"], else the first value of each sweep."""
+    """{stages, budget, student, settings} of the default cell: spec["default"], else the first value of each
+    sweep (settings: the other swept settings, {} without any)."""
     d = dict(spec.get("default") or {})
     for key, plural in (("stages", "stages"), ("budget", "budgets"), ("student", "students")):
         if d.get(key) is None:
             d[key] = (spec.get(plural) or [rows[0][key] if rows else None])[0]
+    if d.get("settings") is None:
+        d["settings"] = {k: v[0] for k, v in (spec.get("sweep") or {}).items()}
     return d
 
 
 def select(rows: list[dict], **want) -> list[dict]:
-    """Rows whose fields equal every given value."""
-    return [r for r in rows if all(r.get(k) == v for k, v in want.items())]
+    """Rows whose fields equal every given value (``settings``: a row without any has {})."""
+    def get(r, k):
+        return (r.get("settings") or {}) if k == "settings" else r.get(k)
+
+    return [r for r in rows if all(get(r, k) == v for k, v in want.items())]
+
+
+def at_default(rows: list[dict], d: dict, *free: str) -> list[dict]:
+    """The rows at the default setting, except the fields named in ``free``."""
+    return select(rows, **{k: d[k] for k in ("student", "budget", "stages", "settings") if k not in free})
 
 
 def mark_best(grid: Grid, cols: range, row_ids: list[int] | None = None) -> None:
@@ -123,48 +208,187 @@ def metrics_caption(rows: list[dict], spec: dict) -> str:
     return "metrics: " + ", ".join(f"{m} ({d})" for d, m in per.items())
 
 
-def main_grid(rows: list[dict], spec: dict) -> Grid:
-    """Table 2: methods × (dataset × macro, micro, head, tail) at the default student, budget and K."""
+def setting_caption(d: dict) -> str:
+    text = f"student {d['student']}, budget B = {d['budget']}, K = {d['stages']} stages"
+    return text + "".join(f", {k} = {_value_text(v)}" for k, v in (d.get("settings") or {}).items())
+
+
+def _value_text(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def main_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid:
+    """Table 2: methods × (dataset × macro, micro, head, tail) at the default setting."""
     d = default_setting(spec, rows)
-    sub = select(rows, student=d["student"], budget=d["budget"], stages=d["stages"])
+    sub = at_default(rows, d)
     dsets = datasets_of(sub, spec)
     header = ["method"] + [f"{ds} {label}" for ds in dsets for _, label in MAIN_COLUMNS]
-    body, groups = [], []
+    body, groups, used = [], [], []
     for m in methods_of(sub):
         line = [m]
         for ds in dsets:
             g = [r for r in sub if r["method"] == m and dataset_of(r, spec) == ds]
             groups.append(g)
-            line += [fmt(r.get(key) for r in g) for key, _ in MAIN_COLUMNS]
+            line += [cell_text(g, key, iv, used) for key, _ in MAIN_COLUMNS]
         body.append(line)
-    caption = (f"Mean ± sample std ×100 over {seeds_caption(groups)}; student {d['student']}, budget B = "
-               f"{d['budget']}, K = {d['stages']} stages; {metrics_caption(sub, spec)}; head and tail are macro "
-               "over head and tail domains. Bold: best mean per column.")
+    caption = (f"{spread_caption(used, groups, iv)}; {setting_caption(d)}; {metrics_caption(sub, spec)}; head "
+               "and tail are macro over head and tail domains. Bold: best mean per column.")
     grid = Grid("Main comparison", header, body, caption)
     mark_best(grid, range(1, len(header)))
     return grid
 
 
-def stages_grid(rows: list[dict], spec: dict) -> Grid | None:
+def _domain_order(rows: list[dict]) -> tuple[list[str], set[str]]:
+    """Domains by training pool size (descending, then name) and the tail set of the rows."""
+    pools: dict[str, int] = {}
+    for r in rows:
+        for dom in r.get("per_domain") or {}:
+            pools.setdefault(dom, 0)
+        for dom, n in (r.get("pool_sizes") or {}).items():
+            pools[dom] = max(pools.get(dom, 0), n or 0)
+    tail = {dom for r in rows for dom in r.get("tail_domains") or []}
+    return sorted(pools, key=lambda x: (-pools[x], x)), tail
+
+
+def domains_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
+    """Per-domain scores: methods × domains (tail marked) at the default setting, one block per dataset."""
+    d = default_setting(spec, rows)
+    sub = [r for r in at_default(rows, d) if r.get("per_domain")]
+    if not sub:
+        return None
+    dsets = datasets_of(sub, spec)
+    cols = []
+    for ds in dsets:
+        doms, tail = _domain_order([r for r in sub if dataset_of(r, spec) == ds])
+        cols += [(ds, dom, dom in tail) for dom in doms]
+    multi = len(dsets) > 1
+    header = ["method"] + [f"{ds + ' ' if multi else ''}{dom}{' (tail)' if t else ''}" for ds, dom, t in cols]
+    body, groups, used = [], [], []
+    for m in methods_of(sub):
+        line = [m]
+        for ds, dom, _ in cols:
+            g = [r for r in sub if r["method"] == m and dataset_of(r, spec) == ds]
+            groups.append(g)
+            line.append(cell_text(g, "", iv, used, domain=dom))
+        body.append(line)
+    caption = (f"Per-domain score. {spread_caption(used, groups, iv)}; {setting_caption(d)}; domains by training "
+               "pool size, (tail): a tail domain of the reporting split. Bold: best mean per column.")
+    grid = Grid("Per domain", header, body, caption)
+    mark_best(grid, range(1, len(header)))
+    return grid
+
+
+DIFF_COLUMNS = [("macro", "macro"), ("head_macro", "head"), ("tail_macro", "tail")]
+
+
+def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
+    """Paired differences A − B (results.json intervals): every method against the reference method at each
+    setting, and each swept setting's values against its first; None when there are none."""
+    diffs = iv.differences if iv is not None else []
+    if not diffs:
+        return None
+    has_val = any(x.get("val") for x in diffs)
+    cols = [(k, label, "test") for k, label in DIFF_COLUMNS]
+    if has_val:
+        cols += [("macro", "val macro", "val"), ("tail_macro", "val tail", "val")]
+    vary = _varying(rows)
+    dsets = datasets_of(rows, spec)
+    grid = Grid("Paired differences", ["comparison", "setting", *(label for _, label, _ in cols)], [], labels=2)
+    d = default_setting(spec, rows)
+    for x in sorted(diffs, key=lambda x: _diff_order(x, d)):
+        a, b = x["a"], x["b"]
+        if x["kind"] == "method":
+            what = f"{a['method']} − {b['method']}"
+            keep = a.get("settings") or {}
+        else:
+            what = f"{a['method']}: {x['kind']} = {_value_text(a['settings'][x['kind']])} − {_value_text(b['settings'][x['kind']])}"
+            keep = {k: v for k, v in (a.get("settings") or {}).items() if k != x["kind"]}
+        setting = [f"{k} = {a[k]}" for k in ("dataset",) if len(dsets) > 1]
+        setting += [f"{label} = {a[k]}" for k, label in (("student", "student"), ("budget", "B"), ("stages", "K"))
+                    if k in vary]
+        setting += [f"{k} = {_value_text(v)}" for k, v in keep.items() if len((spec.get("sweep") or {}).get(k, [])) > 1]
+        grid.body.append([what, ", ".join(setting) or "default",
+                          *(fmt_interval((x.get(split) or {}).get(k), signed=True) for k, _, split in cols)])
+    n = sorted({len(x["seeds"]) for x in diffs})
+    seeds = str(n[0]) if len(n) == 1 else f"{n[0]}–{n[-1]}"
+    grid.caption = (f"A − B ×100 with its 95 % bootstrap interval, paired by seed and by test item ({seeds} "
+                    f"seed{'s' if n[-1] != 1 else ''} present on both sides, {iv.resamples:,} resamples); "
+                    f"methods against the reference method {spec.get('reference') or '–'} at the same setting, "
+                    "and each swept setting's values against its first value for the same method. An interval "
+                    "that excludes 0 is a difference these seeds and test items support.")
+    return grid
+
+
+def _varying(rows: list[dict]) -> set[str]:
+    return {k for k in ("student", "budget", "stages") if len({r.get(k) for r in rows}) > 1}
+
+
+def _diff_order(x: dict, d: dict):
+    """Against the reference method first, the default setting first within each kind, then by setting."""
+    a = x["a"]
+    default = all(a.get(k) == d[k] for k in ("student", "budget", "stages"))
+    return (x["kind"] != "method", x["kind"], not default, str(a.get("dataset")), str(a.get("student")),
+            a.get("budget") or 0, a.get("stages") or 0, json.dumps(sorted((a.get("settings") or {}).items())),
+            method_rank(a["method"]))
+
+
+def sweep_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
+    """Every combination of the swept settings (``--sweep``) × method at the default student, budget and K:
+    macro, head, tail (and the validation split's macro and tail where scored); None without such a sweep."""
+    keys = list(spec.get("sweep") or {})
+    if not keys:
+        return None
+    d = default_setting(spec, rows)
+    sub = at_default(rows, d, "settings")
+    has_val = any(r.get("val_macro") is not None for r in sub)
+    cols = [(k, label, "test") for k, label in DIFF_COLUMNS]
+    if has_val:
+        cols += [("macro", "val macro", "val"), ("tail_macro", "val tail", "val")]
+    combos = list(dict.fromkeys(json.dumps([(r.get("settings") or {}).get(k) for k in keys]) for r in sub))
+    order = {c: i for i, c in enumerate(combos)}
+    grid = Grid("Swept settings", [*keys, "method", *(label for _, label, _ in cols)], [], labels=len(keys) + 1)
+    groups, used = [], []
+    for combo in sorted(combos, key=lambda c: _combo_rank(json.loads(c), spec, keys, order[c])):
+        values = json.loads(combo)
+        block = [r for r in sub if [(r.get("settings") or {}).get(k) for k in keys] == values]
+        for m in methods_of(block):
+            g = [r for r in block if r["method"] == m]
+            groups.append(g)
+            grid.body.append([*(_value_text(v) for v in values), m,
+                              *(cell_text(g, k, iv, used, split) for k, _, split in cols)])
+    grid.caption = (f"{spread_caption(used, groups, iv)}; student {d['student']}, budget B = {d['budget']}, K = "
+                    f"{d['stages']} stages. Bold: best mean per column.")
+    mark_best(grid, range(len(keys) + 1, len(grid.header)))
+    return grid
+
+
+def _combo_rank(values: list, spec: dict, keys: list[str], seen: int):
+    """Sweep combinations in the order of each key's values on the command line."""
+    sweep = spec.get("sweep") or {}
+    idx = [sweep[k].index(v) if v in sweep.get(k, []) else len(sweep.get(k, [])) for k, v in zip(keys, values)]
+    return (*idx, seen)
+
+
+def stages_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
     """Method × K macro at the default student and budget; None with fewer than two K values."""
     d = default_setting(spec, rows)
-    sub = select(rows, student=d["student"], budget=d["budget"])
+    sub = at_default(rows, d, "stages")
     ks = sorted({r["stages"] for r in sub})
     if len(ks) < 2:
         return None
     dsets = datasets_of(sub, spec)
     header = ["method"] + [f"{ds} K={k}" for ds in dsets for k in ks]
-    body, groups = [], []
+    body, groups, used = [], [], []
     for m in methods_of(sub):
         line = [m]
         for ds in dsets:
             for k in ks:
                 g = [r for r in sub if r["method"] == m and r["stages"] == k and dataset_of(r, spec) == ds]
                 groups.append(g)
-                line.append(fmt(r.get("macro") for r in g))
+                line.append(cell_text(g, "macro", iv, used))
         body.append(line)
-    caption = (f"Macro ×100 by number of stages K (mean ± sample std over {seeds_caption(groups)}); student "
-               f"{d['student']}, budget B = {d['budget']}. Bold: best mean per column.")
+    caption = (f"Macro by number of stages K. {spread_caption(used, groups, iv)}; student {d['student']}, budget "
+               f"B = {d['budget']}. Bold: best mean per column.")
     single = [m for m in methods_of(sub) if all(r.get("effective_stages") == 1 for r in sub if r["method"] == m)]
     if single:
         caption += f" Single-stage ({', '.join(single)}): one run, repeated under every K."
@@ -173,15 +397,15 @@ def stages_grid(rows: list[dict], spec: dict) -> Grid | None:
     return grid
 
 
-def generalization_grid(rows: list[dict], spec: dict) -> Grid:
+def generalization_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid:
     """Table 4: (student × budget × method) × datasets, macro, at the default K; bold within each block."""
     d = default_setting(spec, rows)
-    sub = select(rows, stages=d["stages"])
+    sub = at_default(rows, d, "student", "budget")
     dsets = datasets_of(sub, spec)
     students = list(dict.fromkeys([*(spec.get("students") or []), *(r["student"] for r in sub)]))
     budgets = list(dict.fromkeys([*(spec.get("budgets") or []), *(r["budget"] for r in sub)]))
     grid = Grid("Student models and budgets", ["student", "budget", "method", *dsets], [], labels=3)
-    groups = []
+    groups, used = [], []
     for st in students:
         for b in budgets:
             block = select(sub, student=st, budget=b)
@@ -189,9 +413,9 @@ def generalization_grid(rows: list[dict], spec: dict) -> Grid:
             for m in methods_of(block):
                 cells = [[r for r in block if r["method"] == m and dataset_of(r, spec) == ds] for ds in dsets]
                 groups += cells
-                grid.body.append([st, str(b), m, *(fmt(r.get("macro") for r in g) for g in cells)])
+                grid.body.append([st, str(b), m, *(cell_text(g, "macro", iv, used) for g in cells)])
             mark_best(grid, range(3, 3 + len(dsets)), list(range(start, len(grid.body))))
-    grid.caption = (f"Macro ×100 (mean ± sample std over {seeds_caption(groups)}), K = {d['stages']} stages; "
+    grid.caption = (f"Macro. {spread_caption(used, groups, iv)}; K = {d['stages']} stages; "
                     f"{metrics_caption(sub, spec)}. Bold: best mean per column within each student × budget block.")
     return grid
 
@@ -208,31 +432,39 @@ def to_markdown(grid: Grid) -> str:
     return "\n".join(lines) + (f"\n\n{grid.caption}" if grid.caption else "") + "\n"
 
 
-def table_main(rows: list[dict], spec: dict) -> str:
+def table_main(rows: list[dict], spec: dict, iv: Intervals | None = None) -> str:
     """Markdown of the main comparison (Table 2)."""
-    return to_markdown(main_grid(rows, spec))
+    return to_markdown(main_grid(rows, spec, iv))
 
 
-def table_stages(rows: list[dict], spec: dict) -> str:
+def table_stages(rows: list[dict], spec: dict, iv: Intervals | None = None) -> str:
     """Markdown of the method × K table, or "" when the sweep has fewer than two K."""
-    grid = stages_grid(rows, spec)
+    grid = stages_grid(rows, spec, iv)
     return to_markdown(grid) if grid else ""
 
 
-def table_generalization(rows: list[dict], spec: dict) -> str:
+def table_generalization(rows: list[dict], spec: dict, iv: Intervals | None = None) -> str:
     """Markdown of the student × budget × method table (Table 4)."""
-    return to_markdown(generalization_grid(rows, spec))
+    return to_markdown(generalization_grid(rows, spec, iv))
+
+
+def extra_grids(rows: list[dict], spec: dict, iv: Intervals | None) -> list[Grid]:
+    """The tables after the main one, in reading order, those with data."""
+    grids = [domains_grid(rows, spec, iv), differences_grid(rows, spec, iv), sweep_grid(rows, spec, iv),
+             stages_grid(rows, spec, iv)]
+    return [g for g in grids if g is not None]
 
 
 def write_tables(folder: str | Path) -> list[Path]:
-    """Write DIR/table.md (main comparison, plus the K sweep when present) and DIR/table_generalization.md."""
+    """Write DIR/table.md (main comparison, per domain, paired differences, swept settings, the K sweep: each
+    when present) and DIR/table_generalization.md."""
     folder = Path(folder)
     rows, spec = load(folder)
-    main = f"## Main comparison\n\n{table_main(rows, spec)}"
-    stages = table_stages(rows, spec)
-    if stages:
-        main += f"\n## Sensitivity to the number of stages K\n\n{stages}"
+    iv = Intervals(load_intervals(folder))
+    main = f"## Main comparison\n\n{to_markdown(main_grid(rows, spec, iv))}"
+    for grid in extra_grids(rows, spec, iv):
+        main += f"\n## {grid.title}\n\n{to_markdown(grid)}"
     out = [folder / "table.md", folder / "table_generalization.md"]
     out[0].write_text(main)
-    out[1].write_text(f"## Student models and budgets\n\n{table_generalization(rows, spec)}")
+    out[1].write_text(f"## Student models and budgets\n\n{table_generalization(rows, spec, iv)}")
     return out

@@ -1,7 +1,13 @@
-"""`baldistill compare`: every method of the paper under one teacher budget, over seeds, and the sweeps
-of its generalisation study (stage count K, budget setting, student model).
+"""`baldistill compare`: every method of the paper under one teacher budget, over seeds, and sweeps of
+any setting (``--sweep KEY=V1,V2``; the generalisation study's stage count K, budget and student model are
+``--stages`` / ``--budgets`` / ``--students``, spellings of ``--sweep stages=``, ``budget=``, ``student.model=``).
 
-Each (student, budget, K, method, seed) is one cell and one ordinary run folder under ``DIR/runs``.
+Each (student, budget, K, other swept settings, method, seed) is one cell and one ordinary run folder under
+``DIR/runs``: ``<student>/B<b>/K<k>[/<key>=<value>,...]/<method>/seed<s>``. The optional segment names the
+other swept settings whose value differs from the base config and that the method uses (a setting of the
+teacher's synthesis or verification does not change a method that never synthesizes, so such cells share one
+run, as single-stage methods share one run over every K); a folder written before a sweep was added therefore
+keeps serving the cells at the base config's values.
 All cells share one teacher reply cache (``DIR/teacher_cache.sqlite``): an example annotated for one
 method is not sent again for another, yet every cell is still charged its full budget in its own ledger
 (logical spend) while the ledgers' ``physical`` rows count what was really sent. A cell is finished when
@@ -13,16 +19,20 @@ from __future__ import annotations
 
 import csv
 import gc
+import itertools
 import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ..budget.cache import ReplyCache
 from ..budget.ledger import Caps, Ledger
-from ..config import ConfigError, RunConfig, changed_fields, dump_config, load_config
+from ..config import ConfigError, RunConfig, _set_dotted, changed_fields, dump_config, load_config
 from ..core.methods import METHOD_ORDER, METHODS
 from ..core.plan import check_budget
 from ..core.results import ResultRow, RunMetrics, StageEval
@@ -40,6 +50,8 @@ class Cell:
     stages: int  # the K asked for; single-stage methods run once and are reported under every K
     method: str
     seed: int
+    settings: tuple[tuple[str, Any], ...] = ()  # the other swept settings of the cell, (dotted key, value)
+    named: tuple[str, ...] = ()  # those of them that name the run (their value is not the base config's)
 
     @property
     def run_id(self) -> str:
@@ -49,19 +61,58 @@ class Cell:
     def cell_id(self) -> str:
         return cell_id(self)
 
+    def run_settings(self) -> list[tuple[str, Any]]:
+        """The swept settings the cell's run applies: those the method uses (the others stay at the base
+        config's value, so cells that differ only there share one run)."""
+        return [(k, v) for k, v in self.settings if uses(self.method, k)]
+
+
+# settings of the teacher's synthesis and its verification: they change only methods that synthesize
+SYNTHESIS_KEYS = ("teacher.synthesis_noise", "teacher.verify", "teacher.verifier", "teacher.synthesis_",
+                  "teacher.synthesize_prompt")
+
+
+def uses(method: str, key: str) -> bool:
+    """Whether a run of the method depends on the setting (a conservative rule: True unless it cannot)."""
+    m = METHODS[method]
+    if key == "stages":
+        return m.multi_stage
+    if key == "budget":
+        return m.train
+    if key.startswith("teacher."):
+        return m.rationale and (m.synthesize or not key.startswith(SYNTHESIS_KEYS))
+    if key.startswith(("student.train.", "student.lora.")):
+        return m.train
+    if key.startswith("selection."):
+        return m.selector == "ifd" and m.multi_stage
+    return True
+
 
 def run_id(cell: Cell) -> str:
     """The run folder under DIR/runs: single-stage methods do not depend on K, zero-shot not on the budget
-    either, so one run serves every cell that differs only there."""
+    either, so one run serves every cell that differs only there; likewise for the other swept settings a
+    method does not use, and those at the base config's value are left out of the name."""
     m = METHODS[cell.method]
     k = cell.stages if m.multi_stage else 1
     b = cell.budget if m.train else 0
-    return f"{_slug(cell.student)}/B{b}/K{k}/{cell.method}/seed{cell.seed}"
+    named = [(key, v) for key, v in cell.run_settings() if key in cell.named]
+    extra = f"/{_slug(settings_label(named))}" if named else ""
+    return f"{_slug(cell.student)}/B{b}/K{k}{extra}/{cell.method}/seed{cell.seed}"
 
 
 def cell_id(cell: Cell) -> str:
     """A row of the results: the cell as asked for (its K and B even where the run does not depend on them)."""
-    return f"{_slug(cell.student)}/B{cell.budget}/K{cell.stages}/{cell.method}/seed{cell.seed}"
+    extra = f"/{_slug(settings_label(cell.settings))}" if cell.settings else ""
+    return f"{_slug(cell.student)}/B{cell.budget}/K{cell.stages}{extra}/{cell.method}/seed{cell.seed}"
+
+
+def value_text(value: Any) -> str:
+    """A swept value as written on the command line: YAML scalars (0.15, true, null), strings as they are."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def settings_label(settings) -> str:
+    return ",".join(f"{k}={value_text(v)}" for k, v in settings)
 
 
 def _slug(name: str) -> str:
@@ -90,6 +141,10 @@ def parse_ints(text: str | None, what: str) -> list[int] | None:
     return list(dict.fromkeys(out))
 
 
+# settings that are not sweep axes, and where they are set instead
+NOT_SWEPT = {"method": "--methods", "seed": "--seeds", "teacher.cache": "the comparison's shared cache"}
+
+
 @dataclass
 class Spec:
     """What a comparison runs; saved as DIR/compare.json so a re-run can check it continues the same one."""
@@ -101,35 +156,156 @@ class Spec:
     budgets: list[int]
     students: list[str]
     stage_eval: int | None
+    sweep: dict[str, list] = field(default_factory=dict)  # other swept settings: dotted key -> values
+    base_values: dict[str, Any] = field(default_factory=dict)  # of each swept key: the value equal to the base config's
+    reference: str | None = None  # the method the paired differences are taken against
+
+    @classmethod
+    def from_json(cls, saved: dict) -> "Spec":
+        """A saved compare.json, including one written before sweeps of any setting (and the reference
+        method) existed: its differences are taken against the default reference."""
+        spec = cls(**{k: saved[k] for k in cls.__dataclass_fields__ if k in saved})
+        if spec.reference is None:
+            spec.reference = default_reference(spec.methods)
+        return spec
 
     @property
     def default(self) -> dict:
-        return {"stages": self.stages[0], "budget": self.budgets[0], "student": self.students[0]}
+        return {"stages": self.stages[0], "budget": self.budgets[0], "student": self.students[0],
+                "settings": {k: v[0] for k, v in self.sweep.items()}}
 
     def cells(self) -> list[Cell]:
         """Seed-major, so a complete table for the first seed exists early in a long comparison."""
-        return [Cell(st, b, k, m, seed) for seed in self.seeds for st in self.students for b in self.budgets
-                for k in self.stages for m in self.methods]
+        keys = list(self.sweep)
+        combos = [tuple(zip(keys, vals)) for vals in itertools.product(*(self.sweep[k] for k in keys))]
+        return [Cell(st, b, k, m, seed, combo, self._named(combo))
+                for seed in self.seeds for st in self.students for b in self.budgets for k in self.stages
+                for combo in combos for m in self.methods]
+
+    def _named(self, combo) -> tuple[str, ...]:
+        """The keys of a combination whose value is not the base config's (they name the run)."""
+        return tuple(k for k, v in combo if not (k in self.base_values and _same(self.base_values[k], v)))
 
     def to_json(self) -> dict:
         return {**asdict(self), "default": self.default}
 
 
+def parse_sweeps(items: list[str] | None) -> dict[str, list]:
+    """``KEY=V1,V2`` (repeatable) -> {key: [values]}, values parsed as YAML scalars, repeats dropped."""
+    out: dict[str, list] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--sweep {item!r}: expected KEY=V1,V2, e.g. --sweep teacher.verify.samples=0,1")
+        if key in NOT_SWEPT:
+            raise ConfigError(f"--sweep {key}: not a sweep axis; use {NOT_SWEPT[key]}")
+        if key in out:
+            raise ConfigError(f"--sweep {key}: given twice; list every value once, e.g. --sweep {key}=V1,V2")
+        values = []
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            try:
+                v = yaml.safe_load(part)
+            except yaml.YAMLError:
+                raise ConfigError(f"--sweep {key}: the value {part!r} is not valid YAML") from None
+            if isinstance(v, (list, dict)):
+                raise ConfigError(f"--sweep {key}: the value {part.strip()!r} is not a single value (a number, "
+                                  "word, true/false or null)")
+            if v not in values:
+                values.append(v)
+        if not values:
+            raise ConfigError(f"--sweep {key}: no values after '=', e.g. --sweep {key}=V1,V2")
+        out[key] = values
+    return out
+
+
+def with_settings(base: RunConfig, settings) -> RunConfig:
+    """The base config with the given (dotted key, value) settings, validated."""
+    raw = base.model_dump(mode="json")
+    for key, value in settings:
+        _set_dotted(raw, key, value)
+    return load_config(raw)
+
+
+def _same(a, b) -> bool:
+    """Equal as swept values: the same type family and value (0 and false are not the same setting)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
 def make_spec(config: Path, base: RunConfig, methods: str = "all", seeds: int = 1, stages: str | None = None,
-              budgets: str | None = None, students: str | None = None, stage_eval: int | None = 10) -> Spec:
+              budgets: str | None = None, students: str | None = None, stage_eval: int | None = 10,
+              sweeps: list[str] | None = None, reference: str | None = None) -> Spec:
     if seeds < 1:
         raise ConfigError("--seeds: at least 1")
-    ks = parse_ints(stages, "--stages") or [base.stages]
-    bs = parse_ints(budgets, "--budgets") or [base.budget]
-    sts = [s.strip() for s in students.split(",") if s.strip()] if students else [base.student.model]
+    swept = parse_sweeps(sweeps)
+    given = {"stages": parse_ints(stages, "--stages"), "budget": parse_ints(budgets, "--budgets"),
+             "student.model": [s.strip() for s in students.split(",") if s.strip()] if students else None}
+    for key, option in (("stages", "--stages"), ("budget", "--budgets"), ("student.model", "--students")):
+        if key in swept:
+            if given[key]:
+                raise ConfigError(f"--sweep {key}: given twice ({option} and --sweep {key}); use one of them")
+            given[key] = _axis_values(key, swept.pop(key))
+    ks = given["stages"] or [base.stages]
+    bs = given["budget"] or [base.budget]
+    sts = given["student.model"] or [base.student.model]
     for b in bs:
         for k in ks:
             try:
                 check_budget(b, k)
             except ValueError as e:
                 raise ConfigError(f"--budgets {b}, --stages {k}: {e}") from None
-    return Spec(str(config), _dataset_name(base), parse_methods(methods), [base.seed + i for i in range(seeds)],
-                ks, bs, sts, stage_eval)
+    _check_combinations(base, swept)
+    base_raw = base.model_dump(mode="json")
+    base_values = {}
+    for key, values in swept.items():
+        for v in values:
+            try:
+                same = with_settings(base, [(key, v)]).model_dump(mode="json") == base_raw
+            except ConfigError:  # valid only beside another swept value
+                same = False
+            if same:  # the base config's own value (in whatever spelling)
+                base_values.setdefault(key, v)
+    names = parse_methods(methods)
+    if reference is not None and reference not in names:
+        raise ConfigError(f"--reference: {reference} is not among the compared methods ({', '.join(names)})")
+    ref = reference or default_reference(names)
+    return Spec(str(config), _dataset_name(base), names, [base.seed + i for i in range(seeds)],
+                ks, bs, sts, stage_eval, swept, base_values, ref)
+
+
+def default_reference(methods: list[str]) -> str | None:
+    """random-ft-cot where it is compared (the paper's baseline that spends the same budget), else the first."""
+    return "random-ft-cot" if "random-ft-cot" in methods else (methods[0] if methods else None)
+
+
+def _check_combinations(base: RunConfig, swept: dict[str, list]) -> None:
+    """Every combination of the swept values must make a valid config. The error names one value when every
+    combination with it fails (a value the setting does not take), else the first failing combination."""
+    combos = list(itertools.product(*([(k, v) for v in vs] for k, vs in swept.items())))
+    errors = {}
+    for combo in combos:
+        try:
+            with_settings(base, combo)
+        except ConfigError as e:
+            errors[combo] = str(e)
+    if not errors:
+        return
+    first, msg = next(iter(errors.items()))
+    for k, v in first:
+        if all(c in errors for c in combos if (k, v) in c):
+            raise ConfigError(f"--sweep {k}={value_text(v)}: {msg}")
+    raise ConfigError(f"--sweep {settings_label(first)}: {msg}")
+
+
+def _axis_values(key: str, values: list) -> list:
+    """--sweep stages= / budget= (whole numbers >= 1) and student.model= (names) as the classic axes hold them."""
+    if key == "student.model":
+        return [str(v) for v in values]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        raise ConfigError(f"--sweep {key}: expected positive whole numbers, got {','.join(map(value_text, values))}")
+    return values
 
 
 def _dataset_name(cfg: RunConfig) -> str:
@@ -143,6 +319,8 @@ def cell_config(base: RunConfig, cell: Cell, out: Path, stage_eval: int | None) 
     raw.update(method=cell.method, seed=cell.seed, stages=cell.stages if m.multi_stage else base.stages,
                budget=cell.budget if m.train else base.budget)
     raw["student"]["model"] = cell.student
+    for key, value in cell.run_settings():  # the swept settings the method uses; the others stay the base's
+        _set_dotted(raw, key, value)
     raw["teacher"]["cache"] = str((out / "teacher_cache.sqlite").resolve())
     raw["eval_each_stage"] = stage_eval if (m.multi_stage and stage_eval) else None
     return load_config(raw)
@@ -247,6 +425,7 @@ def row_from_run(folder: Path, cell: Cell, dataset: str) -> ResultRow:
     return ResultRow(
         cell=cell.cell_id, run=cell.run_id, dataset=dataset, student=cell.student, budget=cell.budget,
         stages=cell.stages, effective_stages=m.stages, method=cell.method, seed=cell.seed, metric=_metric(folder),
+        settings=dict(cell.settings),
         **m.scores(),
         per_domain={d: v.score for d, v in m.per_domain.items()},
         pool_sizes=m.pool_sizes,
@@ -286,19 +465,24 @@ CSV_COLUMNS = ["cell", "dataset", "student", "budget", "stages", "effective_stag
 def write_results(out: Path) -> list[dict]:
     """results.json and results.csv from every finished cell (one row per method × seed × K × budget ×
     student; single-stage methods appear under every K of the sweep, from one run)."""
+    from .intervals import compute_intervals
+
     saved = json.loads((out / "compare.json").read_text())
-    spec = Spec(**{k: saved[k] for k in Spec.__dataclass_fields__})
+    spec = Spec.from_json(saved)
     rows = [row_from_run(out / "runs" / c.run_id, c, spec.dataset).model_dump() for c in spec.cells()
             if (out / "runs" / c.run_id / "metrics.json").exists()]
     RunFolder(out).write_json("results.json", {"spec": saved, "rows": rows, "spend": {
         "logical_units": sum(r["spent_units"] for r in _unique_runs(rows)),
         "logical_dollars": round(sum(r["dollars"] for r in _unique_runs(rows)), 6),
-        **physical_spend(out)}})
+        **physical_spend(out)}, "intervals": compute_intervals(out / "runs", rows, spec.to_json())})
+    keys = list(spec.sweep)  # one column per swept setting, after the classic axes
+    columns = CSV_COLUMNS[:CSV_COLUMNS.index("method")] + keys + CSV_COLUMNS[CSV_COLUMNS.index("method"):]
     with (out / "results.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_COLUMNS + ["per_domain"], extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=columns + ["per_domain"], extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({**{k: r[k] for k in CSV_COLUMNS}, "per_domain": json.dumps(r["per_domain"])})
+            w.writerow({**{k: r[k] for k in CSV_COLUMNS}, **{k: value_text(r["settings"].get(k)) for k in keys},
+                        "per_domain": json.dumps(r["per_domain"])})
     return rows
 
 

@@ -352,7 +352,7 @@ class Distiller:
         return metrics
 
     def evaluator(self) -> Evaluator:
-        tail = policies.reporting_tail(self.pool_sizes, self.cfg.budget)
+        tail = policies.reporting_tail(self.pool_sizes, self.cfg.reporting_budget)
         return Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
 
     def _finish(self, state: State, t0: float) -> RunMetrics:

@@ -181,6 +181,7 @@ class RequestBuilder:
         payload = self._payload(self.synth_prompt, values, self.cfg.synthesis_temperature, sample,
                                 prime=self.synthesis_prime, schema=structured.synthesis_schema(domain_labels),
                                 form=form, api_seed=api_seed(domain, sample))
+        payload.update(self._simulated("synthesize"))
         return Request("synthesize", stage, domain, synthetic_id(domain, sample), payload, self.synth_prompt.hash,
                        {"seeds": seeds, "sample": sample})
 
@@ -192,8 +193,27 @@ class RequestBuilder:
         payload = self._payload(self.verify_prompt, values, self.cfg.verify.temperature, f"{ex.id}/{sample}",
                                 schema=structured.answer_schema(labels), form=self.form("verify"),
                                 api_seed=api_seed(ex.id, sample))
+        payload.update(self._simulated("verify"))
         return Request("verify", stage, ex.domain, ex.id, payload, self.verify_prompt.hash,
                        {"example": ex, "sample": sample})
+
+    def _simulated(self, kind: str) -> dict:
+        """The reference teacher's simulation settings that decide a reply of this kind, so that they key the
+        cache like everything else that decides a reply (runs with other noise or verifier rates sharing one
+        cache, e.g. a ``compare --sweep`` of them, must not be served each other's replies). A synthetic
+        example depends on the noise rates; a re-answer on them (the example's hidden answer) and on the
+        verifier's rates. Oracle synthesis (no noise) adds nothing, so its cache keys are what they were.
+        Never part of a request to a server."""
+        c = self.cfg
+        if c.kind != "reference":
+            return {}
+        out = {}
+        rates = {k: v for k, v in c.synthesis_noise.rates().items() if v}
+        if rates:
+            out["simulated_noise"] = rates
+        if kind == "verify":
+            out["simulated_verifier"] = {"accept_correct": c.verifier.accept_correct, "reject_wrong": c.verifier.reject_wrong}
+        return out
 
     @property
     def synthesis_prime(self) -> str:
