@@ -70,15 +70,6 @@ def all_gather(obj: T) -> list[T]:
     return out
 
 
-def unshard(parts: list[list[T]]) -> list[T]:
-    """The inverse of ``shard``: the lists of every rank (``all_gather(shard(items))``) back in the order of
-    ``items``."""
-    out: list = []
-    for j in range(max((len(p) for p in parts), default=0)):
-        out += [p[j] for p in parts if j < len(p)]
-    return out
-
-
 def barrier() -> None:
     if world_size() > 1:
         _group().barrier()
