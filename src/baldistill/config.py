@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .core.methods import METHODS
 from .core.plan import check_budget
@@ -76,6 +76,29 @@ class TrainConfig(_Strict):
                              "between stages, then one fine-tune on the whole selected set")
     selection_epochs: float = Field(1.0, gt=0, description="select-then-train: epochs of a selection student on its stage's new examples")
     replay: float = Field(0.0, ge=0, description="select-then-train: a selection student also sees this many earlier examples per new one")
+    report_to: str | list[str] = Field(
+        "none", description="experiment trackers, as the HF Trainer names them: none, all (every installed one), or "
+                            "any of tensorboard (offline, in the run folder's tracker/), wandb, mlflow; one tracker run "
+                            "per BalDistill run, steps continuous across stages")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to(cls, v):
+        names = v.split(",") if isinstance(v, str) else v
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise ValueError("give a tracker name or a list of them: none, all, tensorboard, wandb, mlflow")
+        names = [n.strip().lower() for n in names if n.strip()]
+        if not names or names == ["none"]:
+            return "none"
+        if names == ["all"]:
+            return "all"
+        allowed = ("tensorboard", "wandb", "mlflow")
+        bad = [n for n in names if n not in allowed]
+        if bad or len(names) > 1 and ("none" in names or "all" in names):
+            raise ValueError(f"unknown tracker {', '.join(bad or names)!s}: use none, all, or any of "
+                             f"{', '.join(allowed)}")
+        names = list(dict.fromkeys(names))
+        return names[0] if len(names) == 1 else names
 
 
 class GenerationConfig(_Strict):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import random
 
 import pytest
 
@@ -31,11 +30,11 @@ class StandIn:
     def __init__(self):
         self.scored: list[str] = []
 
-    def generate(self, texts, desc="", logprobs=False, max_new_tokens=None):
+    def generate(self, texts, desc="", logprobs=False, max_new_tokens=None, shard=False):
         self.scored += texts
         return [Generation("r", [1, 2], [-1.0, -1.0]) for _ in texts]
 
-    def ifd(self, texts, responses, variant, desc="", cond_nll=None):
+    def ifd(self, texts, responses, variant, desc="", cond_nll=None, shard=False):
         return [IFDScore(1.0, 1.0, constructed_ifd(t)) for t in texts]
 
 
@@ -54,7 +53,9 @@ def test_each_group_scores_factor_times_its_take_and_takes_exactly_the_top_k(tmp
     state = State.start(d.pool, d.domains)
     plan = plan_stage(METHODS[method], d.quotas[1], {x: len(state.remaining[x]) for x in d.domains}, 1)
     remaining = {g: list(state.remaining[g]) for g in d.domains}
-    picked, scored, counts = d.select(1, plan, state, random.Random(0))
+    draw = d.draw(1, state)  # the main process draws, every process scores its share, the main one selects
+    assert draw.plan == plan
+    picked, scored, counts = d.select(plan, state, draw, d.score(1, draw.ids), draw.rng)
     groups = {"*": [x for g in d.domains for x in remaining[g]]} if plan.quota.is_global else remaining
     for g, take in plan.take.items():
         left = len(groups[g])
@@ -78,3 +79,20 @@ def test_each_group_scores_factor_times_its_take_and_takes_exactly_the_top_k(tmp
     assert len(d.student.scored) == sum(counts.values())
     q = plan.quota.to_json()
     assert sum(len([e for e in picked if plan.quota.is_global or e.domain == g]) for g in q) == sum(plan.take.values())
+
+
+class Flat(StandIn):
+    def ifd(self, texts, responses, variant, desc="", cond_nll=None, shard=False):
+        return [IFDScore(1.0, 1.0, 0.5) for _ in texts]
+
+
+def test_equal_ifd_takes_the_candidates_in_the_order_drawn(tmp_path):
+    """The tie rule: equal IFD -> the candidate drawn first (the seeded draw of the main process)."""
+    d = distiller(tmp_path)
+    d._student = Flat()
+    state = State.start(d.pool, d.domains)
+    draw = d.draw(1, state)
+    picked, scored, counts = d.select(draw.plan, state, draw, d.score(1, draw.ids), draw.rng)
+    assert counts and [s["id"] for s in scored] == draw.ids
+    for g, cands in draw.cands.items():
+        assert [e.id for e in picked if e.domain == g] == cands[:draw.plan.take[g]]

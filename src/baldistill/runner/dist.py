@@ -1,10 +1,14 @@
 """Several processes (``accelerate launch`` / ``torchrun``): the main process chooses the data and
-talks to the teacher; every process trains (the HF Trainer does DDP/FSDP/DeepSpeed); only the main
-process writes the run folder. One process needs none of this."""
+talks to the teacher; every process trains (the HF Trainer does DDP/FSDP/DeepSpeed), generates and scores
+its share of the candidates and predicts its share of the test items (``shard``, ``all_gather``); only
+the main process writes the run folder. One process needs none of this."""
 
 from __future__ import annotations
 
 import os
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def world_size() -> int:
@@ -48,6 +52,22 @@ def on_main(fn):
     if status == "error":
         raise RuntimeError(f"main process failed: {value}")
     return value
+
+
+def shard(items: list[T]) -> list[T]:
+    """This process's share of ``items``: every ``world_size()``-th one from its rank (round-robin). Every
+    process must pass the same list in the same order; one process gets all of it."""
+    return list(items) if world_size() == 1 else list(items)[rank()::world_size()]
+
+
+def all_gather(obj: T) -> list[T]:
+    """``obj`` of every process, in rank order, on every process (``[obj]`` for one process)."""
+    if world_size() == 1:
+        return [obj]
+    dist = _group()
+    out: list = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def barrier() -> None:

@@ -44,8 +44,24 @@ from .inputs import Inputs
 from .preflight import preflight
 from .progress import PhaseClock, bar, console
 from .runfolder import RunFolder, State, environment
+from .tracking import Tracker, flat_params, resolve
 
 log = logging.getLogger("baldistill")
+
+
+@dataclass
+class Draw:
+    """A stage's plan and the candidates IFD scores, drawn by the main process with the stage's generator
+    (which goes on to pick the random examples and the synthesis seeds)."""
+    plan: StagePlan
+    rng: random.Random
+    groups: dict[str, list[str]]  # group (a domain, or "*" for a stage-wide quota) -> ids left in it
+    ranked: dict[str, bool]  # group -> chosen by IFD
+    cands: dict[str, list[str]]  # ranked group -> its candidates, in the order drawn
+
+    @property
+    def ids(self) -> list[str]:
+        return [x for c in self.cands.values() for x in c]
 
 
 def load_student(cfg: RunConfig) -> Student:
@@ -80,6 +96,9 @@ class Distiller:
         self.requests = RequestBuilder(t, cfg.data.instruction, cfg.seed)
         self._student, self._backend, self._engine = student, backend, None
         self.clock = PhaseClock()
+        self.shares: dict[str, list[int]] = {}  # several processes: what each generated, per step
+        self.tracker: Tracker | None = None  # student.train.report_to, on the main process
+        self._chosen: dict[int, dict] = {}  # stage -> its quotas and candidates (main process), for the tracker
 
     # heavy parts are built on first use, so a zero-cost step never loads a model or opens a connection
     @property
@@ -105,6 +124,7 @@ class Distiller:
         state, start = State.start(self.pool, self.domains), 0
         if resume:
             state, start = self.restore(state)
+        self.open_tracker(start)
         log.info("method %s: %s", self.method.name, self.method.summary)
         log.info("budget B=%d over K=%d stage(s); %d domains, pool %d", self.cfg.budget, self.stages,
                  len(self.domains), len(self.pool))
@@ -120,8 +140,18 @@ class Distiller:
         return self.finish(state, t0)
 
     def stage(self, i: int, state: State) -> None:
-        # plan, select, synthesize, annotate, check
-        new, cap = dist.on_main(lambda: (self.choose(i, state), self._engine and self._engine.cap_reached))
+        # plan, select, synthesize, annotate, check: the main process draws the candidates, every process
+        # scores its share of them, the main process chooses and buys
+        main: dict[str, Draw] = {}  # the draw stays on the main process; the others get its candidate ids
+
+        def draw() -> list[str]:
+            main["draw"] = self.draw(i, state)
+            return main["draw"].ids
+
+        ids = dist.on_main(draw)
+        scored = self.score(i, ids) if ids else []
+        new, cap = dist.on_main(lambda: (self.choose(i, state, main["draw"], scored),
+                                         self._engine and self._engine.cap_reached))
         if cap and not state.cap_reached:
             state.cap_reached = f"cap reached at stage {i + 1}: {cap}"
             console.print(f"[yellow]{state.cap_reached}[/yellow]; the run trains and evaluates on what was bought",
@@ -129,21 +159,24 @@ class Distiller:
         state.train.extend(new)
         with self.clock.phase(str(i + 1), "train"):
             stats = self.train(i, state, new)
+        if self.tracker is not None:
+            self.track_stage(i, state, stats)
         if dist.is_main():
             self.student.save_adapter(self.folder.stage_path(i) / "adapter")
-            n = self.cfg.eval_each_stage
-            if n and i < self.stages - 1:  # the last stage gets the full final evaluation
-                test = limit_per_domain(self.test, n, self.cfg.seed)
-                with self.clock.phase(str(i + 1), "evaluate"):
-                    summary, _ = self.evaluator().evaluate(self.student, test,
-                                                           desc=f"stage {i + 1}: evaluating on {len(test)}")
+        n = self.cfg.eval_each_stage
+        if n and i < self.stages - 1:  # the last stage gets the full final evaluation
+            test = limit_per_domain(self.test, n, self.cfg.seed)
+            with self.clock.phase(str(i + 1), "evaluate"):  # every process predicts its share
+                texts = self.predict(test, desc=f"stage {i + 1}: evaluating on {len(test)}")
+            if dist.is_main():
+                summary, _ = self.evaluator().score_texts(test, texts)
                 self.folder.write_stage_eval(StageEval(stage=i, n_test=len(test), **summary))
         log.info("stage %d/%d seconds: %s", i + 1, self.stages, self.clock.line(str(i + 1)))
         self.folder.write_stage_done(i, state, kept_new=len(new), spent=self.ledger.spent, training=stats,
                                      seconds=self.clock.seconds.get(str(i + 1), {}))
 
-    def choose(self, i: int, state: State) -> list[Example]:
-        """This stage's new training examples: plan, select, synthesize, annotate, check."""
+    def draw(self, i: int, state: State) -> Draw:
+        """The main process: this stage's plan and the candidates IFD will score (drawn at random)."""
         rng = random.Random(f"{self.cfg.seed}/stage/{i}")
         plan = plan_stage(self.method, self.quotas[i], {d: len(state.remaining[d]) for d in self.domains}, i,
                           self.cfg.teacher.verify.samples, state.synth_carry)
@@ -151,7 +184,23 @@ class Distiller:
         if plan.verify or plan.carry:
             log.info("stage %d/%d: synthesis %s, verification %s; units left for the next stage %s", i + 1,
                      self.stages, plan.synthesize, plan.verify, plan.carry or "none")
-        selected, scored, candidates = self.select(i, plan, state, rng)
+        use_ifd = i > 0 and self.method.selector == "ifd"
+        if plan.quota.is_global:  # one ranking over all domains
+            groups = {"*": [x for d in self.domains for x in state.remaining[d]]}
+            ranked = {"*": use_ifd}
+        else:
+            groups = {d: state.remaining[d] for d in self.domains}
+            ranked = {d: use_ifd and 0 < plan.take[d] < len(groups[d]) for d in self.domains}
+        cands = {g: self.candidates(groups[g], plan.take[g], rng, stage_wide=plan.quota.is_global)
+                 for g in groups if ranked[g]}
+        return Draw(plan, rng, groups, ranked, cands)
+
+    def choose(self, i: int, state: State, drawn: Draw, scored: list[dict]) -> list[Example]:
+        """The main process: this stage's new training examples from the scored candidates: select,
+        synthesize, annotate, check."""
+        plan, rng = drawn.plan, drawn.rng
+        selected, scored, candidates = self.select(plan, state, drawn, scored, rng)
+        self._chosen[i] = {"quota": plan.quota.to_json(), "candidates": candidates}
         also = [self.requests.annotation(i, e, self.labels) for e in selected] if self.method.rationale else []
         with self.clock.phase(str(i + 1), "teacher"):
             synthetic = self.synthesize(i, plan.synthesize, state, rng, also)
@@ -194,7 +243,39 @@ class Distiller:
         if not data:
             return {}
         return self.student.fit([(e.input, self.target(e)) for e in data], seed=seed, epochs=epochs,
-                                desc=f"stage {i + 1}/{self.stages}: training on {len(data)}{what}")
+                                desc=f"stage {i + 1}/{self.stages}: training on {len(data)}{what}",
+                                callbacks=[self.tracker.callback()] if self.tracker is not None else None)
+
+    # ---- experiment trackers ---------------------------------------------------------------
+    def open_tracker(self, start: int) -> None:
+        """One tracker run for the whole BalDistill run (main process); resumed, its steps continue after the
+        training steps of the stages already done."""
+        names = resolve(self.cfg.student.train.report_to)
+        if not names or not dist.is_main() or not self.method.train:
+            return
+        step = sum(self.folder.read_json(f"stages/{j}/done.json").get("training", {}).get("steps", 0)
+                   for j in range(start))
+        self.tracker = Tracker(names, self.folder.path, self.folder.path.name,
+                               flat_params(self.cfg.model_dump(mode="json")), step)
+
+    def track_stage(self, i: int, state: State, training: dict) -> None:
+        """Beside the loss, at the stage's last training step: the stage, its domain quotas, the candidates
+        IFD scored, and the spend (this stage's units, tokens and dollars, and the run's so far)."""
+        chosen = self._chosen.get(i, {})
+        spent = self.ledger.summary()
+        mine = spent["by_stage"].get(str(i), {})
+        values = {"stage": i + 1, "train/examples": len(state.train), "train/stage_loss": training.get("train_loss"),
+                  "spend/stage_units": mine.get("units", 0), "spend/stage_dollars": mine.get("dollars", 0.0),
+                  "spend/stage_prompt_tokens": mine.get("prompt_tokens", 0),
+                  "spend/stage_completion_tokens": mine.get("completion_tokens", 0),
+                  "spend/units": spent["spent"], "spend/dollars": spent["dollars"],
+                  "spend/budget_left": self.cfg.budget - spent["spent"]}
+        values |= {f"quota/{d}": n for d, n in chosen.get("quota", {}).items()}
+        cands = chosen.get("candidates", {})
+        values |= {f"candidates/{g}": n for g, n in cands.items()}
+        values["candidates/total"] = sum(cands.values())
+        self.tracker.log({k: v for k, v in values.items() if v is not None})
+        self.tracker.flush()
 
     def target(self, e: Example) -> str:
         """What the student learns to write: the teacher rationale, or the label alone (random-ft)."""
@@ -203,20 +284,13 @@ class Distiller:
         return f"The answer is {e.answer}."
 
     # ---- select ----------------------------------------------------------------------------
-    def select(self, i: int, plan: StagePlan, state: State,
+    def select(self, plan: StagePlan, state: State, drawn: Draw, scored: list[dict],
                rng: random.Random) -> tuple[list[Example], list[dict], dict[str, int]]:
         """``plan.take`` real examples per group (a domain, or the whole pool under a stage-wide quota):
-        at random, or the top IFD of the current student's candidates once there is a student (stage >= 1)."""
-        use_ifd = i > 0 and self.method.selector == "ifd"
-        if plan.quota.is_global:  # one ranking over all domains
-            groups = {"*": [x for d in self.domains for x in state.remaining[d]]}
-            ranked = {"*": use_ifd}
-        else:
-            groups = {d: state.remaining[d] for d in self.domains}
-            ranked = {d: use_ifd and 0 < plan.take[d] < len(groups[d]) for d in self.domains}
-        cands = {g: self.candidates(groups[g], plan.take[g], rng, stage_wide=plan.quota.is_global)
-                 for g in groups if ranked[g]}
-        scored = self.score(i, [x for c in cands.values() for x in c]) if cands else []
+        at random, or the top IFD of the current student's candidates once there is a student (stage >= 1).
+        Equal IFD: the candidate drawn first wins (the order of the seeded random draw, the same for any
+        number of processes)."""
+        groups, ranked, cands = drawn.groups, drawn.ranked, drawn.cands
         counts = {g: len(c) for g, c in cands.items()}
         cands = {g: set(c) for g, c in cands.items()}
         picked: list[str] = []
@@ -254,21 +328,28 @@ class Distiller:
 
     def score(self, i: int, ids: list[str]) -> list[dict]:
         """IFD of each candidate under the current student; y = its own generated rationale (default).
-        Generation already yields log p(y | x), so then only the direct pass PPL(y) runs."""
+        Generation already yields log p(y | x), so then only the direct pass PPL(y) runs. Every process
+        calls it: each generates and scores its share of the length-sorted batches (cut as one process cuts
+        them, so a candidate's rationale and score do not depend on the number of processes) and all get
+        every score, in the order of ``ids``."""
         exs = [self.by_id[x] for x in ids]
         texts = [e.input for e in exs]
         cond = None
         if self.cfg.selection.response == "generated":
             with self.clock.phase(str(i + 1), "generate"):
                 gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales", logprobs=True,
-                                             max_new_tokens=self.cfg.selection.max_new_tokens)
+                                             max_new_tokens=self.cfg.selection.max_new_tokens, shard=True)
             responses, shown, cond = [g.ids for g in gens], [g.text for g in gens], [g.nll for g in gens]
+            if dist.world_size() > 1:
+                log.info("stage %d/%d: %d candidate rationales generated by %d processes: %s", i + 1, self.stages,
+                         len(ids), dist.world_size(), " + ".join(map(str, self.student.rows_by_rank)))
+                self.shares[f"stage {i + 1}: candidates"] = list(self.student.rows_by_rank)
         else:  # explicit opt-in only: reads reference text the teacher budget did not pay for
             shown = [self.target(e) for e in exs]
             responses = [self.student.encode(s) for s in shown]
         with self.clock.phase(str(i + 1), "ifd"):
             scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD",
-                                      cond_nll=cond)
+                                      cond_nll=cond, shard=True)
         return [{"id": e.id, "domain": e.domain, "ifd": s.ifd, "cond_nll": s.cond_nll, "direct_nll": s.direct_nll,
                  "response": r} for e, s, r in zip(exs, scores, shown)]
 
@@ -347,25 +428,41 @@ class Distiller:
         return state, last + 1
 
     def finish(self, state: State, t0: float) -> RunMetrics:
-        metrics = dist.on_main(lambda: self._finish(state, t0))
+        test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
+        with self.clock.phase("final", "evaluate"):  # every process predicts its share; the main one scores
+            texts = self.predict(test, desc=f"evaluating {self.method.name} on {len(test)} test items",
+                                 share="test items")
+            val_texts = self.predict(self.val, desc=f"evaluating on {len(self.val)} validation items",
+                                     share="validation items") if self.val else None
+        metrics = dist.on_main(lambda: self._finish(state, t0, test, texts, val_texts))
         dist.barrier()
         return metrics
+
+    def predict(self, test: list[Example], desc: str, share: str | None = None) -> list[str]:
+        """The student's outputs for ``test``; every process calls it and decodes its share (``generate``
+        with ``shard``: the same batches as one process, whole batches to each process in turn)."""
+        gens = self.student.generate([e.input for e in test], desc=desc, shard=True)
+        if share and dist.world_size() > 1:
+            log.info("%d %s predicted by %d processes: %s", len(test), share, dist.world_size(),
+                     " + ".join(map(str, self.student.rows_by_rank)))
+            self.shares[share] = list(self.student.rows_by_rank)
+        return [g.text for g in gens]
 
     def evaluator(self) -> Evaluator:
         tail = policies.reporting_tail(self.pool_sizes, self.cfg.reporting_budget)
         return Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
 
-    def _finish(self, state: State, t0: float) -> RunMetrics:
+    def _finish(self, state: State, t0: float, test: list[Example], texts: list[str],
+                val_texts: list[str] | None) -> RunMetrics:
         ev = self.evaluator()
-        test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
-        with self.clock.phase("final", "evaluate"):
-            summary, rows = ev.evaluate(self.student, test,
-                                        desc=f"evaluating {self.method.name} on {len(test)} test items")
-            self.folder.write_jsonl("predictions.jsonl", rows)
-            val = None
-            if self.val:  # the validation split, scored beside the test split (settings are chosen on it)
-                val, val_rows = ev.evaluate(self.student, self.val, desc=f"evaluating on {len(self.val)} validation items")
-                self.folder.write_jsonl("predictions_val.jsonl", val_rows)
+        summary, rows = ev.score_texts(test, texts)
+        self.folder.write_jsonl("predictions.jsonl", rows)
+        val = None
+        if self.val:  # the validation split, scored beside the test split (settings are chosen on it)
+            val, val_rows = ev.score_texts(self.val, val_texts)
+            self.folder.write_jsonl("predictions_val.jsonl", val_rows)
+        if self.shares:  # several processes: the rows each one generated, per step
+            self.folder.write_json("shares.json", {"processes": dist.world_size(), "rows_by_rank": self.shares})
         if self.method.train and self.student.has_adapter():
             final = self.folder.path / "adapter"
             if final.exists():
@@ -405,9 +502,15 @@ class Distiller:
                                           "physical", "by_stage", "by_kind")},
         )
         self.folder.write_metrics(metrics)
+        if self.tracker is not None:
+            self.tracker.log({"eval/macro": metrics.macro, "eval/micro": metrics.micro,
+                              "eval/head_macro": summary["head"]["macro"], "eval/tail_macro": summary["tail"]["macro"]})
         return metrics
 
     def close(self) -> None:
+        if self.tracker is not None:
+            self.tracker.close()
+            self.tracker = None
         if self._engine is not None:
             self._engine.close()
 

@@ -23,6 +23,8 @@ from .runfolder import RunFolder, RunFolderError
 # how the teacher is reached, not what it is asked: these may change when a stopped run is resumed
 TRANSPORT = {f"teacher.{k}" for k in ("base_url", "timeout", "max_retries", "backoff", "backoff_max", "concurrency",
                                       "api_key_env", "batch_poll", "batch_poll_max")}
+# where the run reports, not what it does: may change too
+TRANSPORT |= {"student.train.report_to"}
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,11 @@ def _check_config(pf: Preflight, cfg: RunConfig) -> None:
     if cfg.selection.response == "reference" and method.selector == "ifd":
         pf.warn("selection.response", "reference: IFD reads reference text the budget did not pay for; "
                                       "never use it to compare methods")
+    from .tracking import missing
+
+    for name in missing(cfg.student.train.report_to):
+        pf.error("student.train.report_to", f"student.train.report_to: {name} is not installed "
+                                            f"(pip install {name}), or leave it out")
     if t.kind == "reference" and (t.max_dollars or t.price.input_per_mtok or t.price.output_per_mtok):
         pf.warn("teacher.price", "the reference teacher costs nothing; prices and dollar caps apply to kind: openai")
 

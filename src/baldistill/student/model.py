@@ -21,6 +21,7 @@ from transformers.utils import logging as hf_logging
 
 from ..config import StudentConfig
 from ..core.ifd import IFDScore
+from ..runner import dist
 from ..runner.dist import local_rank
 from ..runner.progress import bar
 from .assets import resolve_model
@@ -122,6 +123,7 @@ class Student:
         self.model = self.base  # a PeftModel once an adapter is attached
         self.chat = bool(getattr(self.tokenizer, "chat_template", None))
         self._prompt_ids: dict[str, list[int]] = {}
+        self.rows_by_rank: list[int] = []  # rows each process decoded in the last generate call
         gen_eos = self.base.generation_config.eos_token_id
         gen_eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
         self.eos_ids = sorted({i for i in [self.tokenizer.eos_token_id, *gen_eos] if i is not None})
@@ -170,23 +172,30 @@ class Student:
     # ---- generation -------------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, texts: list[str], desc: str = "generating", logprobs: bool = False,
-                 max_new_tokens: int | None = None) -> list[Generation]:
+                 max_new_tokens: int | None = None, shard: bool = False) -> list[Generation]:
         """Greedy rationales, in batches of prompts sorted by length, with the KV cache. The prefix all prompts
         share runs once (its keys and values are copied into every batch); each row is [shared prefix,
         padding, rest of its prompt], so the padding sits before the tokens that differ, as left padding
         does. A row that has ended leaves its batch (``greedy_decode``): finished rows cost nothing. With
-        ``logprobs`` each Generation carries its tokens' log-probs."""
+        ``logprobs`` each Generation carries its tokens' log-probs.
+
+        With ``shard`` (every process of a launcher calls it with the same texts) each process decodes a share
+        of the batches and all get every result: the batches and the shared prefix are cut from all the texts
+        exactly as one process cuts them, and whole batches go to the processes in turn (``dist.shard``), so a
+        row's text and log-probs do not depend on how many processes there are. ``rows_by_rank`` records the
+        rows each process decoded."""
         gcfg = self.cfg.generation
         prompts = [self.prompt_ids(t) for t in texts]
         order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
-        out: list[Generation | None] = [None] * len(prompts)
+        batches = [order[s:s + gcfg.batch_size] for s in range(0, len(order), gcfg.batch_size)]
+        mine = dist.shard(batches) if shard else batches
+        out: dict[int, Generation] = {}
         pad = self.tokenizer.pad_token_id
         self.model.eval()
         prefix = SharedPrefix(self.model, prompts, self.device)
         skip = len(prefix.ids)
-        with bar(desc, len(prompts)) as advance:
-            for s in range(0, len(order), gcfg.batch_size):
-                idx = order[s:s + gcfg.batch_size]
+        with bar(desc, sum(map(len, mine))) as advance:
+            for idx in mine:
                 width = skip + max(len(prompts[k]) - skip for k in idx)
                 ids = torch.full((len(idx), width), pad, dtype=torch.long)
                 ids[:, :skip] = torch.tensor(prefix.ids, dtype=torch.long)
@@ -203,17 +212,24 @@ class Student:
                     out[k] = Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), new,
                                         lp if logprobs else None)
                 advance(len(idx))
-        return out  # type: ignore[return-value]
+        parts = dist.all_gather(out) if shard else [out]
+        self.rows_by_rank = [len(p) for p in parts]
+        merged = {k: g for p in parts for k, g in p.items()}
+        return [merged[k] for k in range(len(prompts))]
 
     # ---- IFD --------------------------------------------------------------------------------
     def ifd(self, texts: list[str], responses: list[list[int]], variant: str, desc: str = "scoring IFD",
-            cond_nll: list[float] | None = None) -> list[IFDScore]:
-        """IFD of each response; with ``cond_nll`` (from ``Generation.nll``) only the direct pass runs."""
+            cond_nll: list[float] | None = None, shard: bool = False) -> list[IFDScore]:
+        """IFD of each response; with ``cond_nll`` (from ``Generation.nll``) only the direct pass runs. With
+        ``shard`` each process of a launcher runs a share of the batches (cut as one process cuts them) and
+        all get every score."""
         prompts = [self.prompt_ids(t) for t in texts]
         self.model.eval()
-        with bar(desc, len(texts) * (1 if cond_nll is not None else 2)) as advance:
+        passes = 1 if cond_nll is not None else 2
+        share = round(len(texts) * passes / (dist.world_size() if shard else 1))
+        with bar(desc, share) as advance:
             return ifd_scores(self.model, prompts, responses, self.start_ids, variant,
-                              self.cfg.score_batch_size, self.tokenizer.pad_token_id, advance, cond_nll)
+                              self.cfg.score_batch_size, self.tokenizer.pad_token_id, advance, cond_nll, shard)
 
     # ---- LoRA -------------------------------------------------------------------------------
     def new_adapter(self, seed: int) -> None:
@@ -228,14 +244,15 @@ class Student:
     def has_adapter(self) -> bool:
         return isinstance(self.model, PeftModel)
 
-    def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training", epochs: float | None = None) -> dict:
+    def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training", epochs: float | None = None,
+            callbacks: list | None = None) -> dict:
         """Fine-tune the current adapter on (input, target response) pairs; completion-only loss. ``epochs``
-        overrides student.train.epochs (a select-then-train selection student)."""
+        overrides student.train.epochs (a select-then-train selection student); ``callbacks`` go to the Trainer."""
         if not self.has_adapter():
             self.new_adapter(seed)
         features = [self.train_features(x, y) for x, y in pairs]
         tc = self.cfg.train if epochs is None else self.cfg.train.model_copy(update={"epochs": epochs})
-        stats = train_adapter(self.model, self.tokenizer, features, tc, self.device, self.dtype, seed, desc)
+        stats = train_adapter(self.model, self.tokenizer, features, tc, self.device, self.dtype, seed, desc, callbacks)
         self.model.eval()
         return stats
 

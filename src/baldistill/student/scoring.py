@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.ifd import IFDScore, buckets, ifd_from_nll
+from ..runner import dist
 
 
 def _head_logits(model, hidden: torch.Tensor) -> torch.Tensor:
@@ -91,21 +92,24 @@ def _batch_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tenso
 
 @torch.inference_mode()
 def response_nll(model, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], batch_size: int = 16,
-                 pad_id: int = 0, progress: Callable[[int], None] | None = None) -> list[float]:
+                 pad_id: int = 0, progress: Callable[[int], None] | None = None, shard: bool = False) -> list[float]:
     """Mean NLL of each response given its context: pairs of (context_ids, response_ids).
 
     With an empty context the first response token cannot be predicted and is not scored. The prefix
     that every context shares (a chat template's system turn and instruction) runs once, and its keys
     and values are reused by every batch; the rest is batched by length with as little padding as
-    possible, padded on the right.
+    possible, padded on the right. With ``shard`` (every process of a launcher calls it with the same pairs)
+    the batches are cut from all pairs as one process cuts them, each process runs every ``world_size``-th
+    batch, and all get every value.
     """
     if not pairs:
         return []
     device = next(model.parameters()).device
     prefix = SharedPrefix(model, [c for c, _ in pairs], device)
     skip = len(prefix.ids)
-    out = [math.nan] * len(pairs)
-    for idx in buckets([len(c) + len(r) - skip for c, r in pairs], batch_size):
+    out: dict[int, float] = {}
+    batches = buckets([len(c) + len(r) - skip for c, r in pairs], batch_size)
+    for idx in dist.shard(batches) if shard else batches:
         width = max(len(pairs[k][0]) + len(pairs[k][1]) for k in idx) - skip
         ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
@@ -122,18 +126,19 @@ def response_nll(model, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], ba
             out[k] = float(sums[row]) / n if n else math.nan
         if progress:
             progress(len(idx))
-    return out
+    merged = {k: v for part in (dist.all_gather(out) if shard else [out]) for k, v in part.items()}
+    return [merged[k] for k in range(len(pairs))]
 
 
 def ifd_scores(model, prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]], start_ids: Sequence[int],
                variant: str = "ppl_ratio", batch_size: int = 16, pad_id: int = 0,
                progress: Callable[[int], None] | None = None,
-               cond_nll: Sequence[float] | None = None) -> list[IFDScore]:
+               cond_nll: Sequence[float] | None = None, shard: bool = False) -> list[IFDScore]:
     """IFD for each (prompt, response): PPL(y|x) with the prompt as context, PPL(y) after ``start_ids``
     (the tokenizer's BOS). Each pass is batched by length; the prompts' shared prefix runs once.
     ``cond_nll`` gives the mean NLL of y given x when it is already known (from the generation that
-    produced y); then only the direct pass runs."""
+    produced y); then only the direct pass runs. ``shard``: see ``response_nll``."""
     if cond_nll is None:
-        cond_nll = response_nll(model, list(zip(prompts, responses)), batch_size, pad_id, progress)
-    direct = response_nll(model, [(list(start_ids), r) for r in responses], batch_size, pad_id, progress)
+        cond_nll = response_nll(model, list(zip(prompts, responses)), batch_size, pad_id, progress, shard)
+    direct = response_nll(model, [(list(start_ids), r) for r in responses], batch_size, pad_id, progress, shard)
     return [IFDScore(c, d, ifd_from_nll(c, d, variant)) for c, d in zip(cond_nll, direct)]

@@ -14,8 +14,10 @@ from .scoring import token_nll
 
 
 def train_adapter(model, tokenizer, features: list[dict], tc, device: torch.device, dtype: torch.dtype, seed: int,
-                  desc: str = "training") -> dict:
-    """Fine-tune ``model`` (a PeftModel) on tokenised features; ``tc`` is the TrainConfig."""
+                  desc: str = "training", callbacks: list | None = None) -> dict:
+    """Fine-tune ``model`` (a PeftModel) on tokenised features; ``tc`` is the TrainConfig. ``callbacks``: more
+    TrainerCallbacks (the run's experiment tracker, ``runner/tracking.py``, which owns ``report_to``: the
+    Trainer's own integrations stay off so that one tracker run spans every stage)."""
     with tempfile.TemporaryDirectory(prefix="baldistill-trainer-") as tmp:
         args = TrainingArguments(
             output_dir=tmp, per_device_train_batch_size=tc.batch_size, gradient_accumulation_steps=tc.grad_accum,
@@ -27,7 +29,7 @@ def train_adapter(model, tokenizer, features: list[dict], tc, device: torch.devi
         progress = TrainerProgress(desc)
         trainer = CompletionTrainer(model=model, args=args, train_dataset=features,
                                     data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-                                    callbacks=[progress])
+                                    callbacks=[progress, *(callbacks or [])])
         trainer.remove_callback(PrinterCallback)
         result = trainer.train()
     return {"examples": len(features), "steps": result.global_step, "train_loss": float(result.training_loss),
