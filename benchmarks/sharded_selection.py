@@ -129,7 +129,8 @@ def main() -> None:
         res = {}
         for name in a.settings.split(","):
             res[name] = run_setting(name, a, model, tmp)
-            print(f"{name} done; load average {os.getloadavg()[0]:.2f}", flush=True)
+            t = {k: round(statistics.median(v), 1) for k, v in res[name]["times"].items()}
+            print(f"{name} done: {t}; load average {os.getloadavg()[0]:.2f}", flush=True)
     base = next(iter(res.values()))
     for name, r in res.items():  # the same work and the same results in every setting
         assert [s[0] for s in r["scored"]] == [s[0] for s in base["scored"]], name
