@@ -32,6 +32,7 @@ from .tables import (
     dataset_of,
     datasets_of,
     default_setting,
+    domain_order,
     load,
     mean_std,
     methods_of,
@@ -68,18 +69,6 @@ def _percent_axis(ax, label: str) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def _domains(rows: list[dict]) -> tuple[list[str], dict[str, int], set[str]]:
-    """Domains sorted by training pool size (descending, then name), their pool sizes, the tail set."""
-    pools: dict[str, int] = {}
-    for r in rows:
-        for d in r.get("per_domain") or {}:
-            pools.setdefault(d, 0)
-        for d, n in (r.get("pool_sizes") or {}).items():
-            pools[d] = max(pools.get(d, 0), n or 0)
-    tail = {d for r in rows for d in r.get("tail_domains") or []}
-    return sorted(pools, key=lambda d: (-pools[d], d)), pools, tail
-
-
 def _subtitle(d: dict, ds: str) -> str:
     return f"dataset {ds}, student {d['student']}, budget B = {d['budget']}, K = {d['stages']} stages"
 
@@ -89,7 +78,7 @@ def plot_per_domain(rows: list[dict], d: dict, ds: str) -> Figure | None:
     cell = [r for r in rows if r.get("per_domain")]
     if not cell:
         return None
-    domains, pools, tail = _domains(cell)
+    domains, pools, tail = domain_order(cell)
     methods = methods_of(cell)
     fig = Figure(figsize=(min(22, 5 + 0.35 * len(domains) * max(2, len(methods)) ** 0.5), 5.5), layout="constrained")
     ax = fig.add_subplot()
@@ -162,7 +151,7 @@ def plot_spend(rows: list[dict], d: dict, ds: str) -> Figure | None:
     spends = {m: s for m, s in spends.items() if any(v for per in s.values() for v in per.values())}
     if not spends:
         return None
-    domains, _, tail = _domains(rows)
+    domains, _, tail = domain_order(rows)
     domains += sorted({dom for s in spends.values() for per in s.values() for dom in per} - set(domains))
     colors = _domain_colors(domains)
     ncols = min(3, len(spends))

@@ -238,8 +238,9 @@ def main_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid
     return grid
 
 
-def _domain_order(rows: list[dict]) -> tuple[list[str], set[str]]:
-    """Domains by training pool size (descending, then name) and the tail set of the rows."""
+def domain_order(rows: list[dict]) -> tuple[list[str], dict[str, int], set[str]]:
+    """Domains by training pool size (descending, then name), their pool sizes and the tail set of the rows
+    (the tables and the plots order domains the same way)."""
     pools: dict[str, int] = {}
     for r in rows:
         for dom in r.get("per_domain") or {}:
@@ -247,7 +248,7 @@ def _domain_order(rows: list[dict]) -> tuple[list[str], set[str]]:
         for dom, n in (r.get("pool_sizes") or {}).items():
             pools[dom] = max(pools.get(dom, 0), n or 0)
     tail = {dom for r in rows for dom in r.get("tail_domains") or []}
-    return sorted(pools, key=lambda x: (-pools[x], x)), tail
+    return sorted(pools, key=lambda x: (-pools[x], x)), pools, tail
 
 
 def domains_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
@@ -259,7 +260,7 @@ def domains_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> G
     dsets = datasets_of(sub, spec)
     cols = []
     for ds in dsets:
-        doms, tail = _domain_order([r for r in sub if dataset_of(r, spec) == ds])
+        doms, _, tail = domain_order([r for r in sub if dataset_of(r, spec) == ds])
         cols += [(ds, dom, dom in tail) for dom in doms]
     multi = len(dsets) > 1
     header = ["method"] + [f"{ds + ' ' if multi else ''}{dom}{' (tail)' if t else ''}" for ds, dom, t in cols]
