@@ -2,6 +2,7 @@
 # The comparisons behind docs/results.md, on the bundled demo data with the reference teacher (CPU, hours).
 # Each command is resumable: run this script again after an interruption and finished runs are skipped.
 #   bash scripts/demo_experiments.sh [OUT_ROOT]      (default runs/experiments)
+#   bash scripts/demo_experiments.sh OUT_ROOT verification   only the verified-synthesis comparison
 #   JOBS=2 bash scripts/demo_experiments.sh ...      the main comparison and the two sweeps as two parallel
 #                                                    processes of one torch thread each (on 2 cores this gave
 #                                                    1.4x the batched-generation throughput of one process)
@@ -30,6 +31,27 @@ sweeps() {
     --students smollm2-135m-instruct,gemma3-270m --out "$OUT/generalization" \
     --set student.train.epochs=2 --set data.max_test_per_domain=10
 }
+
+verification() {
+  # Verified tail synthesis (docs/results.md): two synthesizing methods, verified (k = 1) and not, at synthesis
+  # noise 0 and 0.3, 3 seeds, scored on validation and test. With JOBS=2 the same command runs twice on one
+  # folder (one torch thread each) and the two processes share its cells.
+  local cmd=($BD compare demo --methods balance-ft-cot,baldistill-a --seeds 3 --stage-eval 0
+             --sweep teacher.synthesis_noise=0,0.3 --sweep teacher.verify.samples=0,1
+             --set data.val=../bundled/demo/val.jsonl --set student.threads=1 --out "$OUT/verify")
+  if [ "$JOBS" = 2 ]; then
+    OMP_NUM_THREADS=1 "${cmd[@]}" & local a=$!
+    OMP_NUM_THREADS=1 "${cmd[@]}" & local b=$!
+    local rc=0; wait $a || rc=$?; wait $b || rc=$?
+    return $rc
+  fi
+  "${cmd[@]}"
+}
+
+if [ "${2:-}" = verification ]; then
+  verification
+  exit
+fi
 
 if [ "$JOBS" = 2 ]; then
   export OMP_NUM_THREADS=1

@@ -364,3 +364,60 @@ def test_reporting_budget_fixes_the_split_over_budgets_and_compare_draws_the_fro
     assert unfixed.reporting_budget == 48 and base.reporting_budget == 96
     assert (tmp_path / "c/plots/frontier.png").exists()
     assert 'alt="frontier"' in (tmp_path / "c/report.html").read_text()
+
+
+def test_a_cell_claimed_by_another_process_is_skipped_then_taken_over_when_that_process_dies(tiny_model, tmp_path):
+    """A cell held by another process is left to it; once that process is gone (here: it exits without finishing
+    the cell, as a killed one would) the comparison waits for it, then runs the cell itself, last."""
+    import subprocess
+    import sys
+    from baldistill.runner.claims import lock_path
+
+    base = base_cfg(tiny_model)
+    out = tmp_path / "c"
+    spec = make_spec(tmp_path / "c.yaml", base, "zero-shot,random-ft,random-ft-cot", seeds=1, stage_eval=None)
+    held = [c.run_id for c in spec.cells()][0]
+    path = lock_path(out, held)
+    path.parent.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+                              "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()", str(path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline().strip() == "held"
+    seen = []
+
+    def ran(n, total, rid, resume):
+        seen.append(rid)
+        if len(seen) == 2:  # the other process ends while this one still has work
+            other.stdin.close()
+            other.wait(timeout=30)
+
+    rows = compare(base, spec, out, on_cell=ran)
+    assert seen[-1] == held and held not in seen[:-1] and len(seen) == 3
+    assert len(rows) == 3 and (out / "runs" / held / "metrics.json").exists()
+
+
+def test_two_processes_on_one_folder_share_the_cells(tiny_model, tmp_path):
+    """The same compare command started twice: every cell runs exactly once, in one of the two processes,
+    and both write the full tables."""
+    import os
+    import subprocess
+    import sys
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=48, stages=2)))
+    out = tmp_path / "c"
+    args = ["compare", str(cfg), "--methods", "zero-shot,random-ft,random-ft-cot", "--seeds", "2", "--out", str(out)]
+    env = {**os.environ, "BALDISTILL_PROGRESS": "0", "OMP_NUM_THREADS": "1", "COLUMNS": "1000"}
+    code = "import sys; from baldistill.cli import app; app(sys.argv[1:])"
+    procs = [subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=env) for _ in range(2)]
+    logs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs
+    import re
+    started = [set(re.findall(r"\[\d+/\d+\] (\S+)\s+elapsed", log)) for log in logs]  # a cell this process ran
+    runs = {str(p.parent.relative_to(out / "runs")) for p in (out / "runs").glob("**/metrics.json")}
+    assert len(runs) == 6 and not started[0] & started[1] and started[0] | started[1] == runs, logs
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert sorted((r["method"], r["seed"]) for r in rows) == sorted((m, s) for m in ("zero-shot", "random-ft",
+                                                                                        "random-ft-cot") for s in (0, 1))

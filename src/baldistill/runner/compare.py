@@ -13,6 +13,7 @@ method is not sent again for another, yet every cell is still charged its full b
 (logical spend) while the ledgers' ``physical`` rows count what was really sent. A cell is finished when
 its ``metrics.json`` exists; re-running the same command skips finished cells and resumes a cell cut
 short after its last completed stage, so an interrupted comparison loses at most one stage of work.
+The same command started twice on one folder splits the cells between the two processes (``claims``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..config import ConfigError, RunConfig, _set_dotted, changed_fields, dump_c
 from ..core.methods import METHOD_ORDER, METHODS
 from ..core.plan import check_budget
 from ..core.results import ResultRow, RunMetrics, StageEval
+from .claims import OUTPUTS, claim
 from .inputs import Inputs
 from .estimate import estimate as estimate_cell
 from .runfolder import RunFolder
@@ -328,37 +330,70 @@ def cell_config(base: RunConfig, cell: Cell, out: Path, stage_eval: int | None) 
 
 # ---- running -----------------------------------------------------------------------------------------
 def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
-    """Run every unfinished cell, then write results, tables and plots. Returns the result rows."""
+    """Run every unfinished cell, then write results, tables and plots. Returns the result rows.
+
+    Several processes may run the same comparison on one folder (e.g. two processes of one torch thread
+    each on a 2-core machine): each cell is claimed by the first process to reach it (``claims``), the others
+    skip it, and a process that runs out of cells waits for the cells still claimed by another before it
+    writes the final tables; a cell whose process died is then resumed by a survivor."""
     from .pipeline import run  # torch and the student: only when something runs
 
-    _check_same_base(base, out)
+    if (out / "config.yaml").exists():  # nothing is created in `out` before the checks pass
+        with claim(out, OUTPUTS, wait=True):
+            _check_same_base(base, out)
     todo = {c.run_id: c for c in spec.cells()}
     check_cells(base, spec, out, todo)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
-    (out / "config.yaml").write_text(dump_config(base))
-    for n, (rid, cell) in enumerate(todo.items(), 1):
-        folder = out / "runs" / rid
-        if (folder / "metrics.json").exists():
-            log.info("[%d/%d] %s: finished earlier, skipped", n, len(todo), rid)
-            continue
-        resume = (folder / "config.yaml").exists()
-        if folder.exists() and not resume:  # cut short before it wrote anything worth keeping
-            shutil.rmtree(folder)
-        log.info("[%d/%d] %s%s", n, len(todo), rid, " (resuming)" if resume else "")
-        if on_cell:
-            on_cell(n, len(todo), rid, resume)
-        cfg = cell_config(base, cell, out, spec.stage_eval)
-        t0 = time.time()
-        try:
-            run(cfg, folder, resume=resume)
-        finally:  # wall time over every attempt, including one cut short and resumed
-            _add_wall_time(folder, time.time() - t0)
-        gc.collect()
-        write_results(out)
-    rows = write_results(out)
-    write_outputs(out)
+    with claim(out, OUTPUTS, wait=True):
+        (out / "compare.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+        (out / "config.yaml").write_text(dump_config(base))
+    first = True
+    while True:
+        busy = []  # cells another process is running now
+        for n, (rid, cell) in enumerate(todo.items(), 1):
+            folder = out / "runs" / rid
+            if (folder / "metrics.json").exists():
+                if first:
+                    log.info("[%d/%d] %s: finished earlier, skipped", n, len(todo), rid)
+                continue
+            with claim(out, rid) as mine:
+                if not mine:
+                    log.info("[%d/%d] %s: running in another process, skipped", n, len(todo), rid)
+                    busy.append(rid)
+                    continue
+                if (folder / "metrics.json").exists():  # finished by another process since the check above
+                    continue
+                _run_cell(run, base, spec, out, cell, folder, n, len(todo), on_cell)
+        first = False
+        if not busy:
+            break
+        for rid in busy:  # wait for the other process; then look again (it may have died with the cell unfinished)
+            log.info("waiting for %s (another process is running it)", rid)
+            with claim(out, rid, wait=True):
+                pass
+    with claim(out, OUTPUTS, wait=True):
+        rows = write_results(out)
+        write_outputs(out)
     return rows
+
+
+def _run_cell(run, base: RunConfig, spec: Spec, out: Path, cell: Cell, folder: Path, n: int, total: int,
+              on_cell) -> None:
+    resume = (folder / "config.yaml").exists()
+    if folder.exists() and not resume:  # cut short before it wrote anything worth keeping
+        shutil.rmtree(folder)
+    log.info("[%d/%d] %s%s", n, total, cell.run_id, " (resuming)" if resume else "")
+    if on_cell:
+        on_cell(n, total, cell.run_id, resume)
+    cfg = cell_config(base, cell, out, spec.stage_eval)
+    t0 = time.time()
+    try:
+        run(cfg, folder, resume=resume)
+    finally:  # wall time over every attempt, including one cut short and resumed
+        _add_wall_time(folder, time.time() - t0)
+    gc.collect()
+    with claim(out, OUTPUTS, wait=True):
+        write_results(out)
 
 
 def check_cells(base: RunConfig, spec: Spec, out: Path, todo: dict[str, Cell]) -> None:
