@@ -464,9 +464,13 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
             stage_eval: Annotated[int, typer.Option(help="multi-stage methods: also evaluate after each earlier stage on up to N test items per domain (0: off)")] = 10,
             out: Annotated[Path, typer.Option(help="comparison folder; re-running the same command resumes it")] = Path("runs/compare"),
             estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,
-            set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: key=value")] = None):
+            set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: key=value")] = None,
+            reuse: Annotated[Optional[list[Path]], typer.Option(help="another comparison folder whose finished runs with the same run id and config serve this one (hard links; repeatable)")] = None):
     """Every method under the same teacher budget, over seeds and sweeps: results.csv/json, paper-style tables, plots, report.html."""
     path = _config_arg(config)
+    for r in reuse or []:
+        if not (r / "compare.json").exists():
+            _fail(f"--reuse {r}: not a comparison folder (no compare.json)")
     base = load_config(path, set_ or [])
     spec = comparison.make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None,
                                 sweep or [], reference)
@@ -491,7 +495,7 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
                       highlight=False)
 
     try:
-        comparison.compare(base, spec, out, on_cell)
+        comparison.compare(base, spec, out, on_cell, reuse=reuse or [])
     except KeyboardInterrupt:
         console.print(f"\n[yellow]interrupted.[/yellow] Finished runs are kept; run the same command again to "
                       f"continue (--out {out}).", soft_wrap=True)

@@ -23,6 +23,7 @@ import gc
 import itertools
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -329,13 +330,15 @@ def cell_config(base: RunConfig, cell: Cell, out: Path, stage_eval: int | None) 
 
 
 # ---- running -----------------------------------------------------------------------------------------
-def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
+def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Path] | tuple = ()) -> list[dict]:
     """Run every unfinished cell, then write results, tables and plots. Returns the result rows.
 
     Several processes may run the same comparison on one folder (e.g. two processes of one torch thread
     each on a 2-core machine): each cell is claimed by the first process to reach it (``claims``), the others
     skip it, and a process that runs out of cells waits for the cells still claimed by another before it
-    writes the final tables; a cell whose process died is then resumed by a survivor."""
+    writes the final tables; a cell whose process died is then resumed by a survivor.
+
+    `reuse`: other comparison folders whose finished runs serve this comparison's cells (``reuse_runs``)."""
     from .pipeline import run  # torch and the student: only when something runs
 
     if (out / "config.yaml").exists():  # nothing is created in `out` before the checks pass
@@ -347,6 +350,8 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
     with claim(out, OUTPUTS, wait=True):
         (out / "compare.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
         (out / "config.yaml").write_text(dump_config(base))
+    if reuse:
+        reuse_runs(base, spec, out, reuse, todo)
     first = True
     while True:
         busy = []  # cells another process is running now
@@ -375,6 +380,44 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None) -> list[dict]:
         rows = write_results(out)
         write_outputs(out)
     return rows
+
+
+def reuse_runs(base: RunConfig, spec: Spec, out: Path, sources, todo: dict[str, Cell]) -> list[str]:
+    """Hard-link (or copy) into `out` the finished runs of other comparison folders that are this comparison's
+    cells: the same run id and the same config but for the path of the teacher cache. A run whose config
+    differs in anything else (another stage_eval, another base setting) is not reused and is run here.
+    Returns the run ids reused."""
+    done = []
+    for rid, cell in todo.items():
+        dst = out / "runs" / rid
+        if dst.exists():
+            continue
+        want = cell_config(base, cell, out, spec.stage_eval)
+        for root in sources:
+            src = Path(root) / "runs" / rid
+            if not (src / "metrics.json").exists():
+                continue
+            differ = [k for k in changed_fields(load_config(src / "config.yaml"), want) if k != "teacher.cache"]
+            if differ:
+                log.info("%s: not reused from %s (%s differ)", rid, root, ", ".join(differ))
+                continue
+            with claim(out, rid) as mine:
+                if mine and not dst.exists():
+                    tmp = dst.with_name(dst.name + ".reusing")
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    shutil.copytree(src, tmp, copy_function=_link_or_copy)
+                    tmp.rename(dst)
+                    done.append(rid)
+                    log.info("%s: reused the finished run in %s", rid, root)
+            break
+    return done
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed
+        shutil.copy2(src, dst)
 
 
 def _run_cell(run, base: RunConfig, spec: Spec, out: Path, cell: Cell, folder: Path, n: int, total: int,
