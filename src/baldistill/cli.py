@@ -465,7 +465,7 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
             out: Annotated[Path, typer.Option(help="comparison folder; re-running the same command resumes it")] = Path("runs/compare"),
             estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,
             set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: key=value")] = None,
-            reuse: Annotated[Optional[list[Path]], typer.Option(help="another comparison folder whose finished runs with the same run id and config serve this one (hard links; repeatable)")] = None):
+            reuse: Annotated[Optional[list[Path]], typer.Option(help="another comparison folder: its finished runs whose config is a cell's here serve that cell (hard links; repeatable)")] = None):
     """Every method under the same teacher budget, over seeds and sweeps: results.csv/json, paper-style tables, plots, report.html."""
     path = _config_arg(config)
     for r in reuse or []:

@@ -423,16 +423,23 @@ def test_two_processes_on_one_folder_share_the_cells(tiny_model, tmp_path):
                                                                                         "random-ft-cot") for s in (0, 1))
 
 
-def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_same(done):
-    """random-ft-cot seed 0 is the same run in `done` and is hard-linked; baldistill-n was scored after each
-    stage there (stage_eval 2) and is not here, so its config differs and it runs again."""
+def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_same(done, tiny_model):
+    """Here the base learning rate is halved and the config's own is a swept value, so random-ft-cot seed 0 at
+    that value has `done`'s config under another run id: it is hard-linked, not run. baldistill-n was scored
+    after each stage there (stage_eval 2) and is not here: its config differs and it runs again."""
     out, base, _, rows, _ = done
     new = out.parent / "reusing"
-    spec = make_spec(new / "c.yaml", base, "random-ft-cot,baldistill-n", seeds=1, stage_eval=None)
+    lr = base.student.train.lr
+    halved = base_cfg(tiny_model, **{"student.train.lr": lr / 2})
+    spec = make_spec(new / "c.yaml", halved, "random-ft-cot,baldistill-n", seeds=1, stage_eval=None,
+                     sweeps=[f"student.train.lr={lr / 2},{lr}"])
     seen = []
-    got = compare(base, spec, new, on_cell=lambda n, total, rid, resume: seen.append(rid), reuse=[out])
+    got = compare(halved, spec, new, on_cell=lambda n, total, rid, resume: seen.append(rid), reuse=[out])
     old_rft = next(r for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 0)
-    assert [s.split("/")[-2] for s in seen] == ["baldistill-n"]
-    src, dst = out / "runs" / old_rft["run"] / "predictions.jsonl", new / "runs" / old_rft["run"] / "predictions.jsonl"
+    assert [s.split("/", 2)[2] for s in seen] == ["K1/random-ft-cot/seed0", "K2/baldistill-n/seed0",
+                                                  f"K2/student.train.lr={lr}/baldistill-n/seed0"]
+    reused = next(r for r in got if r["method"] == "random-ft-cot" and r["settings"]["student.train.lr"] == lr)
+    assert reused["run"] != old_rft["run"]
+    src, dst = out / "runs" / old_rft["run"] / "predictions.jsonl", new / "runs" / reused["run"] / "predictions.jsonl"
     assert dst.read_bytes() == src.read_bytes() and dst.stat().st_ino == src.stat().st_ino  # a hard link
-    assert next(r for r in got if r["method"] == "random-ft-cot")["macro"] == old_rft["macro"]
+    assert reused["macro"] == old_rft["macro"]

@@ -383,34 +383,35 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Pa
 
 
 def reuse_runs(base: RunConfig, spec: Spec, out: Path, sources, todo: dict[str, Cell]) -> list[str]:
-    """Hard-link (or copy) into `out` the finished runs of other comparison folders that are this comparison's
-    cells: the same run id and the same config but for the path of the teacher cache. A run whose config
-    differs in anything else (another stage_eval, another base setting) is not reused and is run here.
+    """Hard-link (or copy) into `out` the finished runs of other comparison folders whose config is a cell's
+    config but for the path of the teacher cache (the run id may differ: a setting swept there may be a base
+    setting here). A run whose config differs in anything else is not reused, and the cell runs here.
     Returns the run ids reused."""
+    finished: dict[str, Path] = {}
+    for root in sources:
+        for m in sorted((Path(root) / "runs").glob("**/metrics.json")):
+            finished.setdefault(_reuse_key(load_config(m.parent / "config.yaml")), m.parent)
     done = []
     for rid, cell in todo.items():
         dst = out / "runs" / rid
-        if dst.exists():
+        src = finished.get(_reuse_key(cell_config(base, cell, out, spec.stage_eval)))
+        if dst.exists() or src is None:
             continue
-        want = cell_config(base, cell, out, spec.stage_eval)
-        for root in sources:
-            src = Path(root) / "runs" / rid
-            if not (src / "metrics.json").exists():
-                continue
-            differ = [k for k in changed_fields(load_config(src / "config.yaml"), want) if k != "teacher.cache"]
-            if differ:
-                log.info("%s: not reused from %s (%s differ)", rid, root, ", ".join(differ))
-                continue
-            with claim(out, rid) as mine:
-                if mine and not dst.exists():
-                    tmp = dst.with_name(dst.name + ".reusing")
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    shutil.copytree(src, tmp, copy_function=_link_or_copy)
-                    tmp.rename(dst)
-                    done.append(rid)
-                    log.info("%s: reused the finished run in %s", rid, root)
-            break
+        with claim(out, rid) as mine:
+            if mine and not dst.exists():
+                tmp = dst.with_name(dst.name + ".reusing")
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.copytree(src, tmp, copy_function=_link_or_copy)
+                tmp.rename(dst)
+                done.append(rid)
+                log.info("%s: reused the finished run %s", rid, src)
     return done
+
+
+def _reuse_key(cfg: RunConfig) -> str:
+    raw = cfg.model_dump(mode="json")
+    raw["teacher"].pop("cache", None)
+    return json.dumps(raw, sort_keys=True)
 
 
 def _link_or_copy(src: str, dst: str) -> None:
