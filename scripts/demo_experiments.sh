@@ -3,9 +3,11 @@
 # Each command is resumable: run this script again after an interruption and finished runs are skipped.
 #   bash scripts/demo_experiments.sh [OUT_ROOT]      (default runs/experiments)
 #   bash scripts/demo_experiments.sh OUT_ROOT verification   only the verified-synthesis comparison
-#   JOBS=2 bash scripts/demo_experiments.sh ...      the main comparison and the two sweeps as two parallel
-#                                                    processes of one torch thread each (on 2 cores this gave
-#                                                    1.4x the batched-generation throughput of one process)
+#   bash scripts/demo_experiments.sh OUT_ROOT evidence       "the comparison that can tell" (about 80 runs)
+#   JOBS=2 bash scripts/demo_experiments.sh ...      two processes of one torch thread each (on 2 cores this gave
+#                                                    1.4x the batched-generation throughput of one process): the
+#                                                    main comparison beside the two sweeps; for verification and
+#                                                    evidence, each compare twice on its folder (they share cells)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/experiments}
@@ -32,26 +34,51 @@ sweeps() {
     --set student.train.epochs=2 --set data.max_test_per_domain=10
 }
 
-verification() {
-  # Verified tail synthesis (docs/results.md): two synthesizing methods, verified (k = 1) and not, at synthesis
-  # noise 0 and 0.3, 3 seeds, scored on validation and test. With JOBS=2 the same command runs twice on one
-  # folder (one torch thread each) and the two processes share its cells.
-  local cmd=($BD compare demo --methods balance-ft-cot,baldistill-a --seeds 3 --stage-eval 0
-             --sweep teacher.synthesis_noise=0,0.3 --sweep teacher.verify.samples=0,1
-             --set data.val=../bundled/demo/val.jsonl --set student.threads=1 --out "$OUT/verify")
+twice() {
+  # With JOBS=2: the same compare command as two processes of one torch thread each on one folder (they share
+  # its cells); otherwise once.
   if [ "$JOBS" = 2 ]; then
-    OMP_NUM_THREADS=1 "${cmd[@]}" & local a=$!
-    OMP_NUM_THREADS=1 "${cmd[@]}" & local b=$!
+    OMP_NUM_THREADS=1 "$@" & local a=$!
+    OMP_NUM_THREADS=1 "$@" & local b=$!
     local rc=0; wait $a || rc=$?; wait $b || rc=$?
     return $rc
   fi
-  "${cmd[@]}"
+  "$@"
 }
 
-if [ "${2:-}" = verification ]; then
-  verification
-  exit
-fi
+verification() {
+  # Verified tail synthesis (docs/results.md): two synthesizing methods, verified (k = 1) and not, at synthesis
+  # noise 0 and 0.3, 3 seeds, scored on validation and test.
+  twice $BD compare demo --methods balance-ft-cot,baldistill-a --seeds 3 --stage-eval 0 \
+    --sweep teacher.synthesis_noise=0,0.3 --sweep teacher.verify.samples=0,1 \
+    --set data.val=../bundled/demo/val.jsonl --set student.threads=1 --out "$OUT/verify"
+}
+
+evidence() {
+  # "The comparison that can tell" (docs/results.md): B = 96, the demo config but for the swept fields, scored
+  # on validation and test in the same runs. Each comparison reuses the finished runs of the ones before it
+  # that have the same config (--reuse), so no cell is trained twice.
+  local common=(--stage-eval 0 --set data.val=../bundled/demo/val.jsonl --set student.threads=1)
+  # 1. the synthesizing methods verified (k = 1) and not, noise 0 and 0.3, 5 seeds
+  twice $BD compare demo --methods balance-ft-cot,baldistill-a --seeds 5 --sweep teacher.synthesis_noise=0,0.3 \
+    --sweep teacher.verify.samples=0,1 "${common[@]}" --out "$OUT/verify"
+  # 2. four methods without verification, noise 0 and 0.3, 5 seeds
+  twice $BD compare demo --methods random-ft-cot,balance-ft-cot,baldistill-n,baldistill-a --seeds 5 \
+    --sweep teacher.synthesis_noise=0,0.3 "${common[@]}" --reuse "$OUT/verify" --out "$OUT/main"
+  # 3. sensitivity: baldistill-a verified, noise 0.3 and 0.15, the default simulated verifier and a weak one
+  twice $BD compare demo --methods baldistill-a --seeds 3 --sweep teacher.synthesis_noise=0.3,0.15 \
+    --sweep teacher.verifier.reject_wrong=0.8,0.5 --set teacher.verify.samples=1 "${common[@]}" \
+    --reuse "$OUT/verify" --out "$OUT/sensitivity"
+  # 4. cost-quality frontier at noise 0.3, one head/tail split (B = 96) for every budget, 2 seeds; the methods
+  #    are the best three of comparison 2 on validation (set here once 2 has finished: not yet chosen)
+  twice $BD compare demo --methods random-ft-cot,balance-ft-cot,baldistill-a --seeds 2 --budgets 96,48,192 \
+    --set teacher.synthesis_noise=0.3 --set data.reporting_budget=96 "${common[@]}" --out "$OUT/frontier"
+}
+
+case "${2:-}" in
+  verification) verification; exit ;;
+  evidence) evidence; exit ;;
+esac
 
 if [ "$JOBS" = 2 ]; then
   export OMP_NUM_THREADS=1
