@@ -344,6 +344,11 @@ def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, t
         + [("teacher.verify.samples", "balance-ft-cot")] * 2
     table = (out / "table.md").read_text()
     assert "## Swept settings" in table and "| teacher.verify.samples | teacher.synthesis_noise.wrong_answer | method |" in table
+    # results made with the simulated verifier say so, with its rates, in the rows and in the Teacher table
+    assert all(("simulated verifier (accept_correct 0.9, reject_wrong 0.8)" in r["teacher"])
+               == (r["method"] == "balance-ft-cot" and r["settings"]["teacher.verify.samples"] == 1) for r in rows)
+    verified = [line for line in table[table.index("## Teacher"):].splitlines() if "simulated verifier (" in line]
+    assert len(verified) == 2 and all("| balance-ft-cot | teacher.verify.samples = 1" in line for line in verified)
     with (out / "results.csv").open() as f:
         header = next(csv.reader(f))
     assert header[header.index("method") - 1] == "teacher.synthesis_noise.wrong_answer"

@@ -136,6 +136,7 @@ class ResultRow(_Model):
     seed: int
     metric: str
     settings: dict[str, Any] = Field(default_factory=dict)  # the cell's other swept settings (compare --sweep)
+    teacher: str = ""  # the run's teacher label, e.g. "reference (oracle synthesis; simulated verifier (...))"
     macro: float | None
     micro: float | None
     head_macro: float | None

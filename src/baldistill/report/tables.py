@@ -449,10 +449,31 @@ def table_generalization(rows: list[dict], spec: dict, iv: Intervals | None = No
     return to_markdown(generalization_grid(rows, spec, iv))
 
 
+def teacher_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
+    """Which teacher made which results: each distinct teacher label (the reference teacher's says "oracle
+    synthesis", or its simulated noise rates and "simulated verifier" with its rates) with the methods and
+    swept settings of its runs. None when the rows carry no label (folders written before it existed)."""
+    labels = list(dict.fromkeys(r.get("teacher") or "" for r in rows if r.get("teacher")))
+    if not labels:
+        return None
+    keys = list(spec.get("sweep") or {})
+    grid = Grid("Teacher", ["teacher", "methods", "settings", "runs"], [], labels=3)
+    for label in labels:
+        mine = [r for r in rows if r.get("teacher") == label]
+        settings = list(dict.fromkeys(", ".join(f"{k} = {_value_text((r.get('settings') or {}).get(k))}" for k in keys)
+                                      for r in mine))
+        grid.body.append([label, ", ".join(methods_of(mine)), "; ".join(s for s in settings if s) or "–",
+                          str(len({r["run"] for r in mine}))])
+    grid.caption = ("The teacher of each run as the run recorded it. Results made with the reference teacher's "
+                    "simulated noise or simulated verifier are simulations at the stated rates, not a real "
+                    "teacher's behaviour.")
+    return grid
+
+
 def extra_grids(rows: list[dict], spec: dict, iv: Intervals | None) -> list[Grid]:
     """The tables after the main one, in reading order, those with data."""
     grids = [domains_grid(rows, spec, iv), differences_grid(rows, spec, iv), sweep_grid(rows, spec, iv),
-             stages_grid(rows, spec, iv)]
+             stages_grid(rows, spec, iv), teacher_grid(rows, spec, iv)]
     return [g for g in grids if g is not None]
 
 

@@ -504,7 +504,7 @@ def row_from_run(folder: Path, cell: Cell, dataset: str) -> ResultRow:
     return ResultRow(
         cell=cell.cell_id, run=cell.run_id, dataset=dataset, student=cell.student, budget=cell.budget,
         stages=cell.stages, effective_stages=m.stages, method=cell.method, seed=cell.seed, metric=_metric(folder),
-        settings=dict(cell.settings),
+        settings=dict(cell.settings), teacher=m.teacher or "",
         **m.scores(),
         per_domain={d: v.score for d, v in m.per_domain.items()},
         pool_sizes=m.pool_sizes,
