@@ -453,7 +453,7 @@ def teacher_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> G
     """Which teacher made which results: each distinct teacher label (the reference teacher's says "oracle
     synthesis", or its simulated noise rates and "simulated verifier" with its rates) with the methods and
     swept settings of its runs. None when the rows carry no label (folders written before it existed)."""
-    labels = list(dict.fromkeys(r.get("teacher") or "" for r in rows if r.get("teacher")))
+    labels = list(dict.fromkeys(r["teacher"] for r in rows if r.get("teacher")))
     if not labels:
         return None
     keys = list(spec.get("sweep") or {})
