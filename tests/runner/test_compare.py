@@ -428,6 +428,19 @@ def test_two_processes_on_one_folder_share_the_cells(tiny_model, tmp_path):
                                                                                         "random-ft-cot") for s in (0, 1))
 
 
+def test_a_reporting_budget_equal_to_the_runs_own_budget_is_the_same_run_for_reuse(tiny_model):
+    """A frontier comparison fixes the head/tail split with data.reporting_budget=96; its B = 96 cells are the
+    runs of a comparison without that setting (both split at B = 96) and may be reused; its B = 48 cells not."""
+    from baldistill.runner.compare import _reuse_key
+
+    plain = base_cfg(tiny_model)  # B = 48
+    same = base_cfg(tiny_model, **{"data.reporting_budget": 48})
+    other = base_cfg(tiny_model, **{"data.reporting_budget": 96})
+    assert same.data.reporting_budget == 48 and plain.data.reporting_budget is None
+    assert _reuse_key(same) == _reuse_key(plain)
+    assert _reuse_key(other) != _reuse_key(plain)  # reported on another split: not the same run
+
+
 def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_same(done, tiny_model):
     """Here the base learning rate is halved and the config's own is a swept value, so random-ft-cot seed 0 at
     that value has `done`'s config under another run id: it is hard-linked, not run. baldistill-n was scored

@@ -384,8 +384,8 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Pa
 
 def reuse_runs(base: RunConfig, spec: Spec, out: Path, sources, todo: dict[str, Cell]) -> list[str]:
     """Hard-link (or copy) into `out` the finished runs of other comparison folders whose config is a cell's
-    config but for the path of the teacher cache (the run id may differ: a setting swept there may be a base
-    setting here). A run whose config differs in anything else is not reused, and the cell runs here.
+    config but for the path of the teacher cache (``_reuse_key``; the run id may differ: a setting swept there
+    may be a base setting here). A run whose config differs in anything else is not reused, and the cell runs here.
     Returns the run ids reused."""
     finished: dict[str, Path] = {}
     for root in sources:
@@ -409,8 +409,12 @@ def reuse_runs(base: RunConfig, spec: Spec, out: Path, sources, todo: dict[str, 
 
 
 def _reuse_key(cfg: RunConfig) -> str:
+    """What makes two runs the same run: the config, less the cache path, with data.reporting_budget equal to
+    the run's own B spelled as unset (both report on the split at B)."""
     raw = cfg.model_dump(mode="json")
     raw["teacher"].pop("cache", None)
+    if cfg.data.reporting_budget == cfg.budget:
+        raw["data"]["reporting_budget"] = None
     return json.dumps(raw, sort_keys=True)
 
 
