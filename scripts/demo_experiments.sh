@@ -72,7 +72,8 @@ evidence() {
   # 4. cost-quality frontier at noise 0.3, one head/tail split (B = 96) for every budget, 2 seeds; the methods
   #    are the best three of comparison 2 on validation (set here once 2 has finished: not yet chosen)
   twice $BD compare demo --methods random-ft-cot,balance-ft-cot,baldistill-a --seeds 2 --budgets 96,48,192 \
-    --set teacher.synthesis_noise=0.3 --set data.reporting_budget=96 "${common[@]}" --out "$OUT/frontier"
+    --set teacher.synthesis_noise=0.3 --set data.reporting_budget=96 "${common[@]}" --reuse "$OUT/main" \
+    --out "$OUT/frontier"
 }
 
 case "${2:-}" in
