@@ -460,7 +460,7 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
             budgets: Annotated[Optional[str], typer.Option(help="teacher budgets B to sweep, e.g. 96,192")] = None,
             students: Annotated[Optional[str], typer.Option(help="student models to sweep, comma-separated")] = None,
             sweep: Annotated[Optional[list[str]], typer.Option(help="sweep any setting, KEY=V1,V2 (repeatable; values as YAML, e.g. teacher.verify.samples=0,1); --stages/--budgets/--students are --sweep stages=/budget=/student.model=")] = None,
-            reference: Annotated[Optional[str], typer.Option(help="the method paired differences are taken against (default random-ft-cot when compared, else the first method)")] = None,
+            reference: Annotated[Optional[str], typer.Option(help="the method paired differences are taken against, or several, comma-separated (default random-ft-cot when compared, else the first method)")] = None,
             stage_eval: Annotated[int, typer.Option(help="multi-stage methods: also evaluate after each earlier stage on up to N test items per domain (0: off)")] = 10,
             out: Annotated[Path, typer.Option(help="comparison folder; re-running the same command resumes it")] = Path("runs/compare"),
             estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,

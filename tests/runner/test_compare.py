@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import sqlite3
 
 import pytest
@@ -226,6 +227,32 @@ def test_results_carry_bootstrap_intervals_from_the_runs_predictions(done):
     assert "95 % bootstrap interval" in table and "## Per domain" in table and "baldistill-a − random-ft-cot" in table
 
 
+def test_several_reference_methods_pair_each_method_with_each_and_two_references_once(done, tmp_path):
+    """`--reference random-ft-cot,baldistill-n` on a finished comparison (nothing runs): every other method
+    against both, baldistill-n against random-ft-cot once (not also the other way), in that order in the table."""
+    import shutil
+    from baldistill.runner.compare import write_outputs, write_results
+
+    out, _, _, _, _ = done
+    again = tmp_path / "again"
+    shutil.copytree(out, again, copy_function=os.link)
+    spec = json.loads((again / "compare.json").read_text())
+    spec["reference"] = "random-ft-cot,baldistill-n"
+    (again / "compare.json").write_text(json.dumps(spec))
+    write_results(again)
+    write_outputs(again)
+    diffs = json.loads((again / "results.json").read_text())["intervals"]["differences"]
+    pairs = sorted((d["a"]["method"], d["b"]["method"]) for d in diffs if d["kind"] == "method")
+    others = [m for m in ORDER if m not in ("random-ft-cot", "baldistill-n")]
+    assert pairs == sorted([(m, "random-ft-cot") for m in ORDER if m != "random-ft-cot"] +
+                           [(m, "baldistill-n") for m in others])
+    table = (again / "table.md").read_text()
+    assert "| baldistill-a − baldistill-n |" in table and "baldistill-n − random-ft-cot" in table
+    assert "random-ft-cot − baldistill-n" not in table
+    assert table.index("baldistill-a − random-ft-cot") < table.index("baldistill-a − baldistill-n")
+    assert "the reference methods random-ft-cot and baldistill-n" in table
+
+
 def test_stages_budgets_and_students_are_spellings_of_sweep(tiny_model, tmp_path):
     base = base_cfg(tiny_model)
     a = make_spec(tmp_path / "c.yaml", base, "random-ft,baldistill-n", stages="1,2", budgets="16,32", stage_eval=None)
@@ -272,6 +299,11 @@ def test_sweep_and_its_spelling_together_are_refused(tiny_model, tmp_path):
         make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", stages="1,2", sweeps=["stages=3"])
     with pytest.raises(ConfigError, match="--reference: baldistill-a is not among the compared methods"):
         make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", reference="baldistill-a")
+    with pytest.raises(ConfigError, match="--reference: baldistill-n is not among the compared methods"):
+        make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot,baldistill-a",
+                  reference="baldistill-a, baldistill-n")
+    with pytest.raises(ConfigError, match="--reference ',': no method named; give one or more of random-ft-cot"):
+        make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", reference=",")
 
 
 def _as_written_before_sweeps(out):

@@ -179,3 +179,8 @@ def load_intervals(folder: str | Path) -> dict:
     from runs without per-item predictions)."""
     data = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
     return data.get("intervals") or {}
+
+
+def references(spec: dict) -> list[str]:
+    """A comparison's reference methods (compare.json ``reference``, comma-separated), in the order given."""
+    return [r for r in (spec.get("reference") or "").split(",") if r]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.methods import method_rank
-from ..core.results import load_intervals, load_results
+from ..core.results import load_intervals, load_results, references
 
 MAIN_COLUMNS = [("macro", "macro"), ("micro", "micro"), ("head_macro", "head"), ("tail_macro", "tail")]
 DASH = "–"
@@ -296,7 +296,8 @@ def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) 
     dsets = datasets_of(rows, spec)
     grid = Grid("Paired differences", ["comparison", "setting", *(label for _, label, _ in cols)], [], labels=2)
     d = default_setting(spec, rows)
-    for x in sorted(diffs, key=lambda x: _diff_order(x, d)):
+    refs = references(spec)
+    for x in sorted(diffs, key=lambda x: _diff_order(x, d, refs)):
         a, b = x["a"], x["b"]
         if x["kind"] == "method":
             what = f"{a['method']} − {b['method']}"
@@ -314,21 +315,31 @@ def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) 
     seeds = str(n[0]) if len(n) == 1 else f"{n[0]}–{n[-1]}"
     grid.caption = (f"A − B ×100 with its 95 % bootstrap interval, paired by seed and by test item ({seeds} "
                     f"seed{'s' if n[-1] != 1 else ''} present on both sides, {iv.resamples:,} resamples); "
-                    f"methods against the reference method {spec.get('reference') or '–'} at the same setting, "
+                    f"methods against {_reference_text(spec)} at the same setting, "
                     "and each swept setting's values against its first value for the same method. An interval "
                     "that excludes 0 is a difference these seeds and test items support.")
     return grid
+
+
+def _reference_text(spec: dict) -> str:
+    refs = references(spec)
+    if len(refs) < 2:
+        return f"the reference method {refs[0] if refs else '–'}"
+    return (f"the reference methods {', '.join(refs[:-1])} and {refs[-1]} (a pair of two of them once, the later "
+            "minus the earlier)")
 
 
 def _varying(rows: list[dict]) -> set[str]:
     return {k for k in ("student", "budget", "stages") if len({r.get(k) for r in rows}) > 1}
 
 
-def _diff_order(x: dict, d: dict):
-    """Against the reference method first, the default setting first within each kind, then by setting."""
-    a = x["a"]
+def _diff_order(x: dict, d: dict, refs: list[str] = ()):
+    """Against the reference method(s) first, in their order, the default setting first within each kind, then
+    by setting."""
+    a, b = x["a"], x["b"]
     default = all(a.get(k) == d[k] for k in ("student", "budget", "stages"))
-    return (x["kind"] != "method", x["kind"], not default, str(a.get("dataset")), str(a.get("student")),
+    ref = refs.index(b["method"]) if x["kind"] == "method" and b["method"] in refs else 0
+    return (x["kind"] != "method", x["kind"], ref, not default, str(a.get("dataset")), str(a.get("student")),
             a.get("budget") or 0, a.get("stages") or 0, json.dumps(sorted((a.get("settings") or {}).items())),
             method_rank(a["method"]))
 

@@ -161,7 +161,7 @@ class Spec:
     stage_eval: int | None
     sweep: dict[str, list] = field(default_factory=dict)  # other swept settings: dotted key -> values
     base_values: dict[str, Any] = field(default_factory=dict)  # of each swept key: the value equal to the base config's
-    reference: str | None = None  # the method the paired differences are taken against
+    reference: str | None = None  # the method(s) the paired differences are taken against, comma-separated
 
     @classmethod
     def from_json(cls, saved: dict) -> "Spec":
@@ -271,9 +271,13 @@ def make_spec(config: Path, base: RunConfig, methods: str = "all", seeds: int = 
             if same:  # the base config's own value (in whatever spelling)
                 base_values.setdefault(key, v)
     names = parse_methods(methods)
-    if reference is not None and reference not in names:
-        raise ConfigError(f"--reference: {reference} is not among the compared methods ({', '.join(names)})")
-    ref = reference or default_reference(names)
+    refs = list(dict.fromkeys(r.strip() for r in (reference or "").split(",") if r.strip()))
+    if reference is not None and not refs:
+        raise ConfigError(f"--reference {reference!r}: no method named; give one or more of {', '.join(names)}")
+    for r in refs:
+        if r not in names:
+            raise ConfigError(f"--reference: {r} is not among the compared methods ({', '.join(names)})")
+    ref = ",".join(refs) or default_reference(names)
     return Spec(str(config), _dataset_name(base), names, [base.seed + i for i in range(seeds)],
                 ks, bs, sts, stage_eval, swept, base_values, ref)
 

@@ -6,7 +6,8 @@ where every run scored one, the validation split (``predictions_val.jsonl``). Pa
 seed, item by item):
 
 * every method against the reference method (``Spec.reference``, random-ft-cot by default) at the same
-  setting;
+  setting; with several reference methods (``--reference random-ft-cot,baldistill-n``) against each, a
+  pair of two references once (the later minus the earlier);
 * for each swept setting with two or more values (``--sweep``), every other value against the first, for the
   same method and the other settings equal (e.g. verification on against off).
 
@@ -29,6 +30,7 @@ import json
 from pathlib import Path
 
 from ..core.bootstrap import LEVEL, RESAMPLES, SEED, Interval, bootstrap, paired_difference
+from ..core.results import references
 
 GROUP_FIELDS = ("dataset", "student", "budget", "stages", "method")
 SPLITS = (("test", "predictions.jsonl"), ("val", "predictions_val.jsonl"))
@@ -123,10 +125,12 @@ def compute_intervals(runs_dir: Path, rows: list[dict], spec: dict) -> dict:
 
 def _pairs(groups: dict[str, list[dict]], spec: dict):
     """(kind, rows of A, rows of B) for every paired difference the comparison reports."""
-    ref = spec.get("reference")
+    refs = references(spec)
     for key, rows in groups.items():
         g = group_of(rows[0])
-        if ref and g["method"] != ref:
+        for n, ref in enumerate(refs):
+            if g["method"] == ref or g["method"] in refs[:n]:  # itself, or a pair already taken the other way
+                continue
             other = groups.get(group_key({**g, "method": ref}))
             if other:
                 yield "method", rows, other
