@@ -62,9 +62,11 @@ evidence() {
   # 1. the synthesizing methods verified (k = 1) and not, noise 0 and 0.3, 5 seeds
   twice $BD compare demo --methods balance-ft-cot,baldistill-a --seeds 5 --sweep teacher.synthesis_noise=0,0.3 \
     --sweep teacher.verify.samples=0,1 "${common[@]}" --out "$OUT/verify"
-  # 2. four methods without verification, noise 0 and 0.3, 5 seeds
+  # 2. four methods without verification, noise 0 and 0.3, 5 seeds; differences against random-ft-cot (the
+  #    paper's Table 4 question) and against baldistill-n (does adaptive beat naive under noise?)
   twice $BD compare demo --methods random-ft-cot,balance-ft-cot,baldistill-n,baldistill-a --seeds 5 \
-    --sweep teacher.synthesis_noise=0,0.3 "${common[@]}" --reuse "$OUT/verify" --out "$OUT/main"
+    --sweep teacher.synthesis_noise=0,0.3 --reference random-ft-cot,baldistill-n "${common[@]}" \
+    --reuse "$OUT/verify" --out "$OUT/main"
   # 3. sensitivity: baldistill-a verified, noise 0.3 and 0.15, the default simulated verifier and a weak one
   twice $BD compare demo --methods baldistill-a --seeds 3 --sweep teacher.synthesis_noise=0.3,0.15 \
     --sweep teacher.verifier.reject_wrong=0.8,0.5 --set teacher.verify.samples=1 "${common[@]}" \
