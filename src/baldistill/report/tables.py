@@ -333,7 +333,7 @@ def _varying(rows: list[dict]) -> set[str]:
     return {k for k in ("student", "budget", "stages") if len({r.get(k) for r in rows}) > 1}
 
 
-def _diff_order(x: dict, d: dict, refs: list[str] = ()):
+def _diff_order(x: dict, d: dict, refs: list[str]):
     """Against the reference method(s) first, in their order, the default setting first within each kind, then
     by setting."""
     a, b = x["a"], x["b"]
