@@ -475,8 +475,9 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
     spec = comparison.make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None,
                                 sweep or [], reference)
     if estimate_only:
-        e = comparison.estimate(base, spec, out)
-        t = Table(title=f"compare: {e['todo']} of {e['cells']} runs to do; teacher {base.teacher.kind} "
+        e = comparison.estimate(base, spec, out, reuse or [])
+        reused = f" ({e['reused']} served by --reuse)" if e["reused"] else ""
+        t = Table(title=f"compare: {e['todo']} of {e['cells']} runs to do{reused}; teacher {base.teacher.kind} "
                         f"{base.teacher.model or ''}; {e['cached_replies']} replies already cached")
         for col in ("spend", "calls", "annotate", "synthesize", "verify", "prompt tokens (est.)", "completion tokens (max)",
                     "$ (max)"):

@@ -483,6 +483,9 @@ def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_sam
     halved = base_cfg(tiny_model, **{"student.train.lr": lr / 2})
     spec = make_spec(new / "c.yaml", halved, "random-ft-cot,baldistill-n", seeds=1, stage_eval=None,
                      sweeps=[f"student.train.lr={lr / 2},{lr}"])
+    plain, served = estimate(halved, spec, new), estimate(halved, spec, new, [out])
+    assert (plain["todo"], plain["reused"]) == (4, 0) and (served["todo"], served["reused"]) == (3, 1)
+    assert served["logical"]["calls"] == plain["logical"]["calls"] * 3 // 4  # one budget less: the reused cell's
     seen = []
     got = compare(halved, spec, new, on_cell=lambda n, total, rid, resume: seen.append(rid), reuse=[out])
     old_rft = next(r for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 0)

@@ -391,10 +391,7 @@ def reuse_runs(base: RunConfig, spec: Spec, out: Path, sources, todo: dict[str, 
     config but for the path of the teacher cache (``_reuse_key``; the run id may differ: a setting swept there
     may be a base setting here). A run whose config differs in anything else is not reused, and the cell runs here.
     Returns the run ids reused."""
-    finished: dict[str, Path] = {}
-    for root in sources:
-        for m in sorted((Path(root) / "runs").glob("**/metrics.json")):
-            finished.setdefault(_reuse_key(load_config(m.parent / "config.yaml")), m.parent)
+    finished = finished_runs(sources)
     done = []
     for rid, cell in todo.items():
         dst = out / "runs" / rid
@@ -410,6 +407,15 @@ def reuse_runs(base: RunConfig, spec: Spec, out: Path, sources, todo: dict[str, 
                 done.append(rid)
                 log.info("%s: reused the finished run %s", rid, src)
     return done
+
+
+def finished_runs(sources) -> dict[str, Path]:
+    """The finished runs of other comparison folders, by ``_reuse_key`` (the first folder's run wins)."""
+    finished: dict[str, Path] = {}
+    for root in sources:
+        for m in sorted((Path(root) / "runs").glob("**/metrics.json")):
+            finished.setdefault(_reuse_key(load_config(m.parent / "config.yaml")), m.parent)
+    return finished
 
 
 def _reuse_key(cfg: RunConfig) -> str:
@@ -600,15 +606,18 @@ def physical_spend(out: Path) -> dict:
 
 
 # ---- estimate ------------------------------------------------------------------------------------------
-def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
-    """Teacher spend before anything is sent. Logical: every unfinished cell's full budget. Physical: an
-    upper bound, since annotations are shared: at most one request per distinct real example (no sharing
-    across seeds and copies with ``fresh_samples``), plus every synthesis call."""
+def estimate(base: RunConfig, spec: Spec, out: Path, reuse=()) -> dict:
+    """Teacher spend before anything is sent. Logical: every cell's full budget that is neither finished in
+    `out` nor served by a finished run of a `reuse` folder (``reuse_runs``). Physical: an upper bound, since
+    annotations are shared: at most one request per distinct real example (no sharing across seeds and copies
+    with ``fresh_samples``), plus every synthesis call."""
     pool = Inputs.load(base).pool
     logical = {"calls": 0, "annotate": 0, "synthesize": 0, "verify": 0, "prompt_tokens": 0, "completion_tokens_max": 0,
                "dollars_max": 0.0}
     cells = {c.run_id: c for c in spec.cells()}
-    todo = [c for rid, c in cells.items() if not (out / "runs" / rid / "metrics.json").exists()]
+    unfinished = [c for rid, c in cells.items() if not (out / "runs" / rid / "metrics.json").exists()]
+    finished = finished_runs(reuse) if reuse else {}
+    todo = [c for c in unfinished if _reuse_key(cell_config(base, c, out, spec.stage_eval)) not in finished]
     for cell in todo:
         for r in estimate_cell(cell_config(base, cell, out, None)):
             for k in logical:
@@ -626,7 +635,8 @@ def estimate(base: RunConfig, spec: Spec, out: Path) -> dict:
                 "prompt_tokens": round(logical["prompt_tokens"] * share),
                 "completion_tokens_max": round(logical["completion_tokens_max"] * share),
                 "dollars_max": round(logical["dollars_max"] * share, 4)}
-    return {"cells": len(cells), "todo": len(todo), "logical": logical, "physical_max": physical,
+    return {"cells": len(cells), "todo": len(todo), "reused": len(unfinished) - len(todo), "logical": logical,
+            "physical_max": physical,
             "cached_replies": cached}
 
 
