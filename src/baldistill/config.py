@@ -252,7 +252,7 @@ class SelectionConfig(_Strict):
 
 class RunConfig(_Strict):
     _notes: list[str] = PrivateAttr(default_factory=list)  # settings of earlier versions that were translated
-    method: MethodName = "baldistill-a"
+    method: MethodName = "baldistill-n"  # the best on the demo's validation split (docs/results.md)
     budget: int = Field(..., ge=1, description="teacher budget B in annotated examples (one teacher call = one unit)")
     stages: int = Field(5, ge=1, description="K; single-stage methods ignore it")
     seed: int = 0

@@ -143,7 +143,7 @@ def test_prepare_writes_loadable_files(tmp_path):
                                 "Precalculus": {"train": 1, "test": 1}}
     assert stats["budget"] == 900 and stats["zipf_alpha"] == 1.1
     cfg = load_config(tmp_path / "m" / "config.yaml")
-    assert (cfg.method, cfg.stages, cfg.budget, cfg.data.task, cfg.data.metric) == ("baldistill-a", 3, 900, "qa", "accuracy")
+    assert (cfg.method, cfg.stages, cfg.budget, cfg.data.task, cfg.data.metric) == ("baldistill-n", 3, 900, "qa", "accuracy")
     assert len(load_examples(cfg.data.train)) == 5 and len(load_examples(cfg.data.test, split="test")) == 3
     assert "train: train.jsonl" in (tmp_path / "m" / "config.yaml").read_text()
     with pytest.raises(DataError, match="already holds"):

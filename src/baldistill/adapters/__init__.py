@@ -35,7 +35,7 @@ def load(fmt: str, source: str | Path, **options) -> Adapted:
 
 
 def _config_text(fmt: str, source, a: Adapted, budget: int, stages: int, seed: int, stats: dict) -> str:
-    cfg = {"method": "baldistill-a", "budget": budget, "stages": stages, "seed": seed,
+    cfg = {"method": "baldistill-n", "budget": budget, "stages": stages, "seed": seed,
            "data": {"train": "train.jsonl", "test": "test.jsonl", "task": a.task, "metric": a.metric,
                     **({"instruction": a.instruction} if a.instruction else {})},
            "teacher": {"kind": "openai", "model": "gpt-4o-mini", "api_key_env": "OPENAI_API_KEY"}}
