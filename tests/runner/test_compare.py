@@ -496,3 +496,16 @@ def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_sam
     src, dst = out / "runs" / old_rft["run"] / "predictions.jsonl", new / "runs" / reused["run"] / "predictions.jsonl"
     assert dst.read_bytes() == src.read_bytes() and dst.stat().st_ino == src.stat().st_ino  # a hard link
     assert reused["macro"] == old_rft["macro"]
+
+
+def test_a_rerun_may_not_change_the_base_config_but_for_its_method(tiny_model, tmp_path):
+    """The finished runs were made under the folder's base config: another learning rate is refused with the
+    field named; another base method is not a change (every cell sets its own method)."""
+    from baldistill.config import ConfigError, dump_config
+    from baldistill.runner.compare import _check_same_base
+
+    base = base_cfg(tiny_model)
+    (tmp_path / "config.yaml").write_text(dump_config(base))
+    _check_same_base(base_cfg(tiny_model, method="random-ft-cot"), tmp_path)
+    with pytest.raises(ConfigError, match=r"student\.train\.lr changed"):
+        _check_same_base(base_cfg(tiny_model, **{"student.train.lr": base.student.train.lr / 2}), tmp_path)

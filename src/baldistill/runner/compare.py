@@ -483,11 +483,12 @@ def _add_wall_time(folder: Path, seconds: float) -> None:
 
 def _check_same_base(base: RunConfig, out: Path) -> None:
     """A re-run may add methods, seeds or sweep values; it may not change the base config under the
-    finished runs (their results would silently mix two experiments)."""
+    finished runs (their results would silently mix two experiments). The base `method` is not part of it:
+    every cell sets its own, so a folder started under another default method resumes."""
     path = out / "config.yaml"
     if not path.exists():
         return
-    changed = changed_fields(load_config(path), base)
+    changed = [f for f in changed_fields(load_config(path), base) if f != "method"]
     if changed:
         raise ConfigError(f"{out} holds a comparison with a different base config ({', '.join(changed)} changed): "
                           "run it with the same config and --set values, or use another --out")
