@@ -495,8 +495,12 @@ def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base
         console.print(f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {comparison.elapsed(t0)}",
                       highlight=False)
 
+    def on_reuse(got, total):
+        console.print(f"{len(got)} of {total} cells served by finished runs of --reuse (hard-linked, not run)",
+                      highlight=False)
+
     try:
-        comparison.compare(base, spec, out, on_cell, reuse=reuse or [])
+        comparison.compare(base, spec, out, on_cell, reuse=reuse or [], on_reuse=on_reuse)
     except KeyboardInterrupt:
         console.print(f"\n[yellow]interrupted.[/yellow] Finished runs are kept; run the same command again to "
                       f"continue (--out {out}).", soft_wrap=True)

@@ -486,13 +486,15 @@ def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_sam
     plain, served = estimate(halved, spec, new), estimate(halved, spec, new, [out])
     assert (plain["todo"], plain["reused"]) == (4, 0) and (served["todo"], served["reused"]) == (3, 1)
     assert served["logical"]["calls"] == plain["logical"]["calls"] * 3 // 4  # one budget less: the reused cell's
-    seen = []
-    got = compare(halved, spec, new, on_cell=lambda n, total, rid, resume: seen.append(rid), reuse=[out])
+    seen, told = [], []
+    got = compare(halved, spec, new, on_cell=lambda n, total, rid, resume: seen.append(rid), reuse=[out],
+                  on_reuse=lambda ids, total: told.append((ids, total)))
     old_rft = next(r for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 0)
     assert [s.split("/", 2)[2] for s in seen] == ["K1/random-ft-cot/seed0", "K2/baldistill-n/seed0",
                                                   f"K2/student.train.lr={lr}/baldistill-n/seed0"]
     reused = next(r for r in got if r["method"] == "random-ft-cot" and r["settings"]["student.train.lr"] == lr)
     assert reused["run"] != old_rft["run"]
+    assert told == [([reused["run"]], 4)]  # the caller is told which cell was served
     src, dst = out / "runs" / old_rft["run"] / "predictions.jsonl", new / "runs" / reused["run"] / "predictions.jsonl"
     assert dst.read_bytes() == src.read_bytes() and dst.stat().st_ino == src.stat().st_ino  # a hard link
     assert reused["macro"] == old_rft["macro"]

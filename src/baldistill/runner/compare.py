@@ -334,7 +334,8 @@ def cell_config(base: RunConfig, cell: Cell, out: Path, stage_eval: int | None) 
 
 
 # ---- running -----------------------------------------------------------------------------------------
-def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Path] | tuple = ()) -> list[dict]:
+def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Path] | tuple = (),
+            on_reuse=None) -> list[dict]:
     """Run every unfinished cell, then write results, tables and plots. Returns the result rows.
 
     Several processes may run the same comparison on one folder (e.g. two processes of one torch thread
@@ -342,7 +343,8 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Pa
     skip it, and a process that runs out of cells waits for the cells still claimed by another before it
     writes the final tables; a cell whose process died is then resumed by a survivor.
 
-    `reuse`: other comparison folders whose finished runs serve this comparison's cells (``reuse_runs``)."""
+    `reuse`: other comparison folders whose finished runs serve this comparison's cells (``reuse_runs``);
+    `on_reuse(run_ids, total)` is told which cells they served."""
     from .pipeline import run  # torch and the student: only when something runs
 
     if (out / "config.yaml").exists():  # nothing is created in `out` before the checks pass
@@ -355,7 +357,9 @@ def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Pa
         (out / "compare.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
         (out / "config.yaml").write_text(dump_config(base))
     if reuse:
-        reuse_runs(base, spec, out, reuse, todo)
+        got = reuse_runs(base, spec, out, reuse, todo)
+        if on_reuse and got:
+            on_reuse(got, len(todo))
     first = True
     while True:
         busy = []  # cells another process is running now
