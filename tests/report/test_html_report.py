@@ -20,8 +20,9 @@ METHODS = ("zero-shot", "random-ft-cot", "baldistill-a")
 
 @pytest.fixture
 def report(tmp_path):
-    """A report over 3 methods × 3 seeds × K in {3, 5} × 2 budgets × 2 students with intervals: 6 tables (main,
-    per domain, paired differences, K sweep, students and budgets, appendix) and 5 plots (with the frontier)."""
+    """A report over 3 methods × 3 seeds × K in {3, 5} × 2 budgets × 2 students with intervals: 7 tables (main,
+    per domain, paired differences, K sweep, cost–quality frontier, students and budgets, appendix) and 5 plots
+    (with the frontier)."""
     make_results(tmp_path, methods=METHODS, stages=(3, 5), budgets=(96, 200), students=(STUDENT, OTHER), intervals=True)
     return write_report(tmp_path)
 
@@ -32,7 +33,7 @@ def test_report_is_self_contained_and_writes_missing_outputs(report):
     assert len(list((folder / "plots").glob("*.png"))) == 5
     page = report.read_text()
     assert not re.search(r"(src|href)=\"(?!data:)", page) and "http://" not in page and "https://" not in page
-    assert page.count("<table>") == 6 and page.count('src="data:image/png;base64,') == 5
+    assert page.count("<table>") == 7 and page.count('src="data:image/png;base64,') == 5
     assert "|---" not in page and "**" not in page  # real HTML, not pasted markdown
 
 
@@ -80,10 +81,14 @@ def _check_rendered(browser, report) -> None:
     browser.get(report.as_uri())
     WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
     tables = browser.find_elements(By.TAG_NAME, "table")
-    assert len(tables) == 6
+    assert len(tables) == 7
     titles = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
-    assert titles[:5] == ["Main comparison", "Per domain", "Paired differences", "Sensitivity to the number of stages K",
-                          "Student models and budgets"]
+    assert titles[:6] == ["Main comparison", "Per domain", "Paired differences", "Sensitivity to the number of stages K",
+                          "Cost–quality frontier", "Student models and budgets"]
+    frontier_rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")[:3]]
+                     for tr in tables[4].find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert frontier_rows == [["96", "random-ft-cot", "96"], ["96", "baldistill-a", "96"],
+                             ["200", "random-ft-cot", "200"], ["200", "baldistill-a", "200"]]  # zero-shot spends nothing
     headers = [th.text for th in tables[0].find_elements(By.TAG_NAME, "th")]
     assert headers == ["method", "demo macro", "demo micro", "demo head", "demo tail"]
     first_cells = [tr.find_element(By.TAG_NAME, "td").text for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")]

@@ -11,6 +11,7 @@ from baldistill.report.tables import (
     Intervals,
     differences_grid,
     domains_grid,
+    frontier_grid,
     main_grid,
     mean_std,
     table_generalization,
@@ -165,6 +166,29 @@ def test_stage_table_only_with_several_k(tmp_path):
     assert cells[0] == ["method", "demo K=3", "demo K=5"]
     assert {r[0]: r[1:] for r in cells[2:]}["baldistill-a"] == ["**31.0 ± 1.0**", "**33.0 ± 1.0**"]
     assert "Single-stage (random-ft-cot): one run, repeated under every K." in table_stages(rows, spec)
+
+
+def test_frontier_table_budget_by_method_with_units_and_tail(tmp_path):
+    rows, spec = _load(make_results(tmp_path, budgets=(96,)))
+    assert frontier_grid(rows, spec) is None  # one budget: no frontier
+    rows, spec = _load(make_results(tmp_path / "b", methods=("baldistill-a", "random-ft-cot", "zero-shot"),
+                                    budgets=(96, 48)))
+    for r in rows:  # a run that spent less than its budget: the units are the mean over seeds
+        if (r["budget"], r["method"], r["seed"]) == (48, "baldistill-a", 0):
+            r["spent_units"] = 45
+    grid = frontier_grid(rows, spec)
+    assert grid.header == ["budget", "method", "teacher units", "macro", "head", "tail"]
+    # budgets in increasing order; zero-shot calls no teacher and is left out, as in the frontier plot
+    assert [tuple(r[:3]) for r in grid.body] == [("48", "random-ft-cot", "48"), ("48", "baldistill-a", "47"),
+                                                ("96", "random-ft-cot", "96"), ("96", "baldistill-a", "96")]
+    by = {tuple(r[:2]): r[3:] for r in grid.body}
+    # baldistill-a at B = 48: macro 0.30 + 0.01 s − 0.048; tail the mean of 0.10 and 0.12 (seed 2 has none)
+    assert by[("48", "baldistill-a")] == ["26.2 ± 1.0", "51.0 ± 1.0", "11.0 ± 1.4"]
+    # bold is the best within each budget: random-ft-cot's head, baldistill-a's macro
+    assert (0, 4) in grid.bold and (1, 3) in grid.bold and (0, 3) not in grid.bold
+    assert "one head/tail split for every budget" in grid.caption
+    rows[0]["tail_domains"] = ["gcd"]  # runs split at their own B: the caption says so
+    assert "each run's own B" in frontier_grid(rows, spec).caption
 
 
 def test_write_tables(tmp_path):

@@ -432,6 +432,42 @@ def generalization_grid(rows: list[dict], spec: dict, iv: Intervals | None = Non
     return grid
 
 
+def frontier_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
+    """The cost–quality frontier as a table: budget × method (those that call the teacher) at the default
+    student, K and settings, with the mean teacher units spent, macro, head, tail (and the validation split's
+    macro and tail where scored); bold within each budget. None with fewer than two budgets."""
+    d = default_setting(spec, rows)
+    sub = [r for r in at_default(rows, d, "budget") if r.get("spent_units")]
+    budgets = sorted({r["budget"] for r in sub})
+    if len(budgets) < 2:
+        return None
+    dsets = datasets_of(sub, spec)
+    cols = [(k, label, "test") for k, label in DIFF_COLUMNS]
+    if any(r.get("val_macro") is not None for r in sub):
+        cols += [("macro", "val macro", "val"), ("tail_macro", "val tail", "val")]
+    lead = (["dataset"] if len(dsets) > 1 else []) + ["budget", "method", "teacher units"]
+    grid = Grid("Cost–quality frontier", [*lead, *(label for _, label, _ in cols)], [], labels=len(lead) - 1)
+    groups, used = [], []
+    for ds in dsets:
+        for b in budgets:
+            block = [r for r in sub if r["budget"] == b and dataset_of(r, spec) == ds]
+            start = len(grid.body)
+            for m in methods_of(block):
+                g = [r for r in block if r["method"] == m]
+                groups.append(g)
+                units = sum(r["spent_units"] for r in g) / len(g)
+                grid.body.append([*([ds] if len(dsets) > 1 else []), str(b), m, f"{units:,.1f}".removesuffix(".0"),
+                                  *(cell_text(g, k, iv, used, split) for k, _, split in cols)])
+            mark_best(grid, range(len(lead), len(grid.header)), list(range(start, len(grid.body))))
+    tails = {tuple(sorted(r.get("tail_domains") or [])) for r in sub}
+    split = ("one head/tail split for every budget" if len(tails) == 1 else
+             "head/tail split at each run's own B (set data.reporting_budget for one split)")
+    grid.caption = (f"{spread_caption(used, groups, iv)}; teacher units: mean units spent over the seeds; student "
+                    f"{d['student']}, K = {d['stages']} stages; {split}. Bold: best mean per column within each "
+                    f"budget.")
+    return grid
+
+
 def to_markdown(grid: Grid) -> str:
     """A GitHub-flavoured markdown table, caption below; bold cells wrapped in ** **."""
     def cell(i: int, j: int, text: str) -> str:
@@ -484,13 +520,13 @@ def teacher_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> G
 def extra_grids(rows: list[dict], spec: dict, iv: Intervals | None) -> list[Grid]:
     """The tables after the main one, in reading order, those with data."""
     grids = [domains_grid(rows, spec, iv), differences_grid(rows, spec, iv), sweep_grid(rows, spec, iv),
-             stages_grid(rows, spec, iv), teacher_grid(rows, spec, iv)]
+             stages_grid(rows, spec, iv), frontier_grid(rows, spec, iv), teacher_grid(rows, spec, iv)]
     return [g for g in grids if g is not None]
 
 
 def write_tables(folder: str | Path) -> list[Path]:
-    """Write DIR/table.md (main comparison, per domain, paired differences, swept settings, the K sweep: each
-    when present) and DIR/table_generalization.md."""
+    """Write DIR/table.md (main comparison, per domain, paired differences, swept settings, the K sweep, the
+    cost–quality frontier: each when present) and DIR/table_generalization.md."""
     folder = Path(folder)
     rows, spec = load(folder)
     iv = Intervals(load_intervals(folder))
