@@ -74,8 +74,8 @@ evidence() {
   # 4. cost-quality frontier at noise 0.3, one head/tail split (B = 96) for every budget, 2 seeds; the methods
   #    are the best three of comparison 2 on validation at noise 0.3 (val macro 32.6, 31.8, 25.1; docs/results.md)
   twice $BD compare demo --methods baldistill-n,balance-ft-cot,baldistill-a --seeds 2 --budgets 96,48,192 \
-    --set teacher.synthesis_noise=0.3 --set data.reporting_budget=96 "${common[@]}" --reuse "$OUT/main" \
-    --out "$OUT/frontier"
+    --set teacher.synthesis_noise=0.3 --set data.reporting_budget=96 --reference baldistill-n "${common[@]}" \
+    --reuse "$OUT/main" --out "$OUT/frontier"
 }
 
 case "${2:-}" in
