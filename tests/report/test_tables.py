@@ -249,3 +249,19 @@ def test_differences_table_against_the_reference_method(tmp_path):
     assert differences_grid(rows, spec) is None  # nothing to show without intervals
     text = write_tables(folder)[0].read_text()
     assert "## Per domain" in text and "## Paired differences" in text
+
+
+def test_a_budget_difference_is_named_by_its_two_budgets(tmp_path):
+    folder = make_results(tmp_path, budgets=(96, 200), intervals=True)
+    data = json.loads((folder / "results.json").read_text())
+    group = {"dataset": "demo", "student": STUDENT, "stages": 3, "method": "baldistill-a", "settings": {}}
+    data["intervals"]["differences"].append(
+        {"kind": "budget", "a": {**group, "budget": 200}, "b": {**group, "budget": 96}, "seeds": [0, 1, 2],
+         "test": {"macro": {"mean": 0.104, "lo": 0.09, "hi": 0.12}, "head_macro": None, "tail_macro": None}})
+    grid = differences_grid(data["rows"], data["spec"], Intervals(data["intervals"]))
+    by = {r[0]: r[1:] for r in grid.body}
+    # the budget is the comparison, so it is not repeated in the setting column
+    assert by["baldistill-a: B = 200 − 96"][:2] == ["default", "+10.4 [+9.0, +12.0]"]
+    pairs = [r[1] for r in grid.body if r[0] == "baldistill-a − random-ft-cot"]
+    assert pairs == ["B = 96", "B = 200"]  # a method pair still names its budget, the default first
+    assert "(B included)" in grid.caption

@@ -280,6 +280,7 @@ def domains_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> G
 
 
 DIFF_COLUMNS = [("macro", "macro"), ("head_macro", "head"), ("tail_macro", "tail")]
+AXIS_LABELS = {"student": "student", "budget": "B", "stages": "K"}  # the classic axes as the tables name them
 
 
 def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
@@ -299,24 +300,29 @@ def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) 
     refs = references(spec)
     for x in sorted(diffs, key=lambda x: _diff_order(x, d, refs)):
         a, b = x["a"], x["b"]
+        axis = AXIS_LABELS.get(x["kind"])
         if x["kind"] == "method":
             what = f"{a['method']} − {b['method']}"
+            keep = a.get("settings") or {}
+        elif axis:
+            what = f"{a['method']}: {axis} = {a[x['kind']]} − {b[x['kind']]}"
             keep = a.get("settings") or {}
         else:
             what = f"{a['method']}: {x['kind']} = {_value_text(a['settings'][x['kind']])} − {_value_text(b['settings'][x['kind']])}"
             keep = {k: v for k, v in (a.get("settings") or {}).items() if k != x["kind"]}
         setting = [f"{k} = {a[k]}" for k in ("dataset",) if len(dsets) > 1]
-        setting += [f"{label} = {a[k]}" for k, label in (("student", "student"), ("budget", "B"), ("stages", "K"))
-                    if k in vary]
+        setting += [f"{label} = {a[k]}" for k, label in AXIS_LABELS.items() if k in vary and k != x["kind"]]
         setting += [f"{k} = {_value_text(v)}" for k, v in keep.items() if len((spec.get("sweep") or {}).get(k, [])) > 1]
         grid.body.append([what, ", ".join(setting) or "default",
                           *(fmt_interval((x.get(split) or {}).get(k), signed=True) for k, _, split in cols)])
+    named = [AXIS_LABELS[k] for k in AXIS_LABELS if any(x["kind"] == k for x in diffs)]
+    axes = f" ({', '.join(named)} included)" if named else ""
     n = sorted({len(x["seeds"]) for x in diffs})
     seeds = str(n[0]) if len(n) == 1 else f"{n[0]}–{n[-1]}"
     grid.caption = (f"A − B ×100 with its 95 % bootstrap interval, paired by seed and by test item ({seeds} "
                     f"seed{'s' if n[-1] != 1 else ''} present on both sides, {iv.resamples:,} resamples); "
                     f"methods against {_reference_text(spec)} at the same setting, "
-                    "and each swept setting's values against its first value for the same method. An interval "
+                    f"and each swept setting's values{axes} against its first value for the same method. An interval "
                     "that excludes 0 is a difference these seeds and test items support.")
     return grid
 

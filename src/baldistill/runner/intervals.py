@@ -9,7 +9,11 @@ seed, item by item):
   setting; with several reference methods (``--reference random-ft-cot,baldistill-n``) against each, a
   pair of two references once (the later minus the earlier);
 * for each swept setting with two or more values (``--sweep``), every other value against the first, for the
-  same method and the other settings equal (e.g. verification on against off).
+  same method and the other settings equal (e.g. verification on against off);
+* likewise for the classic axes when they have two or more values (``--budgets``, ``--stages``,
+  ``--students``): every other value against the comparison's default (its first), for the same method and
+  the rest equal (e.g. B = 192 against B = 96). A single-stage method's one run serves every K, so it
+  gets no K difference.
 
 Only seeds present on both sides are paired. A group whose runs lack predictions (a folder written before
 they were kept) or were scored on different items per domain gets no interval; the tables then show the
@@ -20,7 +24,7 @@ What this writes under ``intervals`` in results.json::
     {"resamples": 2000, "level": 0.95, "seed": ..., "groups": [{"dataset", "student", "budget", "stages",
      "method", "settings", "seeds", "test": {"macro": {"mean", "lo", "hi"}, "micro", "head_macro",
      "tail_macro", "per_domain": {domain: {...}}}, "val": {...}}, ...],
-     "differences": [{"kind": "method" | "<swept key>", "a": {group fields}, "b": {group fields}, "seeds",
+     "differences": [{"kind": "method" | "<swept key>" | "budget" | "stages" | "student", "a": {group fields}, "b": {group fields}, "seeds",
      "test": {...}, "val": {...}}, ...]}
 """
 
@@ -34,6 +38,7 @@ from ..core.results import references
 
 GROUP_FIELDS = ("dataset", "student", "budget", "stages", "method")
 SPLITS = (("test", "predictions.jsonl"), ("val", "predictions_val.jsonl"))
+AXES = (("budget", "budgets"), ("stages", "stages"), ("student", "students"))  # group field, compare.json list
 
 
 def group_of(row: dict) -> dict:
@@ -134,6 +139,17 @@ def _pairs(groups: dict[str, list[dict]], spec: dict):
             other = groups.get(group_key({**g, "method": ref}))
             if other:
                 yield "method", rows, other
+    default = spec.get("default") or {}
+    for axis, listed in AXES:
+        first = default.get(axis)
+        if len(spec.get(listed) or []) < 2 or first is None:
+            continue
+        for key, rows in groups.items():
+            g = group_of(rows[0])
+            if g[axis] != first:
+                other = groups.get(group_key({**g, axis: first}))
+                if other:
+                    yield axis, rows, other
     for skey, values in (spec.get("sweep") or {}).items():
         if len(values) < 2:
             continue

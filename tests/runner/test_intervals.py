@@ -1,0 +1,49 @@
+"""Paired differences across the classic axes (budgets, K, students) from the runs' per-item predictions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from baldistill.runner.intervals import compute_intervals
+
+DOMAINS = ("products", "lcm")
+
+
+def _run(runs: Path, name: str, scores: dict[str, list[float]]) -> str:
+    """A run folder with predictions.jsonl: per domain, one item per score (the same item ids in every run)."""
+    (runs / name).mkdir(parents=True)
+    lines = [json.dumps({"id": f"{d}-{i}", "domain": d, "score": s}) for d, ss in scores.items() for i, s in enumerate(ss)]
+    (runs / name / "predictions.jsonl").write_text("\n".join(lines) + "\n")
+    return name
+
+
+def _row(run: str, method: str, seed: int, budget: int = 96, stages: int = 3) -> dict:
+    return {"dataset": "demo", "student": "s", "budget": budget, "stages": stages, "method": method, "settings": {},
+            "seed": seed, "run": run, "tail_domains": ["lcm"]}
+
+
+def test_each_budget_is_paired_with_the_default_budget_and_one_run_under_every_k_is_not(tmp_path):
+    runs = tmp_path / "runs"
+    rows = []
+    for seed in (0, 1):
+        # baldistill-n: B = 96 scores 1/4 per domain, B = 192 scores 3/4: +50 points on every item's domain mean
+        rows.append(_row(_run(runs, f"n96-{seed}", {d: [1, 0, 0, 0] for d in DOMAINS}), "baldistill-n", seed))
+        rows.append(_row(_run(runs, f"n192-{seed}", {d: [1, 1, 1, 0] for d in DOMAINS}), "baldistill-n", seed, 192))
+        # random-ft-cot: one run per seed serves K = 3 and K = 5 (a single-stage method)
+        one = _run(runs, f"r-{seed}", {d: [1, 1, 0, 0] for d in DOMAINS})
+        rows += [_row(one, "random-ft-cot", seed), _row(one, "random-ft-cot", seed, stages=5)]
+    spec = {"methods": ["random-ft-cot", "baldistill-n"], "budgets": [96, 192], "stages": [3, 5], "students": ["s"],
+            "reference": "random-ft-cot", "sweep": {}, "default": {"budget": 96, "stages": 3, "student": "s"}}
+    diffs = compute_intervals(runs, rows, spec)["differences"]
+    budget = [d for d in diffs if d["kind"] == "budget"]
+    assert [(d["a"]["method"], d["a"]["budget"], d["b"]["budget"]) for d in budget] == [("baldistill-n", 192, 96)]
+    t = budget[0]["test"]
+    assert abs(t["macro"]["mean"] - 0.5) < 1e-9 and abs(t["tail_macro"]["mean"] - 0.5) < 1e-9
+    assert t["macro"]["lo"] <= 0.5 <= t["macro"]["hi"] and t["macro"]["lo"] > 0  # every item moved up or not at all
+    assert budget[0]["seeds"] == [0, 1]
+    # K: random-ft-cot's one run serves both K, so there is nothing to compare; no other method has two K
+    assert not [d for d in diffs if d["kind"] == "stages"]
+    # a single budget (or no default) gives no budget differences
+    assert not [d for d in compute_intervals(runs, rows, {**spec, "budgets": [96]})["differences"]
+                if d["kind"] == "budget"]
