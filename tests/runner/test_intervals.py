@@ -23,13 +23,15 @@ def _row(run: str, method: str, seed: int, budget: int = 96, stages: int = 3) ->
             "seed": seed, "run": run, "tail_domains": ["lcm"]}
 
 
-def test_each_budget_is_paired_with_the_default_budget_and_one_run_under_every_k_is_not(tmp_path):
+def test_each_budget_and_k_is_paired_with_the_default_and_one_run_under_every_k_is_not(tmp_path):
     runs = tmp_path / "runs"
     rows = []
     for seed in (0, 1):
         # baldistill-n: B = 96 scores 1/4 per domain, B = 192 scores 3/4: +50 points on every item's domain mean
         rows.append(_row(_run(runs, f"n96-{seed}", {d: [1, 0, 0, 0] for d in DOMAINS}), "baldistill-n", seed))
         rows.append(_row(_run(runs, f"n192-{seed}", {d: [1, 1, 1, 0] for d in DOMAINS}), "baldistill-n", seed, 192))
+        # baldistill-n at K = 5: 2/4 per domain, +25 points over K = 3
+        rows.append(_row(_run(runs, f"n96k5-{seed}", {d: [1, 1, 0, 0] for d in DOMAINS}), "baldistill-n", seed, stages=5))
         # random-ft-cot: one run per seed serves K = 3 and K = 5 (a single-stage method)
         one = _run(runs, f"r-{seed}", {d: [1, 1, 0, 0] for d in DOMAINS})
         rows += [_row(one, "random-ft-cot", seed), _row(one, "random-ft-cot", seed, stages=5)]
@@ -42,8 +44,10 @@ def test_each_budget_is_paired_with_the_default_budget_and_one_run_under_every_k
     assert abs(t["macro"]["mean"] - 0.5) < 1e-9 and abs(t["tail_macro"]["mean"] - 0.5) < 1e-9
     assert t["macro"]["lo"] <= 0.5 <= t["macro"]["hi"] and t["macro"]["lo"] > 0  # every item moved up or not at all
     assert budget[0]["seeds"] == [0, 1]
-    # K: random-ft-cot's one run serves both K, so there is nothing to compare; no other method has two K
-    assert not [d for d in diffs if d["kind"] == "stages"]
-    # a single budget (or no default) gives no budget differences
+    # K: baldistill-n's K = 5 against K = 3; random-ft-cot's one run serves both K, so nothing to compare
+    stages = [d for d in diffs if d["kind"] == "stages"]
+    assert [(d["a"]["method"], d["a"]["stages"], d["b"]["stages"]) for d in stages] == [("baldistill-n", 5, 3)]
+    assert abs(stages[0]["test"]["macro"]["mean"] - 0.25) < 1e-9
+    # a single budget gives no budget differences
     assert not [d for d in compute_intervals(runs, rows, {**spec, "budgets": [96]})["differences"]
                 if d["kind"] == "budget"]

@@ -36,6 +36,7 @@ from .tables import (
     load,
     mean_std,
     methods_of,
+    split_text,
 )
 
 NAMES = ("per_domain", "stages", "spend", "stage_sweep", "frontier")
@@ -229,9 +230,6 @@ def plot_frontier(rows: list[dict], d: dict, ds: str, iv: Intervals | None = Non
     budgets = sorted({r["budget"] for r in rows})
     if len(budgets) < 2:
         return None
-    tails = {tuple(sorted(r.get("tail_domains") or [])) for r in rows}
-    split = ("one head/tail split for every budget" if len(tails) == 1 else
-             "head/tail split at each run's own B (set data.reporting_budget for one split)")
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     axes = fig.subplots(1, 2)
     intervals = False
@@ -249,7 +247,7 @@ def plot_frontier(rows: list[dict], d: dict, ds: str, iv: Intervals | None = Non
     axes[0].legend(fontsize="small")
     bars = "bars: 95 % bootstrap interval" if intervals else "bars: sample std"
     fig.suptitle(f"Cost–quality frontier, B in {', '.join(map(str, budgets))}; {bars}\n"
-                 f"dataset {ds}, student {d['student']}, K = {d['stages']} stages; {split}")
+                 f"dataset {ds}, student {d['student']}, K = {d['stages']} stages; {split_text(rows)}")
     return fig
 
 

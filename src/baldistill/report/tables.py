@@ -283,6 +283,20 @@ DIFF_COLUMNS = [("macro", "macro"), ("head_macro", "head"), ("tail_macro", "tail
 AXIS_LABELS = {"student": "student", "budget": "B", "stages": "K"}  # the classic axes as the tables name them
 
 
+def score_columns(has_val: bool) -> list[tuple[str, str, str]]:
+    """(row key, header, split) of the score columns: macro, head, tail, and the validation split's macro and
+    tail when scored."""
+    cols = [(k, label, "test") for k, label in DIFF_COLUMNS]
+    return cols + ([("macro", "val macro", "val"), ("tail_macro", "val tail", "val")] if has_val else [])
+
+
+def split_text(rows: list[dict]) -> str:
+    """Which head/tail split rows of several budgets are reported on (the frontier's table and plot)."""
+    tails = {tuple(sorted(r.get("tail_domains") or [])) for r in rows}
+    return ("one head/tail split for every budget" if len(tails) == 1 else
+            "head/tail split at each run's own B (set data.reporting_budget for one split)")
+
+
 def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
     """Paired differences A − B (results.json intervals): every method against the reference method at each
     setting, and each swept setting's values against its first; None when there are none."""
@@ -290,9 +304,7 @@ def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) 
     if not diffs:
         return None
     has_val = any(x.get("val") for x in diffs)
-    cols = [(k, label, "test") for k, label in DIFF_COLUMNS]
-    if has_val:
-        cols += [("macro", "val macro", "val"), ("tail_macro", "val tail", "val")]
+    cols = score_columns(has_val)
     vary = _varying(rows)
     dsets = datasets_of(rows, spec)
     grid = Grid("Paired differences", ["comparison", "setting", *(label for _, label, _ in cols)], [], labels=2)
@@ -359,9 +371,7 @@ def sweep_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Gri
     d = default_setting(spec, rows)
     sub = at_default(rows, d, "settings")
     has_val = any(r.get("val_macro") is not None for r in sub)
-    cols = [(k, label, "test") for k, label in DIFF_COLUMNS]
-    if has_val:
-        cols += [("macro", "val macro", "val"), ("tail_macro", "val tail", "val")]
+    cols = score_columns(has_val)
     combos = list(dict.fromkeys(json.dumps([(r.get("settings") or {}).get(k) for k in keys]) for r in sub))
     order = {c: i for i, c in enumerate(combos)}
     grid = Grid("Swept settings", [*keys, "method", *(label for _, label, _ in cols)], [], labels=len(keys) + 1)
@@ -448,9 +458,7 @@ def frontier_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> 
     if len(budgets) < 2:
         return None
     dsets = datasets_of(sub, spec)
-    cols = [(k, label, "test") for k, label in DIFF_COLUMNS]
-    if any(r.get("val_macro") is not None for r in sub):
-        cols += [("macro", "val macro", "val"), ("tail_macro", "val tail", "val")]
+    cols = score_columns(any(r.get("val_macro") is not None for r in sub))
     lead = (["dataset"] if len(dsets) > 1 else []) + ["budget", "method", "teacher units"]
     grid = Grid("Cost–quality frontier", [*lead, *(label for _, label, _ in cols)], [], labels=len(lead) - 1)
     groups, used = [], []
@@ -465,11 +473,8 @@ def frontier_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> 
                 grid.body.append([*([ds] if len(dsets) > 1 else []), str(b), m, f"{units:,.1f}".removesuffix(".0"),
                                   *(cell_text(g, k, iv, used, split) for k, _, split in cols)])
             mark_best(grid, range(len(lead), len(grid.header)), list(range(start, len(grid.body))))
-    tails = {tuple(sorted(r.get("tail_domains") or [])) for r in sub}
-    split = ("one head/tail split for every budget" if len(tails) == 1 else
-             "head/tail split at each run's own B (set data.reporting_budget for one split)")
     grid.caption = (f"{spread_caption(used, groups, iv)}; teacher units: mean units spent over the seeds; student "
-                    f"{d['student']}, K = {d['stages']} stages; {split}. Bold: best mean per column within each "
+                    f"{d['student']}, K = {d['stages']} stages; {split_text(sub)}. Bold: best mean per column within each "
                     f"budget.")
     return grid
 

@@ -144,7 +144,7 @@ def _pairs(groups: dict[str, list[dict]], spec: dict):
         first = default.get(axis)
         if len(spec.get(listed) or []) < 2 or first is None:
             continue
-        for key, rows in groups.items():
+        for rows in groups.values():
             g = group_of(rows[0])
             if g[axis] != first:
                 other = groups.get(group_key({**g, axis: first}))
