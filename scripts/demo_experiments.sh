@@ -73,6 +73,11 @@ evidence() {
   twice $BD compare demo --methods balance-ft-cot,baldistill-a --seeds 3 --sweep teacher.synthesis_noise=0.3,0.15 \
     --sweep teacher.verifier.reject_wrong=0.8,0.5 --set teacher.verify.samples=1 "${common[@]}" \
     --reuse "$OUT/verify" --out "$OUT/sensitivity"
+  #    and whether verification pays at noise 0.15: the unverified runs at 0.15 are the only new cells (the rest
+  #    come from 1 and 3)
+  twice $BD compare demo --methods balance-ft-cot,baldistill-a --seeds 3 --sweep teacher.synthesis_noise=0.3,0.15 \
+    --sweep teacher.verify.samples=0,1 "${common[@]}" --reuse "$OUT/verify" --reuse "$OUT/sensitivity" \
+    --out "$OUT/verify-noise"
   # 4. cost-quality frontier at noise 0.3, one head/tail split (B = 96) for every budget, 2 seeds; the methods
   #    are the best three of comparison 2 on validation at noise 0.3 (val macro 32.6, 31.8, 25.1; docs/results.md)
   twice $BD compare demo --methods baldistill-n,balance-ft-cot,baldistill-a --seeds 2 --budgets 96,48,192 \

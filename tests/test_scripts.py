@@ -33,7 +33,7 @@ def compare_commands(text: str, out: Path) -> list[list[str]]:
 
 def test_every_comparison_in_the_experiment_script_passes_the_checks(tmp_path):
     cmds = compare_commands(SCRIPT.read_text(), tmp_path)
-    assert len(cmds) == 8  # main, two sweeps, verification and the four evidence comparisons
+    assert len(cmds) == 9  # main, two sweeps, verification and the five evidence comparisons
     for args in cmds:
         for i, a in enumerate(args[:-1]):  # --reuse needs a comparison folder; an empty one stands in
             if a == "--reuse":
