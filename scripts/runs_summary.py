@@ -1,6 +1,9 @@
 """What the runs of a comparison folder trained on and paid for, cell by cell (a range over seeds), and how
-many synthetic examples the seeds of a cell share through the comparison's one teacher cache. It reads each
-run's metrics.json and stages/*/synthetic.jsonl; docs/results.md quotes it.
+many synthetic examples the seeds of a cell share through the comparison's one teacher cache, and how many of
+the synthetic examples it trained on have a wrong answer: an example whose input is an item of the run's own
+data files (train, reserve, val, test: where the reference teacher draws from) with an answer that does not
+match that item's (a reworded input is not found, and not counted). It reads each run's metrics.json,
+config.yaml and stages/*/synthetic.jsonl; docs/results.md quotes it.
 
 Usage: python scripts/runs_summary.py COMPARE_FOLDER"""
 import collections
@@ -8,6 +11,24 @@ import itertools
 import json
 import sys
 from pathlib import Path
+
+import yaml
+
+from baldistill.core.answers import answers_match
+
+_GOLD: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def gold(run: Path) -> dict[str, str]:
+    """Input -> answer over the data files a run's config.yaml names (read once per set of files)."""
+    data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data", {}) if (run / "config.yaml").exists() else {}
+    files = tuple(str(data[k]) for k in ("train", "reserve", "val", "test") if data.get(k))
+    if files not in _GOLD:
+        _GOLD[files] = {}
+        for f in files:
+            for r in map(json.loads, filter(str.strip, Path(f).read_text().splitlines())):
+                _GOLD[files].setdefault(r["input"], str(r["answer"]))
+    return _GOLD[files]
 
 
 def span(xs: list[int]) -> str:
@@ -19,8 +40,11 @@ def main(folder: Path) -> None:
     for m in sorted((folder / "runs").rglob("metrics.json")):
         d = json.loads(m.read_text())
         kinds = d["ledger"]["by_kind"]
-        synthetic = {(r["domain"], r["input"]) for f in m.parent.glob("stages/*/synthetic.jsonl")
-                     for r in map(json.loads, filter(str.strip, f.read_text().splitlines()))}
+        rows = [r for f in m.parent.glob("stages/*/synthetic.jsonl")
+                for r in map(json.loads, filter(str.strip, f.read_text().splitlines()))]
+        synthetic = {(r["domain"], r["input"]) for r in rows}
+        truth = gold(m.parent)
+        wrong = sum(r["input"] in truth and not answers_match(str(r["answer"]), truth[r["input"]]) for r in rows)
         lost, unspent = collections.Counter(), collections.Counter()
         for v in d.get("shortfall_reasons", {}).values():
             lost.update(v)
@@ -30,14 +54,14 @@ def main(folder: Path) -> None:
             "spent": d["spent"], "train": d["n_train"], "synthetic": d["n_train_synthetic"],
             "synthesis calls": kinds.get("synthesize", {}).get("units", 0),
             "verification calls": kinds.get("verify", {}).get("units", 0),
-            "lost": lost, "unspent": unspent, "examples": synthetic}
+            "wrong answers": wrong, "lost": lost, "unspent": unspent, "examples": synthetic}
     total = verify = 0
     for cell, seeds in cells.items():
         runs = list(seeds.values())
         total += sum(r["spent"] for r in runs)
         verify += sum(r["verification calls"] for r in runs)
         print(f"{cell} ({len(runs)} seeds): " + ", ".join(
-            f"{k} {span([r[k] for r in runs])}" for k in ("train", "synthetic", "synthesis calls", "verification calls", "spent")))
+            f"{k} {span([r[k] for r in runs])}" for k in ("train", "synthetic", "wrong answers", "synthesis calls", "verification calls", "spent")))
         for what in ("lost", "unspent"):
             for reason in sorted({k for r in runs for k in r[what]}):
                 print(f"    {what}: {reason}: {span([r[what].get(reason, 0) for r in runs])}")
