@@ -2,7 +2,7 @@
 many synthetic examples the seeds of a cell share through the comparison's one teacher cache, and how many of
 the synthetic examples it trained on have a wrong answer: an example whose input is an item of the run's own
 data files (train, reserve, val, test: where the reference teacher draws from) with an answer that does not
-match that item's (a reworded input is not found, and not counted). It reads each run's metrics.json,
+match that item's (a reworded input is not found, and not counted; "?" where none of the files is there). It reads each run's metrics.json,
 config.yaml and stages/*/synthetic.jsonl; docs/results.md quotes it.
 
 Usage: python scripts/runs_summary.py COMPARE_FOLDER"""
@@ -19,10 +19,13 @@ from baldistill.core.answers import answers_match
 _GOLD: dict[tuple[str, ...], dict[str, str]] = {}
 
 
-def gold(run: Path) -> dict[str, str]:
-    """Input -> answer over the data files a run's config.yaml names (read once per set of files)."""
+def gold(run: Path) -> dict[str, str] | None:
+    """Input -> answer over the data files a run's config.yaml names (read once per set of files); None when
+    none of them exists here (a folder copied from another machine)."""
     data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data", {}) if (run / "config.yaml").exists() else {}
-    files = tuple(str(data[k]) for k in ("train", "reserve", "val", "test") if data.get(k))
+    files = tuple(str(data[k]) for k in ("train", "reserve", "val", "test") if data.get(k) and Path(data[k]).is_file())
+    if not files:
+        return None
     if files not in _GOLD:
         _GOLD[files] = {}
         for f in files:
@@ -31,7 +34,9 @@ def gold(run: Path) -> dict[str, str]:
     return _GOLD[files]
 
 
-def span(xs: list[int]) -> str:
+def span(xs: list) -> str:
+    if None in xs:
+        return "?"
     return f"{min(xs)}" if min(xs) == max(xs) else f"{min(xs)}–{max(xs)}"
 
 
@@ -44,7 +49,8 @@ def main(folder: Path) -> None:
                 for r in map(json.loads, filter(str.strip, f.read_text().splitlines()))]
         synthetic = {(r["domain"], r["input"]) for r in rows}
         truth = gold(m.parent)
-        wrong = sum(r["input"] in truth and not answers_match(str(r["answer"]), truth[r["input"]]) for r in rows)
+        wrong = None if truth is None else \
+            sum(r["input"] in truth and not answers_match(str(r["answer"]), truth[r["input"]]) for r in rows)
         lost, unspent = collections.Counter(), collections.Counter()
         for v in d.get("shortfall_reasons", {}).values():
             lost.update(v)

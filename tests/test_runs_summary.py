@@ -39,3 +39,11 @@ def test_ranges_reasons_shared_examples_and_total(tmp_path):
     assert "    lost: synthesize: rejected by verification: 0–1" in lines
     assert "    synthetic examples shared by seeds: {'0&1': 3}" in lines
     assert lines[-1] == "units charged over 2 runs: 192, of them verification calls: 7"
+
+
+def test_wrong_answers_unknown_without_the_data_files(tmp_path):
+    _run(tmp_path, 0, 93, ["a", "b"], 2, {}, {"b": "13"})
+    (tmp_path / "reserve.jsonl").unlink()  # a comparison folder copied without its data
+    out = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == ("s/B96/K1/balance-ft-cot (1 seeds): train 93, synthetic 2, wrong answers ?, "
+                                   "synthesis calls 4, verification calls 2, spent 96")
