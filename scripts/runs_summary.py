@@ -1,9 +1,10 @@
-"""What the runs of a comparison folder trained on and paid for, cell by cell (a range over seeds), and how
-many synthetic examples the seeds of a cell share through the comparison's one teacher cache, and how many of
-the synthetic examples it trained on have a wrong answer: an example whose input is an item of the run's own
-data files (train, reserve, val, test: where the reference teacher draws from) with an answer that does not
-match that item's (a reworded input is not found, and not counted; "?" where none of the files is there). It reads each run's metrics.json,
-config.yaml and stages/*/synthetic.jsonl; docs/results.md quotes it.
+"""What the runs of a comparison folder trained on and paid for, cell by cell (a range over seeds):
+- training examples, synthetic ones, and how many of those have a wrong answer: the input is an item of the
+  run's own data files (train, reserve, val, test: where the reference teacher draws from) and the answer
+  does not match that item's (a reworded input is not found, so not counted; "?" when the files are gone);
+- teacher units by kind, what was lost or left unspent and why;
+- how many synthetic examples two seeds share through the comparison's one teacher cache.
+It reads each run's metrics.json, config.yaml and stages/*/synthetic.jsonl; docs/results.md quotes it.
 
 Usage: python scripts/runs_summary.py COMPARE_FOLDER"""
 import collections
@@ -12,26 +13,28 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
+from baldistill.config import ConfigError, load_config
 from baldistill.core.answers import answers_match
+from baldistill.data import load_examples, read_jsonl
 
-_GOLD: dict[tuple[str, ...], dict[str, str]] = {}
+_GOLD: dict[str, dict[str, str]] = {}
 
 
 def gold(run: Path) -> dict[str, str] | None:
-    """Input -> answer over the data files a run's config.yaml names (read once per set of files); None when
-    none of them exists here (a folder copied from another machine)."""
-    data = (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("data", {}) if (run / "config.yaml").exists() else {}
-    files = tuple(str(data[k]) for k in ("train", "reserve", "val", "test") if data.get(k) and Path(data[k]).is_file())
-    if not files:
+    """Input -> answer over the data files the run's config names (read once per set of files); None when the
+    config or its files are not here (a folder copied from another machine)."""
+    try:
+        data = load_config(run / "config.yaml").data
+    except ConfigError:
         return None
-    if files not in _GOLD:
-        _GOLD[files] = {}
+    files = [p for p in (data.train, data.reserve, data.val, data.test) if p]
+    key = json.dumps([str(p) for p in files] + [data.fields])
+    if key not in _GOLD:
+        _GOLD[key] = {}
         for f in files:
-            for r in map(json.loads, filter(str.strip, Path(f).read_text().splitlines())):
-                _GOLD[files].setdefault(r["input"], str(r["answer"]))
-    return _GOLD[files]
+            for e in load_examples(f, data.fields):
+                _GOLD[key].setdefault(e.input, e.answer)
+    return _GOLD[key]
 
 
 def span(xs: list) -> str:
@@ -45,8 +48,7 @@ def main(folder: Path) -> None:
     for m in sorted((folder / "runs").rglob("metrics.json")):
         d = json.loads(m.read_text())
         kinds = d["ledger"]["by_kind"]
-        rows = [r for f in m.parent.glob("stages/*/synthetic.jsonl")
-                for r in map(json.loads, filter(str.strip, f.read_text().splitlines()))]
+        rows = [r for f in sorted(m.parent.glob("stages/*/synthetic.jsonl")) for r in read_jsonl(f)]
         synthetic = {(r["domain"], r["input"]) for r in rows}
         truth = gold(m.parent)
         wrong = None if truth is None else \
@@ -74,6 +76,8 @@ def main(folder: Path) -> None:
         shared = {f"{a[-1]}&{b[-1]}": len(seeds[a]["examples"] & seeds[b]["examples"])
                   for a, b in itertools.combinations(sorted(seeds), 2)}
         print(f"    synthetic examples shared by seeds: {shared}")
+        by_seed = {name.removeprefix("seed"): span([r["wrong answers"]]) for name, r in sorted(seeds.items())}
+        print(f"    wrong answers by seed: {by_seed}")
     print(f"units charged over {sum(map(len, cells.values()))} runs: {total:,}, of them verification calls: {verify:,}")
 
 

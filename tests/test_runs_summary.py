@@ -1,4 +1,5 @@
-"""scripts/runs_summary.py, which docs/results.md quotes: ranges over seeds, reasons, shared synthetic examples."""
+"""scripts/runs_summary.py, which docs/results.md quotes: ranges over seeds, reasons, shared synthetic examples,
+wrong answers."""
 
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ def _run(folder: Path, seed: int, train: int, synthetic: list[str], verify: int,
          answers: dict | None = None) -> None:
     run = folder / "runs" / "s" / "B96" / "K1" / "balance-ft-cot" / f"seed{seed}"
     (run / "stages" / "0").mkdir(parents=True)
-    (folder / "reserve.jsonl").write_text("".join(json.dumps({"input": k, "answer": v}) + "\n" for k, v in GOLD.items()))
-    (run / "config.yaml").write_text(f"data:\n  reserve: {folder / 'reserve.jsonl'}\n")
+    # the data under the run's own field names (data.fields), as a user's file may have them
+    (folder / "reserve.jsonl").write_text("".join(json.dumps({"question": k, "gold": v, "domain": "lcm"}) + "\n"
+                                                  for k, v in GOLD.items()))
+    (run / "config.yaml").write_text("budget: 96\ndata:\n  train: ../../../../../../reserve.jsonl\n"
+                                     "  test: ../../../../../../reserve.jsonl\n  reserve: ../../../../../../reserve.jsonl\n"
+                                     "  fields: {input: question, answer: gold}\n")
     answers = answers or {}
     (run / "stages" / "0" / "synthetic.jsonl").write_text("".join(
         json.dumps({"domain": "lcm", "input": x, "answer": answers.get(x, GOLD.get(x, "1"))}) + "\n" for x in synthetic))
@@ -38,6 +43,7 @@ def test_ranges_reasons_shared_examples_and_total(tmp_path):
                         "synthesis calls 4, verification calls 3–4, spent 96")
     assert "    lost: synthesize: rejected by verification: 0–1" in lines
     assert "    synthetic examples shared by seeds: {'0&1': 3}" in lines
+    assert "    wrong answers by seed: {'0': '1', '1': '2'}" in lines
     assert lines[-1] == "units charged over 2 runs: 192, of them verification calls: 7"
 
 
@@ -47,3 +53,4 @@ def test_wrong_answers_unknown_without_the_data_files(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[0] == ("s/B96/K1/balance-ft-cot (1 seeds): train 93, synthetic 2, wrong answers ?, "
                                    "synthesis calls 4, verification calls 2, spent 96")
+    assert "    wrong answers by seed: {'0': '?'}" in out.splitlines()
