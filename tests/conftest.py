@@ -98,3 +98,18 @@ def method_runs(tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     return {m: (root / m, run(load_config(tiny_config(model=tiny_model, budget=96, method=m, eval_each_stage=2)), root / m))
             for m in METHODS}
+
+
+@pytest.fixture(scope="session")
+def comparison(tiny_model, tmp_path_factory):
+    """A comparison of every method over two seeds on the tiny model (B=48, K=2, one shared teacher cache):
+    (folder, base config, spec, result rows, the spend estimate made before it ran)."""
+    from baldistill import load_config
+    from baldistill.runner.compare import compare, estimate, make_spec
+
+    out = tmp_path_factory.mktemp("cmp") / "c"
+    base = load_config(tiny_config(tiny_model, budget=48, stages=2))
+    spec = make_spec(out / "config.yaml", base, "all", seeds=2, stage_eval=2)
+    before = estimate(base, spec, out)
+    rows = compare(base, spec, out)
+    return out, base, spec, rows, before

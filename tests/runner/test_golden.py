@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from pathlib import Path
 
@@ -23,9 +22,9 @@ from pathlib import Path
 from baldistill import load_config, run
 
 from conftest import tiny_config
+from goldens import RECORD, assert_same
 
 GOLDEN = Path(__file__).parent / "golden"
-RECORD = os.environ.get("BALDISTILL_RECORD_GOLDEN") == "1"
 IGNORED_KEYS = {"wall_seconds", "phase_seconds", "schema_version", "base_model_name_or_path", "revision"}
 IGNORED_FILES = {"README.md", "env.json"}
 KEY = "sk-golden-0000"
@@ -79,26 +78,6 @@ def snapshot(folder: Path) -> dict:
         else:
             out[rel] = p.read_text(encoding="utf-8")
     return out
-
-
-def assert_same(got, want, where: str = "") -> None:
-    if isinstance(want, float) or isinstance(got, float):
-        assert isinstance(got, (int, float)) and isinstance(want, (int, float)), f"{where}: {got!r} != {want!r}"
-        if math.isnan(want):
-            assert math.isnan(got), f"{where}: {got!r} != NaN"
-        else:
-            assert math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9), f"{where}: {got!r} != {want!r}"
-    elif isinstance(want, dict):
-        assert isinstance(got, dict), f"{where}: not a mapping"
-        assert sorted(got) == sorted(want), f"{where}: keys {sorted(set(got) ^ set(want))} differ"
-        for k in want:
-            assert_same(got[k], want[k], f"{where}/{k}")
-    elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), f"{where}: length {len(got)} != {len(want)}"
-        for i, (a, b) in enumerate(zip(got, want)):
-            assert_same(a, b, f"{where}[{i}]")
-    else:
-        assert got == want, f"{where}: {got!r} != {want!r}"
 
 
 def assert_same_weights(got: dict, want: dict, where: str) -> None:
