@@ -30,11 +30,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
-    st = Student(StudentConfig(model=a.model, threads=a.threads, generation={"max_new_tokens": a.max_new_tokens}),
-                 instruction="Solve the task.")
+    st = Student(
+        StudentConfig(model=a.model, threads=a.threads, generation={"max_new_tokens": a.max_new_tokens}),
+        instruction="Solve the task.",
+    )
     texts = demo_inputs(a.n)
-    print(f"{a.model}, {a.n} candidates, generation batch {st.cfg.generation.batch_size}, scoring batch "
-          f"{st.cfg.score_batch_size}, {torch.get_num_threads()} threads")
+    print(
+        f"{a.model}, {a.n} candidates, generation batch {st.cfg.generation.batch_size}, scoring batch "
+        f"{st.cfg.score_batch_size}, {torch.get_num_threads()} threads"
+    )
 
     def two_passes():
         gens = st.generate(texts)
@@ -48,7 +52,10 @@ def main() -> None:
 
     st.generate(texts[:2], logprobs=True)  # warm-up
     st.ifd(texts[:2], [[1, 2, 3]] * 2, "ppl_ratio")
-    runs = {"generate + two passes": (two_passes, [], []), "generate with log-probs + direct pass": (from_generation, [], [])}
+    runs = {
+        "generate + two passes": (two_passes, [], []),
+        "generate with log-probs + direct pass": (from_generation, [], []),
+    }
     for rep in range(a.repeats):
         results = []
         for fn, totals, scoring in runs.values():
@@ -62,14 +69,19 @@ def main() -> None:
         assert [g.ids for g in g1] == [g.ids for g in g2], "the rationales differ"
         worst = max(abs(x.ifd - y.ifd) / abs(y.ifd) for x, y in zip(s1, s2))
         assert worst <= 1e-4, f"IFD differs: {worst:.2e} relative"
-        print(f"repeat {rep + 1}: " + "; ".join(f"{n} {v[1][-1]:.1f} s (scoring {v[2][-1]:.1f} s)" for n, v in runs.items())
-              + f"; max relative IFD difference {worst:.1e}")
+        print(
+            f"repeat {rep + 1}: "
+            + "; ".join(f"{n} {v[1][-1]:.1f} s (scoring {v[2][-1]:.1f} s)" for n, v in runs.items())
+            + f"; max relative IFD difference {worst:.1e}"
+        )
     tokens = sum(len(g.ids) for g in g1)
     print(f"{tokens} rationale tokens")
     med = {n: (statistics.median(v[1]), statistics.median(v[2])) for n, v in runs.items()}
     for n, (_, totals, scoring) in runs.items():
-        print(f"{n}: median {med[n][0]:.1f} s ({min(totals):.1f}-{max(totals):.1f}), of which scoring "
-              f"{med[n][1]:.2f} s ({min(scoring):.2f}-{max(scoring):.2f})")
+        print(
+            f"{n}: median {med[n][0]:.1f} s ({min(totals):.1f}-{max(totals):.1f}), of which scoring "
+            f"{med[n][1]:.2f} s ({min(scoring):.2f}-{max(scoring):.2f})"
+        )
     (t2, c2), (t1, c1) = med.values()
     print(f"saving: {100 * (t2 - t1) / t2:.0f}% end to end ({t2 / t1:.2f}x), scoring {c2 / c1:.2f}x faster")
 

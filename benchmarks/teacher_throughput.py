@@ -11,9 +11,9 @@ import argparse
 import statistics
 import time
 
+from baldistill.budget.ledger import Ledger
 from baldistill.config import TeacherConfig
 from baldistill.data import Example
-from baldistill.budget.ledger import Ledger
 from baldistill.runner.pipeline import annotate_examples
 from baldistill.teacher import RequestBuilder, TeacherEngine
 from baldistill.teacher.backends.openai import OpenAICompatible
@@ -30,14 +30,23 @@ def main() -> None:
     rates = []
     with FakeOpenAIServer(latency=a.latency) as server:
         for rep in range(a.repeats + 1):  # the first repetition warms up connections
-            tc = TeacherConfig(kind="openai", model="fake-teacher", base_url=server.base_url, api_key_env=None,
-                               concurrency=a.concurrency, timeout=30)
-            engine = TeacherEngine(OpenAICompatible(tc.model, tc.base_url, None, tc.timeout, tc.concurrency), tc,
-                                   Ledger(a.calls))
+            tc = TeacherConfig(
+                kind="openai",
+                model="fake-teacher",
+                base_url=server.base_url,
+                api_key_env=None,
+                concurrency=a.concurrency,
+                timeout=30,
+            )
+            engine = TeacherEngine(
+                OpenAICompatible(tc.model, tc.base_url, None, tc.timeout, tc.concurrency), tc, Ledger(a.calls)
+            )
             requests = RequestBuilder(tc, "Solve.")
             # unique prompts: no two requests are the same
-            exs = [Example(f"r{rep}-{k}", "d", f"Question {rep}-{k}: what is {k} + {rep}?", str(k + rep))
-                   for k in range(a.calls)]
+            exs = [
+                Example(f"r{rep}-{k}", "d", f"Question {rep}-{k}: what is {k} + {rep}?", str(k + rep))
+                for k in range(a.calls)
+            ]
             before = server.received
             t0 = time.perf_counter()
             kept = annotate_examples(engine, requests, 0, exs)
@@ -48,12 +57,17 @@ def main() -> None:
             engine.close()
             if rep:
                 rates.append(a.calls / dt)
-            print(f"{'warm-up' if rep == 0 else f'run {rep}'}: {a.calls} calls in {dt:.2f} s = {a.calls / dt:.1f} calls/s; "
-                  f"server count {sent} == client count {engine.ledger.spent}")
+            print(
+                f"{'warm-up' if rep == 0 else f'run {rep}'}: {a.calls} calls in {dt:.2f} s = {a.calls / dt:.1f} "
+                f"calls/s; "
+                f"server count {sent} == client count {engine.ledger.spent}"
+            )
     target = 0.8 * a.concurrency / a.latency
     med = statistics.median(rates)
-    print(f"median {med:.1f} calls/s at concurrency {a.concurrency}, latency {a.latency * 1000:.0f} ms; "
-          f"ideal {a.concurrency / a.latency:.0f}, target {target:.0f}: {'OK' if med >= target else 'BELOW TARGET'}")
+    print(
+        f"median {med:.1f} calls/s at concurrency {a.concurrency}, latency {a.latency * 1000:.0f} ms; "
+        f"ideal {a.concurrency / a.latency:.0f}, target {target:.0f}: {'OK' if med >= target else 'BELOW TARGET'}"
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ from pathlib import Path
 import torch
 
 from baldistill.config import StudentConfig
-from baldistill.student.scoring import token_nll
 from baldistill.student import Student
+from baldistill.student.scoring import token_nll
 
 DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo/train.jsonl"
 
@@ -60,7 +60,7 @@ def mean_loss(st: Student, pairs, batch: int = 16) -> float:
     total, count = 0.0, 0
     feats = [st.train_features(x, y) for x, y in pairs]
     for s in range(0, len(feats), batch):
-        b = collate(feats[s:s + batch])
+        b = collate(feats[s : s + batch])
         nll, _ = token_nll(st.model, b["input_ids"], b["attention_mask"], b["labels"] != -100)
         total, count = total + nll.sum().item(), count + nll.numel()
     return total / count
@@ -72,17 +72,40 @@ def trl_run(st: Student, pairs, a) -> tuple[dict, list]:
     from trl import SFTConfig, SFTTrainer
 
     tc = st.cfg.train
-    data = Dataset.from_list([{"prompt": [{"role": "user", "content": st.user_text(x)}],
-                               "completion": [{"role": "assistant", "content": y}]} for x, y in pairs])
+    data = Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": st.user_text(x)}],
+                "completion": [{"role": "assistant", "content": y}],
+            }
+            for x, y in pairs
+        ]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(
-            output_dir=tmp, per_device_train_batch_size=tc.batch_size, gradient_accumulation_steps=tc.grad_accum,
-            num_train_epochs=tc.epochs, learning_rate=tc.lr, lr_scheduler_type=tc.scheduler,
-            warmup_steps=tc.warmup_ratio, weight_decay=tc.weight_decay, max_grad_norm=1.0, seed=a.seed,
-            data_seed=a.seed, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
-            use_cpu=st.device.type == "cpu", dataloader_num_workers=0, max_length=tc.max_length,
-            completion_only_loss=True, gradient_checkpointing=False, bf16=False,
-            train_sampling_strategy="group_by_length" if a.trl_group_by_length else "random")
+            output_dir=tmp,
+            per_device_train_batch_size=tc.batch_size,
+            gradient_accumulation_steps=tc.grad_accum,
+            num_train_epochs=tc.epochs,
+            learning_rate=tc.lr,
+            lr_scheduler_type=tc.scheduler,
+            warmup_steps=tc.warmup_ratio,
+            weight_decay=tc.weight_decay,
+            max_grad_norm=1.0,
+            seed=a.seed,
+            data_seed=a.seed,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=st.device.type == "cpu",
+            dataloader_num_workers=0,
+            max_length=tc.max_length,
+            completion_only_loss=True,
+            gradient_checkpointing=False,
+            bf16=False,
+            train_sampling_strategy="group_by_length" if a.trl_group_by_length else "random",
+        )
         trainer = SFTTrainer(model=st.model, args=args, train_dataset=data, processing_class=st.tokenizer)
         trainer.remove_callback(PrinterCallback)
         result = trainer.train()
@@ -105,12 +128,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trl-group-by-length", action="store_true", help="give TRL BalDistill's length-grouped batches")
     a = ap.parse_args()
-    st = Student(StudentConfig(model=a.model, threads=a.threads, train={"batch_size": a.batch, "epochs": a.epochs}),
-                 instruction="Solve the task.")
+    st = Student(
+        StudentConfig(model=a.model, threads=a.threads, train={"batch_size": a.batch, "epochs": a.epochs}),
+        instruction="Solve the task.",
+    )
     pairs = demo_pairs(a.n)
-    print(f"{a.model}, {a.n} examples, batch {a.batch}, {a.epochs} epoch(s), LoRA r={st.cfg.lora.r}, "
-          f"lr {st.cfg.train.lr}, {torch.get_num_threads()} threads, {next(st.model.parameters()).dtype}; TRL batches "
-          + ("length-grouped like BalDistill's" if a.trl_group_by_length else "shuffled (its default)"))
+    print(
+        f"{a.model}, {a.n} examples, batch {a.batch}, {a.epochs} epoch(s), LoRA r={st.cfg.lora.r}, "
+        f"lr {st.cfg.train.lr}, {torch.get_num_threads()} threads, {next(st.model.parameters()).dtype}; TRL batches "
+        + ("length-grouped like BalDistill's" if a.trl_group_by_length else "shuffled (its default)")
+    )
 
     def ours():
         st.new_adapter(a.seed)
@@ -122,12 +149,13 @@ def main() -> None:
         return trl_run(st, pairs, a)[0]
 
     st.new_adapter(a.seed)
-    _, seqs = trl_run(st, pairs[:2 * a.batch], a)  # warm-up, and the tokenisation check
-    ours_seqs = [st.train_features(x, y) for x, y in pairs[:2 * a.batch]]
-    assert seqs == [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in ours_seqs], \
+    _, seqs = trl_run(st, pairs[: 2 * a.batch], a)  # warm-up, and the tokenisation check
+    ours_seqs = [st.train_features(x, y) for x, y in pairs[: 2 * a.batch]]
+    assert seqs == [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in ours_seqs], (
         "TRL tokenises or masks the examples differently"
+    )
     st.new_adapter(a.seed)
-    st.fit(pairs[:2 * a.batch], a.seed)
+    st.fit(pairs[: 2 * a.batch], a.seed)
     runs = {"baldistill": ([], [], ours), "trl": ([], [], trl)}
     tokens, curves = {}, {}
     for rep in range(a.repeats):
@@ -138,20 +166,29 @@ def main() -> None:
             times.append(time.perf_counter() - t)
             finals.append(mean_loss(st, pairs))
             tokens[name], curves[name] = stats["loss_tokens"], stats["losses"]
-            line.append(f"{name} {tokens[name] / times[-1]:.0f} tok/s ({stats['steps']} steps, final loss {finals[-1]:.4f})")
+            line.append(
+                f"{name} {tokens[name] / times[-1]:.0f} tok/s ({stats['steps']} steps, final loss {finals[-1]:.4f})"
+            )
         print(f"repeat {rep + 1}: " + "; ".join(line))
     med = {k: statistics.median(v[0]) for k, v in runs.items()}
     for name, (times, finals, _) in runs.items():
         rates = sorted(tokens[name] / t for t in times)
-        print(f"{name}: median {tokens[name] / med[name]:.0f} loss tok/s (min-max {rates[0]:.0f}-{rates[-1]:.0f}), "
-              f"median {med[name]:.1f} s per run, final loss {statistics.median(finals):.4f}")
+        print(
+            f"{name}: median {tokens[name] / med[name]:.0f} loss tok/s (min-max {rates[0]:.0f}-{rates[-1]:.0f}), "
+            f"median {med[name]:.1f} s per run, final loss {statistics.median(finals):.4f}"
+        )
     assert tokens["baldistill"] == tokens["trl"], tokens
     steps = list(zip(curves["baldistill"], curves["trl"]))
-    print("per-step training loss (baldistill / trl): " + ", ".join(f"{x:.3f}/{y:.3f}" for x, y in steps)
-          + f"; largest relative difference {max(abs(x - y) / y for x, y in steps):.1%}")
+    print(
+        "per-step training loss (baldistill / trl): "
+        + ", ".join(f"{x:.3f}/{y:.3f}" for x, y in steps)
+        + f"; largest relative difference {max(abs(x - y) / y for x, y in steps):.1%}"
+    )
     fb, ft = statistics.median(runs["baldistill"][1]), statistics.median(runs["trl"][1])
-    print(f"baldistill / trl: {med['trl'] / med['baldistill']:.2f}x loss tokens/s; "
-          f"final loss differs by {100 * abs(fb - ft) / ft:.2f}%")
+    print(
+        f"baldistill / trl: {med['trl'] / med['baldistill']:.2f}x loss tokens/s; "
+        f"final loss differs by {100 * abs(fb - ft) / ft:.2f}%"
+    )
     assert abs(fb - ft) <= 0.02 * ft, "final losses differ by more than 2%"
 
 

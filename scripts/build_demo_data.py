@@ -35,8 +35,9 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # --------------------------------------------------------------------------
 # Domains, in head -> tail order, with the generator configs used.
@@ -249,9 +250,7 @@ def _derive_relation(
         return ("husband" if male else "wife"), f"{p1} is married to {p2}, and {p1} is {sex}"
     if p1 in parents and p2 in parents and set(parents[p1]) == set(parents[p2]):
         a, b = parents[p1]
-        return (
-            "brother" if male else "sister"
-        ), f"{p1} and {p2} are both children of {a} and {b}, and {p1} is {sex}"
+        return ("brother" if male else "sister"), f"{p1} and {p2} are both children of {a} and {b}, and {p1} is {sex}"
     for parent in parents.get(p2, ()):
         if p1 in parents.get(parent, ()):
             a, b = parents[p2]

@@ -7,6 +7,7 @@
 It reads each run's metrics.json, config.yaml and stages/*/synthetic.jsonl; docs/results.md quotes it.
 
 Usage: python scripts/runs_summary.py COMPARE_FOLDER"""
+
 import collections
 import itertools
 import json
@@ -51,30 +52,46 @@ def main(folder: Path) -> None:
         rows = [r for f in sorted(m.parent.glob("stages/*/synthetic.jsonl")) for r in read_jsonl(f)]
         synthetic = {(r["domain"], r["input"]) for r in rows}
         truth = gold(m.parent)
-        wrong = None if truth is None else \
-            sum(r["input"] in truth and not answers_match(str(r["answer"]), truth[r["input"]]) for r in rows)
+        wrong = (
+            None
+            if truth is None
+            else sum(r["input"] in truth and not answers_match(str(r["answer"]), truth[r["input"]]) for r in rows)
+        )
         lost, unspent = collections.Counter(), collections.Counter()
         for v in d.get("shortfall_reasons", {}).values():
             lost.update(v)
         for v in d.get("unspent_by_domain", {}).values():
             unspent.update(v)
         cells[str(m.parent.parent.relative_to(folder / "runs"))][m.parent.name] = {
-            "spent": d["spent"], "train": d["n_train"], "synthetic": d["n_train_synthetic"],
+            "spent": d["spent"],
+            "train": d["n_train"],
+            "synthetic": d["n_train_synthetic"],
             "synthesis calls": kinds.get("synthesize", {}).get("units", 0),
             "verification calls": kinds.get("verify", {}).get("units", 0),
-            "wrong answers": wrong, "lost": lost, "unspent": unspent, "examples": synthetic}
+            "wrong answers": wrong,
+            "lost": lost,
+            "unspent": unspent,
+            "examples": synthetic,
+        }
     total = verify = 0
     for cell, seeds in cells.items():
         runs = list(seeds.values())
         total += sum(r["spent"] for r in runs)
         verify += sum(r["verification calls"] for r in runs)
-        print(f"{cell} ({len(runs)} seeds): " + ", ".join(
-            f"{k} {span([r[k] for r in runs])}" for k in ("train", "synthetic", "wrong answers", "synthesis calls", "verification calls", "spent")))
+        print(
+            f"{cell} ({len(runs)} seeds): "
+            + ", ".join(
+                f"{k} {span([r[k] for r in runs])}"
+                for k in ("train", "synthetic", "wrong answers", "synthesis calls", "verification calls", "spent")
+            )
+        )
         for what in ("lost", "unspent"):
             for reason in sorted({k for r in runs for k in r[what]}):
                 print(f"    {what}: {reason}: {span([r[what].get(reason, 0) for r in runs])}")
-        shared = {f"{a[-1]}&{b[-1]}": len(seeds[a]["examples"] & seeds[b]["examples"])
-                  for a, b in itertools.combinations(sorted(seeds), 2)}
+        shared = {
+            f"{a[-1]}&{b[-1]}": len(seeds[a]["examples"] & seeds[b]["examples"])
+            for a, b in itertools.combinations(sorted(seeds), 2)
+        }
         print(f"    synthetic examples shared by seeds: {shared}")
         by_seed = {name.removeprefix("seed"): span([r["wrong answers"]]) for name, r in sorted(seeds.items())}
         print(f"    wrong answers by seed: {by_seed}")

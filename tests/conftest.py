@@ -16,8 +16,10 @@ DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo"
 # The demo's test split as it was before it grew to 50 items per domain: the tiny model's tokenizer is trained
 # on it and tiny_config evaluates on it, so the golden runs and the tests built on them stay as recorded.
 DEMO_TEST = Path(__file__).parent / "fixtures/demo_test_201.jsonl"
-CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def _corpus() -> list[str]:
@@ -38,17 +40,30 @@ def make_tiny_model(folder: Path, chat: bool, seed: int = 0) -> Path:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(_corpus(), trainers.BpeTrainer(vocab_size=512, special_tokens=special,
-                                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(
+        _corpus(),
+        trainers.BpeTrainer(
+            vocab_size=512, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
     eos = "<|im_end|>" if chat else "</s>"
     hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token=eos, pad_token="<pad>")
     if chat:
         hf.chat_template = CHATML
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=hf.vocab_size if len(hf) <= hf.vocab_size else len(hf), hidden_size=64,
-                      intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=512, bos_token_id=hf.bos_token_id, eos_token_id=hf.eos_token_id,
-                      pad_token_id=hf.pad_token_id, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=hf.vocab_size if len(hf) <= hf.vocab_size else len(hf),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=hf.bos_token_id,
+        eos_token_id=hf.eos_token_id,
+        pad_token_id=hf.pad_token_id,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(cfg)
     model.generation_config.eos_token_id = hf.eos_token_id
     model.save_pretrained(folder)
@@ -71,12 +86,22 @@ def tiny_model_plain(tmp_path_factory) -> Path:
 def tiny_config(model: Path, **over) -> dict:
     """A run config over the demo data that a tiny model finishes in seconds."""
     cfg = {
-        "method": "baldistill-a", "budget": 48, "stages": 3, "seed": 0,
-        "data": {"train": str(DEMO / "train.jsonl"), "test": str(DEMO_TEST),
-                 "reserve": str(DEMO / "reserve.jsonl"), "max_test_per_domain": 3},
-        "student": {"model": str(model), "threads": 2,
-                    "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3},
-                    "generation": {"max_new_tokens": 8, "batch_size": 16}},
+        "method": "baldistill-a",
+        "budget": 48,
+        "stages": 3,
+        "seed": 0,
+        "data": {
+            "train": str(DEMO / "train.jsonl"),
+            "test": str(DEMO_TEST),
+            "reserve": str(DEMO / "reserve.jsonl"),
+            "max_test_per_domain": 3,
+        },
+        "student": {
+            "model": str(model),
+            "threads": 2,
+            "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3},
+            "generation": {"max_new_tokens": 8, "batch_size": 16},
+        },
         "selection": {"candidates_per_domain": 6},
     }
     for k, v in over.items():
@@ -96,8 +121,10 @@ def method_runs(tiny_model, tmp_path_factory):
     from baldistill.core.methods import METHODS
 
     root = tmp_path_factory.mktemp("runs")
-    return {m: (root / m, run(load_config(tiny_config(model=tiny_model, budget=96, method=m, eval_each_stage=2)), root / m))
-            for m in METHODS}
+    return {
+        m: (root / m, run(load_config(tiny_config(model=tiny_model, budget=96, method=m, eval_each_stage=2)), root / m))
+        for m in METHODS
+    }
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,6 @@ def assert_same(got, want, where: str = "") -> None:
         assert got == want, f"{where}: {got!r} != {want!r}"
 
 
-
 def check_text(path: Path, got: str) -> None:
     """``got`` equals the text recorded at ``path`` (the first differing line is shown)."""
     if RECORD:

@@ -4,11 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import DEMO
 from typer.testing import CliRunner
 
 from baldistill.cli import app
-
-from conftest import DEMO
 
 runner = CliRunner()
 
@@ -21,9 +20,21 @@ def test_stats_shows_head_tail_and_quotas():
 
 def test_demo_predict_evaluate_export(tiny_model, tmp_path):
     out = tmp_path / "run"
-    args = ["demo", "--out", str(out), "--set", f"student.model={tiny_model}", "--set", "budget=24",
-            "--set", "student.train.epochs=1", "--set", "data.max_test_per_domain=2",
-            "--set", "student.generation.max_new_tokens=6"]
+    args = [
+        "demo",
+        "--out",
+        str(out),
+        "--set",
+        f"student.model={tiny_model}",
+        "--set",
+        "budget=24",
+        "--set",
+        "student.train.epochs=1",
+        "--set",
+        "data.max_test_per_domain=2",
+        "--set",
+        "student.generation.max_new_tokens=6",
+    ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     assert "tail macro" in r.output and (out / "metrics.json").exists()
@@ -31,12 +42,15 @@ def test_demo_predict_evaluate_export(tiny_model, tmp_path):
     assert r.exit_code == 2 and "--resume" in r.output
     r = runner.invoke(app, ["predict", "--run", str(out), "What is 2 * 3?"])
     assert r.exit_code == 0 and "rationale:" in r.output
-    r = runner.invoke(app, ["evaluate", "--run", str(out), "--data", str(DEMO / "test.jsonl"), "--out", str(tmp_path / "e.json")])
+    r = runner.invoke(
+        app, ["evaluate", "--run", str(out), "--data", str(DEMO / "test.jsonl"), "--out", str(tmp_path / "e.json")]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "e.json").read_text())["summary"]["per_domain"]
     r = runner.invoke(app, ["export", "--run", str(out), "--out", str(tmp_path / "merged"), "--merge"])
     assert r.exit_code == 0, r.output
     from transformers import AutoModelForCausalLM
+
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "merged") is not None
     r = runner.invoke(app, ["export", "--run", str(out), "--out", str(tmp_path / "adapter")])
     assert r.exit_code == 0 and (tmp_path / "adapter/adapter_config.json").exists()
@@ -55,14 +69,25 @@ def test_estimate_and_ledger_commands(tmp_path, tiny_model):
     from baldistill.budget.ledger import Caps, Ledger
 
     cfg = DEMO.parents[1] / "configs" / "demo.yaml"
-    r = runner.invoke(app, ["estimate", str(cfg), "--set", "teacher.price.input_per_mtok=2.5",
-                            "--set", "teacher.price.output_per_mtok=10"])
+    r = runner.invoke(
+        app,
+        [
+            "estimate",
+            str(cfg),
+            "--set",
+            "teacher.price.input_per_mtok=2.5",
+            "--set",
+            "teacher.price.output_per_mtok=10",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "synthesize" in r.output and "total" in r.output
     from baldistill import load_config
     from baldistill.runner.estimate import estimate
+
     rows = estimate(load_config(cfg))
-    # baldistill-n: 12 per domain over the 3 stages; the tail pools 9, 5, 3, 2, 2 leave 3 + 7 + 9 + 10 + 10 to synthesize
+    # baldistill-n: 12 per domain over the 3 stages; the tail pools 9, 5, 3, 2, 2 leave 3 + 7 + 9 + 10 + 10
+    # to synthesize
     assert sum(r["calls"] for r in rows) == 96 and sum(r["synthesize"] for r in rows) == 39
     assert rows[0]["dollars_max"] == 0.0
     led = Ledger(Caps(10, input_per_mtok=1.0), tmp_path / "ledger.sqlite")
@@ -87,15 +112,24 @@ print("HEAVY", heavy)
 """
 
 
-@pytest.mark.parametrize("args", [
-    ["stats", str(DEMO / "train.jsonl"), "--budget", "96", "--stages", "3"],
-    ["estimate", str(DEMO.parents[1] / "configs" / "demo.yaml")],
-    ["--help"],
-], ids=["stats", "estimate", "help"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", str(DEMO / "train.jsonl"), "--budget", "96", "--stages", "3"],
+        ["estimate", str(DEMO.parents[1] / "configs" / "demo.yaml")],
+        ["--help"],
+    ],
+    ids=["stats", "estimate", "help"],
+)
 def test_light_commands_import_no_torch(args):
     """stats, estimate and --help run in a fresh process without importing torch or transformers."""
-    r = subprocess.run([sys.executable, "-c", NO_TORCH.format(args=args)], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "BALDISTILL_PROGRESS": "0"})
+    r = subprocess.run(
+        [sys.executable, "-c", NO_TORCH.format(args=args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "BALDISTILL_PROGRESS": "0"},
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "HEAVY []" in r.stdout, r.stdout[-500:]
 
@@ -106,15 +140,18 @@ def test_ledger_command_imports_no_torch(tmp_path):
     led = Ledger(3, tmp_path / "ledger.sqlite")
     led.settle(led.reserve(key="k", stage=0, domain="d", kind="annotate", prompt_tokens=5, max_tokens=7), 5, 3)
     led.close()
-    r = subprocess.run([sys.executable, "-c", NO_TORCH.format(args=["ledger", str(tmp_path)])], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", NO_TORCH.format(args=["ledger", str(tmp_path)])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and "HEAVY []" in r.stdout, r.stderr[-2000:]
     assert "1 calls charged" in " ".join(r.stdout.split())
 
 
 def _config(tmp_path, tiny_model, **over):
     import yaml
-
     from conftest import tiny_config
 
     path = tmp_path / "c.yaml"
@@ -135,8 +172,11 @@ def test_a_latin1_data_file_is_one_line(tmp_path, tiny_model):
 def test_check_lists_every_finding_and_speaks_json(tmp_path, tiny_model):
     ok = runner.invoke(app, ["check", str(_config(tmp_path, tiny_model))])
     assert ok.exit_code == 0 and "ready: a run would start" in ok.output, ok.output
-    bad = _config(tmp_path, tiny_model, **{"student.model": "/nonexistent/m", "teacher.annotate_prompt": "nope_v1",
-                                           "data.test_overlap": "allow"})
+    bad = _config(
+        tmp_path,
+        tiny_model,
+        **{"student.model": "/nonexistent/m", "teacher.annotate_prompt": "nope_v1", "data.test_overlap": "allow"},
+    )
     r = runner.invoke(app, ["check", str(bad), "--json"])
     assert r.exit_code == 2
     report = json.loads(r.stdout)

@@ -1,10 +1,9 @@
 import json
 
 import pytest
+from conftest import DEMO, tiny_config
 
 from baldistill.config import ConfigError, load_config
-
-from conftest import DEMO, tiny_config
 
 SHIPPED = sorted((DEMO.parents[1] / "configs").glob("*.yaml"))
 
@@ -25,15 +24,18 @@ def test_overrides_and_relative_paths(tmp_path):
     assert cfg.data.train == (tmp_path / "d/train.jsonl").resolve()
 
 
-@pytest.mark.parametrize("over,needle", [
-    (["budget=0"], "budget"),
-    (["stages=5", "budget=3"], "at least the number of stages"),
-    (["method=magic"], "method"),
-    (["student.lora.rank=8"], "student.lora.rank: unknown field"),
-    (["teacher.synthesis_noise=1.5"], "teacher.synthesis_noise"),
-    (["data.train=/nope.jsonl"], "data.train: file not found"),
-    (["budget"], "expected key=value"),
-])
+@pytest.mark.parametrize(
+    "over,needle",
+    [
+        (["budget=0"], "budget"),
+        (["stages=5", "budget=3"], "at least the number of stages"),
+        (["method=magic"], "method"),
+        (["student.lora.rank=8"], "student.lora.rank: unknown field"),
+        (["teacher.synthesis_noise=1.5"], "teacher.synthesis_noise"),
+        (["data.train=/nope.jsonl"], "data.train: file not found"),
+        (["budget"], "expected key=value"),
+    ],
+)
 def test_bad_configs_give_one_line_messages(tiny_model, over, needle):
     with pytest.raises(ConfigError) as e:
         load_config(tiny_config(tiny_model), over)
@@ -46,13 +48,19 @@ def test_synthesis_noise_per_kind_a_scalar_and_verification_settings(tmp_path):
     cfg = load_config(tiny_config("m", **{"teacher.synthesis_noise": 0.2}))
     assert cfg.teacher.synthesis_noise.rates() == {k: pytest.approx(0.05) for k in NOISE_KINDS}
     # a kind can be set on top of a scalar in the file (the scalar is written out per kind first)
-    cfg = load_config(tiny_config("m", **{"teacher.synthesis_noise": 0.2}), ["teacher.synthesis_noise.wrong_answer=0.3"])
-    assert cfg.teacher.synthesis_noise.wrong_answer == 0.3 and cfg.teacher.synthesis_noise.malformed == pytest.approx(0.05)
-    for bad, field in [(["teacher.synthesis_noise.wrong_answer=0.7", "teacher.synthesis_noise.malformed=0.5"], "add up to 1.2"),
-                       (["teacher.synthesis_noise.typo=0.1"], "teacher.synthesis_noise.typo"),
-                       (["teacher.verify.samples=3"], "teacher.verify.temperature > 0"),
-                       (["teacher.verify.samples=-1"], "teacher.verify.samples"),
-                       (["teacher.verifier.reject_wrong=1.5"], "teacher.verifier.reject_wrong")]:
+    cfg = load_config(
+        tiny_config("m", **{"teacher.synthesis_noise": 0.2}), ["teacher.synthesis_noise.wrong_answer=0.3"]
+    )
+    assert cfg.teacher.synthesis_noise.wrong_answer == 0.3 and cfg.teacher.synthesis_noise.malformed == pytest.approx(
+        0.05
+    )
+    for bad, field in [
+        (["teacher.synthesis_noise.wrong_answer=0.7", "teacher.synthesis_noise.malformed=0.5"], "add up to 1.2"),
+        (["teacher.synthesis_noise.typo=0.1"], "teacher.synthesis_noise.typo"),
+        (["teacher.verify.samples=3"], "teacher.verify.temperature > 0"),
+        (["teacher.verify.samples=-1"], "teacher.verify.samples"),
+        (["teacher.verifier.reject_wrong=1.5"], "teacher.verifier.reject_wrong"),
+    ]:
         with pytest.raises(ConfigError) as e:
             load_config(tiny_config("m"), bad)
         assert field in str(e.value) and "\n" not in str(e.value), (bad, str(e.value))

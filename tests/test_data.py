@@ -1,6 +1,5 @@
 """Data files: JSONL or CSV, validated with file, line and field in every message."""
 
-
 import pytest
 
 from baldistill.data import DataError, domain_counts, load_examples

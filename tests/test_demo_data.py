@@ -53,14 +53,18 @@ def test_domains_and_sizes(data, build):
     assert dict(counts["test"]) == {d: max(n, 50) for d, n in build.TEST_SIZES.items()} | {"count_bits": 20, "lcm": 32}
     assert all(counts["reserve"][d] == 60 for d in build.DOMAINS)
     # val: 50 per domain where the generator has that many questions left after the other splits
-    assert {d: min(n, 50) for d, n in counts["val"].items()} == {d: 38 if d == "count_bits" else 50 for d in build.DOMAINS}
+    assert {d: min(n, 50) for d, n in counts["val"].items()} == {
+        d: 38 if d == "count_bits" else 50 for d in build.DOMAINS
+    }
 
 
 # sha256 of the splits the larger test split must not touch (train and reserve as every earlier build
 # wrote them; val as the build that added it)
-UNCHANGED = {"train": "57e396fb1396af4c15514a86e8d26fb3e77adda0292660064d4147891884e52a",
-             "reserve": "4d2c4483a67bfdae5b7f9cf42ffd16c986e3596ed0d099be6da52b080c473e6b",
-             "val": "847420de9b77b3448de88982fdc44a153d5ca0d191cb0ab5d7a7c4a5b5472157"}
+UNCHANGED = {
+    "train": "57e396fb1396af4c15514a86e8d26fb3e77adda0292660064d4147891884e52a",
+    "reserve": "4d2c4483a67bfdae5b7f9cf42ffd16c986e3596ed0d099be6da52b080c473e6b",
+    "val": "847420de9b77b3448de88982fdc44a153d5ca0d191cb0ab5d7a7c4a5b5472157",
+}
 OLD_TEST = ROOT / "tests/fixtures/demo_test_201.jsonl"
 
 

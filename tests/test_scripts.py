@@ -24,7 +24,7 @@ def compare_commands(text: str, out: Path) -> list[list[str]]:
     for line in text.splitlines():
         if "$BD compare" not in line:
             continue
-        line = line[line.index("$BD compare") + len("$BD compare"):]
+        line = line[line.index("$BD compare") + len("$BD compare") :]
         if common:
             line = line.replace('"${common[@]}"', common.group(1))
         cmds.append(shlex.split(line.replace("$OUT", str(out))))

@@ -16,5 +16,14 @@ def run(config, out, resume: bool = False, **kw) -> RunMetrics:
     return _run(cfg, out, resume=resume, **kw)
 
 
-__all__ = ["ConfigError", "DataError", "Example", "METHODS", "RunConfig", "RunMetrics", "load_config",
-           "load_examples", "run"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "Example",
+    "METHODS",
+    "RunConfig",
+    "RunMetrics",
+    "load_config",
+    "load_examples",
+    "run",
+]

@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -62,8 +62,11 @@ class _Group(TyperGroup):
         except click.exceptions.ClickException as e:
             where = e.ctx.command_path if getattr(e, "ctx", None) else "baldistill"
             hint = " (--help lists the options)" if isinstance(e, click.exceptions.UsageError) else ""
-            console.print(f"[red]error:[/red] {where}: {' '.join(e.format_message().split())}{hint}",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"[red]error:[/red] {where}: {' '.join(e.format_message().split())}{hint}",
+                highlight=False,
+                soft_wrap=True,
+            )
             rv = e.exit_code
         except typer.Abort:
             rv = 130
@@ -73,9 +76,14 @@ class _Group(TyperGroup):
         return code
 
 
-app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Budget-capped multi-stage balanced distillation of a teacher LLM into a small student. "
-                       "Add --debug to any command to see tracebacks.")
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Budget-capped multi-stage balanced distillation of a teacher LLM into a small student. "
+    "Add --debug to any command to see tracebacks.",
+)
 
 DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 
@@ -91,6 +99,7 @@ def _guard(fn):
     """Exit codes: 0 done; 2 bad input found before the run starts (one line, nothing written); 3 a run that
     stopped because it cannot buy from its teacher (everything paid is kept: resume it); 130 Ctrl-C; 1 an
     internal error, i.e. a bug: the one case that prints a traceback without --debug."""
+
     @functools.wraps(fn)
     def wrapper(*a, **kw):
         try:
@@ -99,27 +108,48 @@ def _guard(fn):
             _fail(str(e))
         except TeacherError as e:
             out = kw.get("out")
-            _fail(f"{e}. The run stopped; nothing paid is lost. When the teacher answers again, continue it with "
-                  f"the same command plus --resume (--out {out}); base_url, timeout, retries, backoff, concurrency "
-                  "and api_key_env may change." if out else str(e), code=3)
+            _fail(
+                f"{e}. The run stopped; nothing paid is lost. When the teacher answers again, continue it with "
+                f"the same command plus --resume (--out {out}); base_url, timeout, retries, backoff, concurrency "
+                "and api_key_env may change."
+                if out
+                else str(e),
+                code=3,
+            )
         except KeyboardInterrupt:
             out = kw.get("out")
             if DEBUG:
                 traceback.print_exc()
             n = _open_batches(out) if out else 0
-            running = (f" {n} teacher batch(es) keep running on the server and are picked up by id on resume "
-                       f"(baldistill batch status {out}; baldistill batch cancel {out} stops them)." if n else "")
-            console.print("\n[yellow]interrupted.[/yellow]" + (
-                f" Completed stages are kept;{running} continue with the same command plus --resume (--out {out})."
-                if out else ""), soft_wrap=True, highlight=False)
-            raise typer.Exit(130)
+            running = (
+                f" {n} teacher batch(es) keep running on the server and are picked up by id on resume "
+                f"(baldistill batch status {out}; baldistill batch cancel {out} stops them)."
+                if n
+                else ""
+            )
+            console.print(
+                "\n[yellow]interrupted.[/yellow]"
+                + (
+                    f" Completed stages are kept;{running} continue with the same command plus --resume (--out {out})."
+                    if out
+                    else ""
+                ),
+                soft_wrap=True,
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
         except (typer.Exit, click.exceptions.ClickException, typer.Abort):
             raise
         except Exception as e:  # a bug: say so, with the traceback, and a distinct exit code
             traceback.print_exc()
-            console.print(f"[red]internal error[/red] (a bug in baldistill; please report it with the traceback "
-                          f"above): {type(e).__name__}: {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
+            console.print(
+                f"[red]internal error[/red] (a bug in baldistill; please report it with the traceback "
+                f"above): {type(e).__name__}: {e}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+
     return wrapper
 
 
@@ -134,6 +164,7 @@ def _open_batches(out) -> int:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             from .budget.ledger import BATCH_DONE
+
             return db.execute(f"SELECT COUNT(*) FROM batches WHERE state NOT IN {BATCH_DONE}").fetchone()[0]
         finally:
             db.close()
@@ -156,10 +187,12 @@ def _run(cfg, out: Path, resume: bool):
 
 @app.command()
 @_guard
-def demo(out: Annotated[Path, typer.Option(help="run folder (must not exist or be empty)")] = Path("runs/demo"),
-         method: Annotated[Optional[str], typer.Option(help="override the method, e.g. random-ft-cot")] = None,
-         set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
-         resume: bool = False):
+def demo(
+    out: Annotated[Path, typer.Option(help="run folder (must not exist or be empty)")] = Path("runs/demo"),
+    method: Annotated[str | None, typer.Option(help="override the method, e.g. random-ft-cot")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
+    resume: bool = False,
+):
     """Distil the bundled long-tailed demo data into SmolLM2-135M-Instruct with the reference teacher."""
     overrides = list(set_ or []) + ([f"method={method}"] if method else [])
     _run(load_config(DEMO_CONFIG, overrides), out, resume)
@@ -167,23 +200,31 @@ def demo(out: Annotated[Path, typer.Option(help="run folder (must not exist or b
 
 @app.command("run")
 @_guard
-def run_cmd(config: Annotated[Path, typer.Argument(help="YAML config")],
-            out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/run"),
-            set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
-            resume: Annotated[bool, typer.Option(help="continue the run in --out after its last completed stage")] = False):
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="YAML config")],
+    out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/run"),
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out after its last completed stage")] = False,
+):
     """Run any distillation described by a config file."""
     _run(load_config(config, set_ or []), out, resume)
 
 
 @app.command()
 @_guard
-def stats(data: Annotated[Path, typer.Argument(help="JSONL/CSV file with a domain field")],
-          budget: Annotated[Optional[int], typer.Option(min=1, help="teacher budget B: marks head/tail and shows quotas")] = None,
-          stages: Annotated[int, typer.Option(min=1, help="K, stages the budget is spent over")] = 5,
-          policy: Annotated[str, typer.Option(help="adaptive | naive | proportional")] = "adaptive",
-          domain_field: str = "domain",
-          test: Annotated[Optional[Path], typer.Option(help="a test file: report inputs it shares with DATA")] = None,
-          reserve: Annotated[Optional[Path], typer.Option(help="a reserve file: report inputs it shares with DATA and --test")] = None):
+def stats(
+    data: Annotated[Path, typer.Argument(help="JSONL/CSV file with a domain field")],
+    budget: Annotated[
+        int | None, typer.Option(min=1, help="teacher budget B: marks head/tail and shows quotas")
+    ] = None,
+    stages: Annotated[int, typer.Option(min=1, help="K, stages the budget is spent over")] = 5,
+    policy: Annotated[str, typer.Option(help="adaptive | naive | proportional")] = "adaptive",
+    domain_field: str = "domain",
+    test: Annotated[Path | None, typer.Option(help="a test file: report inputs it shares with DATA")] = None,
+    reserve: Annotated[
+        Path | None, typer.Option(help="a reserve file: report inputs it shares with DATA and --test")
+    ] = None,
+):
     """The long-tail profile of a dataset: per-domain counts, head/tail under a budget, a histogram; repeated
     examples, and inputs shared with a test or reserve file."""
     if policy not in ("adaptive", "naive", "proportional"):
@@ -200,22 +241,32 @@ def stats(data: Annotated[Path, typer.Argument(help="JSONL/CSV file with a domai
     rep = hygiene.inspect(exs, others.get("test"), others.get("reserve"))
     if rep.n_repeats:
         per = ", ".join(f"{d} {n}" for d, n in sorted(rep.repeats.items(), key=lambda kv: -kv[1]))
-        console.print(f"repeats: {rep.n_repeats} row(s) repeat an earlier (domain, input, answer): {per}; a run drops "
-                      "them (data.dedupe)", highlight=False, soft_wrap=True)
+        console.print(
+            f"repeats: {rep.n_repeats} row(s) repeat an earlier (domain, input, answer): {per}; a run drops "
+            "them (data.dedupe)",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
         console.print("repeats: none", highlight=False)
     if rep.overlap:
-        console.print("inputs shared between files: " + ", ".join(f"{k.replace('pool', 'data')} {n}" for k, n in
-                                                                 rep.overlap.items()), highlight=False, soft_wrap=True)
+        console.print(
+            "inputs shared between files: "
+            + ", ".join(f"{k.replace('pool', 'data')} {n}" for k, n in rep.overlap.items()),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
 @_guard
-def check(config: Annotated[Path, typer.Argument(help="YAML config ('demo': the bundled one)")],
-          set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None,
-          out: Annotated[Optional[Path], typer.Option(help="also check this run folder (as run --out would)")] = None,
-          resume: Annotated[bool, typer.Option(help="check --out as a run to resume")] = False,
-          as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False):
+def check(
+    config: Annotated[Path, typer.Argument(help="YAML config ('demo': the bundled one)")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
+    out: Annotated[Path | None, typer.Option(help="also check this run folder (as run --out would)")] = None,
+    resume: Annotated[bool, typer.Option(help="check --out as a run to resume")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
+):
     """Pre-flight alone: the data, config, prompts, teacher (one GET /models) and student, as `run` checks them
     before it writes or pays anything. Exit 0 when a run would start, 2 when it would not."""
     from .runner.preflight import Finding, preflight
@@ -230,19 +281,30 @@ def check(config: Annotated[Path, typer.Argument(help="YAML config ('demo': the 
         findings, report = pf.findings, (pf.inputs.report.to_json() if pf.inputs else None)
     ok = not any(f.level == "error" for f in findings)
     if as_json:
-        sys.stdout.write(json.dumps({"ok": ok, "config": str(config), "findings": [f.to_json() for f in findings],
-                                     "data": report}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"ok": ok, "config": str(config), "findings": [f.to_json() for f in findings], "data": report}, indent=2
+            )
+            + "\n"
+        )
     else:
         for f in findings:
             color = "red" if f.level == "error" else "yellow"
             console.print(f"[{color}]{f.level}:[/{color}] {f.line()}", highlight=False, soft_wrap=True)
         if report:
-            console.print(f"data: {report['pool_used']} of {report['pool_rows']} pool rows used; repeats "
-                          f"{sum(report['repeats'].values())}; shared inputs " +
-                          (", ".join(f"{k} {n}" for k, n in report["overlap"].items()) or "none"), highlight=False)
+            console.print(
+                f"data: {report['pool_used']} of {report['pool_rows']} pool rows used; repeats "
+                f"{sum(report['repeats'].values())}; shared inputs "
+                + (", ".join(f"{k} {n}" for k, n in report["overlap"].items()) or "none"),
+                highlight=False,
+            )
         n_err = sum(f.level == "error" for f in findings)
-        console.print(f"[green]ready:[/green] a run would start ({len(findings)} warning(s))" if ok else
-                      f"[red]not ready:[/red] {n_err} problem(s)", highlight=False)
+        console.print(
+            f"[green]ready:[/green] a run would start ({len(findings)} warning(s))"
+            if ok
+            else f"[red]not ready:[/red] {n_err} problem(s)",
+            highlight=False,
+        )
     if not ok:
         raise typer.Exit(2)
 
@@ -261,9 +323,11 @@ def _load_run(run: Path):
 
 @app.command()
 @_guard
-def evaluate(run: Annotated[Path, typer.Option(help="run folder")],
-             data: Annotated[Path, typer.Option(help="test file (JSONL/CSV)")],
-             out: Annotated[Optional[Path], typer.Option(help="write scores here (JSON)")] = None):
+def evaluate(
+    run: Annotated[Path, typer.Option(help="run folder")],
+    data: Annotated[Path, typer.Option(help="test file (JSONL/CSV)")],
+    out: Annotated[Path | None, typer.Option(help="write scores here (JSON)")] = None,
+):
     """Score a trained student on a test file, per domain, head and tail apart."""
     from .runner.inputs import Inputs
 
@@ -271,23 +335,36 @@ def evaluate(run: Annotated[Path, typer.Option(help="run folder")],
     pool = Inputs.load(cfg).pool  # the pool the run used (repeats dropped as it dropped them)
     test = load_examples(data, cfg.data.fields, "test")
     sizes = domain_counts(pool)
-    ev = Evaluator(pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.reporting_budget))
+    ev = Evaluator(
+        pool, cfg.data.metric, cfg.data.task == "classification", policies.reporting_tail(sizes, cfg.reporting_budget)
+    )
     summary, rows = ev.evaluate(student, test)
     done = RunMetrics.load(run / "metrics.json") if (run / "metrics.json").exists() else None
-    title = f"{cfg.method} on {data}: B={cfg.budget}, K={cfg.effective_stages}" + (f", spent {done.spent}" if done else "")
-    print_table(results_table(Summary.model_validate(summary), title=title, pool_sizes=sizes,
-                              majority=Summary.model_validate(ev.majority(test)), n_test=len(test),
-                              n_train_by_domain=done.n_train_by_domain if done else None,
-                              caption=f"teacher: {done.teacher}" if done and done.teacher else ""))
+    title = f"{cfg.method} on {data}: B={cfg.budget}, K={cfg.effective_stages}" + (
+        f", spent {done.spent}" if done else ""
+    )
+    print_table(
+        results_table(
+            Summary.model_validate(summary),
+            title=title,
+            pool_sizes=sizes,
+            majority=Summary.model_validate(ev.majority(test)),
+            n_test=len(test),
+            n_train_by_domain=done.n_train_by_domain if done else None,
+            caption=f"teacher: {done.teacher}" if done and done.teacher else "",
+        )
+    )
     if out:
         out.write_text(json.dumps({"summary": summary, "predictions": rows}, indent=2, default=str))
 
 
 @app.command()
 @_guard
-def predict(run: Annotated[Path, typer.Option(help="run folder")],
-            text: Annotated[Optional[str], typer.Argument(help="one input")] = None,
-            data: Annotated[Optional[Path], typer.Option(help="JSONL/CSV file of inputs")] = None):
+def predict(
+    run: Annotated[Path, typer.Option(help="run folder")],
+    text: Annotated[str | None, typer.Argument(help="one input")] = None,
+    data: Annotated[Path | None, typer.Option(help="JSONL/CSV file of inputs")] = None,
+):
     """Use the distilled student: prints its rationale and the parsed answer (JSONL with --data)."""
     if (text is None) == (data is None):
         _fail("give either one TEXT or --data FILE")
@@ -315,9 +392,11 @@ def predict(run: Annotated[Path, typer.Option(help="run folder")],
 
 @app.command()
 @_guard
-def export(run: Annotated[Path, typer.Option(help="run folder")],
-           out: Annotated[Path, typer.Option(help="destination folder")],
-           merge: Annotated[bool, typer.Option(help="merge LoRA into the weights (a plain HF model in safetensors)")] = False):
+def export(
+    run: Annotated[Path, typer.Option(help="run folder")],
+    out: Annotated[Path, typer.Option(help="destination folder")],
+    merge: Annotated[bool, typer.Option(help="merge LoRA into the weights (a plain HF model in safetensors)")] = False,
+):
     """The student as a Hugging Face folder that transformers, vLLM and the HF tooling load directly."""
     from .student.export import export_student  # torch and transformers
 
@@ -327,59 +406,97 @@ def export(run: Annotated[Path, typer.Option(help="run folder")],
 
 @app.command()
 @_guard
-def estimate(config: Annotated[Path, typer.Argument(help="YAML config")],
-             set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config field: key=value")] = None):
+def estimate(
+    config: Annotated[Path, typer.Argument(help="YAML config")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
+):
     """Expected teacher calls, tokens and dollars per stage, before anything is spent (no network)."""
     cfg = load_config(config, set_ or [])
     rows = estimate_rows(cfg)
     tc = cfg.teacher
     via = f"; Batch API, {tc.price.batch_discount:.0%} off the listed prices" if tc.batch else ""
-    t = Table(title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {tc.kind}"
-                    f" {tc.model or ''} (max {tc.max_tokens} completion tokens per call{via})")
-    for col in ("stage", "annotate", "synthesize", "verify", "calls", "prompt tokens (est.)", "completion tokens (max)",
-                "$ (max)"):
+    t = Table(
+        title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {tc.kind}"
+        f" {tc.model or ''} (max {tc.max_tokens} completion tokens per call{via})"
+    )
+    for col in (
+        "stage",
+        "annotate",
+        "synthesize",
+        "verify",
+        "calls",
+        "prompt tokens (est.)",
+        "completion tokens (max)",
+        "$ (max)",
+    ):
         t.add_column(col, justify="right")
     for r in rows + [{"stage": "total", **{k: sum(r[k] for r in rows) for k in rows[0] if k != "stage"}}]:
-        t.add_row(str(r["stage"] if r["stage"] == "total" else r["stage"] + 1), str(r["annotate"]), str(r["synthesize"]),
-                  str(r["verify"]), str(r["calls"]), f"{r['prompt_tokens']:,}", f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}")
+        t.add_row(
+            str(r["stage"] if r["stage"] == "total" else r["stage"] + 1),
+            str(r["annotate"]),
+            str(r["synthesize"]),
+            str(r["verify"]),
+            str(r["calls"]),
+            f"{r['prompt_tokens']:,}",
+            f"{r['completion_tokens_max']:,}",
+            f"{r['dollars_max']:.4f}",
+        )
     print_table(t)
 
 
 @app.command()
 @_guard
-def ledger(run: Annotated[Path, typer.Argument(help="run folder")],
-           csv_out: Annotated[Optional[Path], typer.Option("--csv", help="export every call as CSV")] = None,
-           jsonl_out: Annotated[Optional[Path], typer.Option("--jsonl", help="export every call as JSONL")] = None):
+def ledger(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="export every call as CSV")] = None,
+    jsonl_out: Annotated[Path | None, typer.Option("--jsonl", help="export every call as JSONL")] = None,
+):
     """The teacher spend of a run: per stage, domain and kind; logical (charged) and physical (sent)."""
     path = run / "ledger.sqlite"
     if not path.exists():
         _fail(f"{run}: no ledger.sqlite (not a run folder, or a run without teacher calls)")
     led = Ledger(Caps(0), path, recover=False)  # a reader: a run may be live beside it
     s = led.summary()
-    t = Table(title=f"{run}: {s['spent']} calls charged, {s['prompt_tokens']:,} + {s['completion_tokens']:,} tokens, "
-                    f"${s['dollars']:.4f}; sent to the server: {s['physical']['calls']} calls, ${s['physical']['dollars']:.4f}")
+    t = Table(
+        title=f"{run}: {s['spent']} calls charged, {s['prompt_tokens']:,} + {s['completion_tokens']:,} tokens, "
+        f"${s['dollars']:.4f}; sent to the server: {s['physical']['calls']} calls, ${s['physical']['dollars']:.4f}"
+    )
     for col in ("group", "calls", "dropped", "prompt tokens", "completion tokens", "$"):
         t.add_column(col, justify="left" if col == "group" else "right")
     for name in ("by_stage", "by_kind", "by_domain"):
         for k, g in s[name].items():
             label = f"stage {int(k) + 1}" if name == "by_stage" else k
-            t.add_row(label, str(g["units"]), str(g["dropped"]), f"{g['prompt_tokens']:,}", f"{g['completion_tokens']:,}",
-                      f"{g['dollars']:.4f}")
+            t.add_row(
+                label,
+                str(g["units"]),
+                str(g["dropped"]),
+                f"{g['prompt_tokens']:,}",
+                f"{g['completion_tokens']:,}",
+                f"{g['dollars']:.4f}",
+            )
         t.add_section()
     print_table(t)
     if s["unknown_outcome"]:
-        console.print(f"{s['unknown_outcome']} call(s) had an unknown outcome (timeout, cut connection, 5xx) "
-                      "and stay charged at their worst case")
+        console.print(
+            f"{s['unknown_outcome']} call(s) had an unknown outcome (timeout, cut connection, 5xx) "
+            "and stay charged at their worst case"
+        )
     if s["submitted"]:
-        console.print(f"{s['submitted']} call(s) are in a teacher batch not yet read back: charged at their worst case "
-                      f"until it is (baldistill batch status {run}; --resume reads it)", soft_wrap=True, highlight=False)
+        console.print(
+            f"{s['submitted']} call(s) are in a teacher batch not yet read back: charged at their worst case "
+            f"until it is (baldistill batch status {run}; --resume reads it)",
+            soft_wrap=True,
+            highlight=False,
+        )
     for out in (csv_out, jsonl_out):
         if out:
             led.export(out)
             console.print(f"wrote {out}")
 
 
-batch_app = typer.Typer(no_args_is_help=True, help="The teacher batches of a run with teacher.batch: true (the Batch API).")
+batch_app = typer.Typer(
+    no_args_is_help=True, help="The teacher batches of a run with teacher.batch: true (the Batch API)."
+)
 app.add_typer(batch_app, name="batch")
 
 
@@ -395,14 +512,17 @@ def _batch_run(run: Path):
     key = os.environ.get(t.api_key_env) if t.api_key_env else None
     if t.api_key_env and not key:
         _fail(f"teacher.api_key_env: the environment variable {t.api_key_env} is not set")
-    return Ledger(Caps(0), run / "ledger.sqlite", recover=False), openai.OpenAI(base_url=t.base_url, api_key=key or "EMPTY",
-                                                                max_retries=2, timeout=min(t.timeout, 30.0))
+    return Ledger(Caps(0), run / "ledger.sqlite", recover=False), openai.OpenAI(
+        base_url=t.base_url, api_key=key or "EMPTY", max_retries=2, timeout=min(t.timeout, 30.0)
+    )
 
 
 @batch_app.command("status")
 @_guard
-def batch_status(run: Annotated[Path, typer.Argument(help="run folder")],
-                 all_: Annotated[bool, typer.Option("--all", help="also the batches already finished")] = False):
+def batch_status(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    all_: Annotated[bool, typer.Option("--all", help="also the batches already finished")] = False,
+):
     """The run's batches: what the ledger recorded and what the server says now."""
     import openai
 
@@ -420,8 +540,15 @@ def batch_status(run: Annotated[Path, typer.Argument(help="run folder")],
                 server, counts = info.status, (f"{c.completed}/{c.failed}/{c.total}" if c else "")
             except openai.OpenAIError as e:
                 server = f"unreachable ({type(e).__name__})"
-        t.add_row(b["batch_id"] or f"(not created, file {b['file_id'] or 'not uploaded'})", str(b["stage"] + 1),
-                  b["kind"], str(len(b["custom_ids"])), b["state"], server, counts)
+        t.add_row(
+            b["batch_id"] or f"(not created, file {b['file_id'] or 'not uploaded'})",
+            str(b["stage"] + 1),
+            b["kind"],
+            str(len(b["custom_ids"])),
+            b["state"],
+            server,
+            counts,
+        )
     print_table(t)
     client.close()
 
@@ -440,9 +567,16 @@ def batch_cancel(run: Annotated[Path, typer.Argument(help="run folder")]):
         led.update_batch(b["ref"], state=info.status)
         console.print(f"{b['batch_id']}: {info.status}", highlight=False)
         n += 1
-    console.print(f"{n} batch(es) cancelled" + (f"; continue the run with --resume (--out {run}): the requests they "
-                                                "did not run are submitted again" if n else ""), highlight=False,
-                  soft_wrap=True)
+    console.print(
+        f"{n} batch(es) cancelled"
+        + (
+            f"; continue the run with --resume (--out {run}): the requests they did not run are submitted again"
+            if n
+            else ""
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
     client.close()
 
 
@@ -453,61 +587,124 @@ def _config_arg(config: Path) -> Path:
 
 @app.command()
 @_guard
-def compare(config: Annotated[Path, typer.Argument(help="YAML config of the base run ('demo': the bundled one)")],
-            methods: Annotated[str, typer.Option(help="comma-separated methods, or 'all'")] = "all",
-            seeds: Annotated[int, typer.Option(help="seeds per cell: seed, seed+1, ...")] = 1,
-            stages: Annotated[Optional[str], typer.Option(help="stage counts K to sweep, e.g. 3,5,8 (first = default)")] = None,
-            budgets: Annotated[Optional[str], typer.Option(help="teacher budgets B to sweep, e.g. 96,192")] = None,
-            students: Annotated[Optional[str], typer.Option(help="student models to sweep, comma-separated")] = None,
-            sweep: Annotated[Optional[list[str]], typer.Option(help="sweep any setting, KEY=V1,V2 (repeatable; values as YAML, e.g. teacher.verify.samples=0,1); --stages/--budgets/--students are --sweep stages=/budget=/student.model=")] = None,
-            reference: Annotated[Optional[str], typer.Option(help="the method paired differences are taken against, or several, comma-separated (default random-ft-cot when compared, else the first method)")] = None,
-            stage_eval: Annotated[int, typer.Option(help="multi-stage methods: also evaluate after each earlier stage on up to N test items per domain (0: off)")] = 10,
-            out: Annotated[Path, typer.Option(help="comparison folder; re-running the same command resumes it")] = Path("runs/compare"),
-            estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,
-            set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a base config field: key=value")] = None,
-            reuse: Annotated[Optional[list[Path]], typer.Option(help="another comparison folder: its finished runs whose config is a cell's here serve that cell (hard links; repeatable)")] = None):
-    """Every method under the same teacher budget, over seeds and sweeps: results.csv/json, paper-style tables, plots, report.html."""
+def compare(
+    config: Annotated[Path, typer.Argument(help="YAML config of the base run ('demo': the bundled one)")],
+    methods: Annotated[str, typer.Option(help="comma-separated methods, or 'all'")] = "all",
+    seeds: Annotated[int, typer.Option(help="seeds per cell: seed, seed+1, ...")] = 1,
+    stages: Annotated[str | None, typer.Option(help="stage counts K to sweep, e.g. 3,5,8 (first = default)")] = None,
+    budgets: Annotated[str | None, typer.Option(help="teacher budgets B to sweep, e.g. 96,192")] = None,
+    students: Annotated[str | None, typer.Option(help="student models to sweep, comma-separated")] = None,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=(
+                "sweep any setting, KEY=V1,V2 (repeatable; values as YAML, e.g. teacher.verify.samples=0,1); "
+                "--stages/--budgets/--students are --sweep stages=/budget=/student.model="
+            )
+        ),
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "the method paired differences are taken against, or several, comma-separated (default "
+                "random-ft-cot when compared, else the first method)"
+            )
+        ),
+    ] = None,
+    stage_eval: Annotated[
+        int,
+        typer.Option(
+            help="multi-stage methods: also evaluate after each earlier stage on up to N test items per domain (0: off)"
+        ),
+    ] = 10,
+    out: Annotated[Path, typer.Option(help="comparison folder; re-running the same command resumes it")] = Path(
+        "runs/compare"
+    ),
+    estimate_only: Annotated[bool, typer.Option("--estimate", help="print the teacher spend, send nothing")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a base config field: key=value")] = None,
+    reuse: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help=(
+                "another comparison folder: its finished runs whose config is a cell's here serve that cell "
+                "(hard links; repeatable)"
+            )
+        ),
+    ] = None,
+):
+    """Every method under the same teacher budget, over seeds and sweeps: results.csv/json, paper-style tables, "
+    "plots, report.html."""
     path = _config_arg(config)
     for r in reuse or []:
         if not (r / "compare.json").exists():
             _fail(f"--reuse {r}: not a comparison folder (no compare.json)")
     base = load_config(path, set_ or [])
-    spec = comparison.make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None,
-                                sweep or [], reference)
+    spec = comparison.make_spec(
+        path, base, methods, seeds, stages, budgets, students, stage_eval or None, sweep or [], reference
+    )
     if estimate_only:
         e = comparison.estimate(base, spec, out, reuse or [])
         reused = f" ({e['reused']} served by --reuse)" if e["reused"] else ""
-        t = Table(title=f"compare: {e['todo']} of {e['cells']} runs to do{reused}; teacher {base.teacher.kind} "
-                        f"{base.teacher.model or ''}; {e['cached_replies']} replies already cached")
-        for col in ("spend", "calls", "annotate", "synthesize", "verify", "prompt tokens (est.)", "completion tokens (max)",
-                    "$ (max)"):
+        t = Table(
+            title=f"compare: {e['todo']} of {e['cells']} runs to do{reused}; teacher {base.teacher.kind} "
+            f"{base.teacher.model or ''}; {e['cached_replies']} replies already cached"
+        )
+        for col in (
+            "spend",
+            "calls",
+            "annotate",
+            "synthesize",
+            "verify",
+            "prompt tokens (est.)",
+            "completion tokens (max)",
+            "$ (max)",
+        ):
             t.add_column(col, justify="right")
-        for name, r in (("logical (charged to the runs)", e["logical"]), ("physical (sent, at most)", e["physical_max"])):
-            t.add_row(name, str(r["calls"]), str(r["annotate"]), str(r["synthesize"]), str(r["verify"]),
-                      f"{r['prompt_tokens']:,}",
-                      f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}")
+        for name, r in (
+            ("logical (charged to the runs)", e["logical"]),
+            ("physical (sent, at most)", e["physical_max"]),
+        ):
+            t.add_row(
+                name,
+                str(r["calls"]),
+                str(r["annotate"]),
+                str(r["synthesize"]),
+                str(r["verify"]),
+                f"{r['prompt_tokens']:,}",
+                f"{r['completion_tokens_max']:,}",
+                f"{r['dollars_max']:.4f}",
+            )
         print_table(t)
         return
     logging.getLogger("baldistill").setLevel(logging.INFO)
     t0 = time.time()
 
     def on_cell(n, total, rid, resume):
-        console.print(f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {comparison.elapsed(t0)}",
-                      highlight=False)
+        console.print(
+            f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {comparison.elapsed(t0)}",
+            highlight=False,
+        )
 
     def on_reuse(got, total):
-        console.print(f"{len(got)} of {total} cells served by finished runs of --reuse (hard-linked, not run)",
-                      highlight=False)
+        console.print(
+            f"{len(got)} of {total} cells served by finished runs of --reuse (hard-linked, not run)", highlight=False
+        )
 
     try:
         comparison.compare(base, spec, out, on_cell, reuse=reuse or [], on_reuse=on_reuse)
     except KeyboardInterrupt:
-        console.print(f"\n[yellow]interrupted.[/yellow] Finished runs are kept; run the same command again to "
-                      f"continue (--out {out}).", soft_wrap=True)
-        raise typer.Exit(130)
+        console.print(
+            f"\n[yellow]interrupted.[/yellow] Finished runs are kept; run the same command again to "
+            f"continue (--out {out}).",
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
     console.print((out / "table.md").read_text(), highlight=False, markup=False)
-    console.print(f"comparison folder: {out} (results.csv, results.json, table.md, table_generalization.md, "
-                  f"plots/, report.html); wall time {comparison.elapsed(t0)}")
+    console.print(
+        f"comparison folder: {out} (results.csv, results.json, table.md, table_generalization.md, "
+        f"plots/, report.html); wall time {comparison.elapsed(t0)}"
+    )
 
 
 @app.command()
@@ -523,34 +720,60 @@ def report(folder: Annotated[Path, typer.Argument(help="comparison folder writte
 
 @app.command()
 @_guard
-def prepare(fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="reuters | r52 | unifiedqa | math | hf")],
-            source: Annotated[str, typer.Argument(help="the dataset's folder (hf: a hub name, folder or data file)")],
-            out: Annotated[Path, typer.Option(help="writes train.jsonl, test.jsonl and config.yaml here")],
-            budget: Annotated[int | None, typer.Option(help="B in config.yaml; default: the paper's per-domain budget x domains")] = None,
-            stages: int = 5, seed: int = 0,
-            zipf_alpha: Annotated[float | None, typer.Option(help="Zipf-resample train (math default 1.1; 0: off)")] = None,
-            max_per_domain: Annotated[int | None, typer.Option(help="Zipf: size of the largest domain")] = None,
-            max_train: Annotated[int | None, typer.Option(help="seeded sample of at most N training examples")] = None,
-            max_test: Annotated[int | None, typer.Option(help="seeded sample of at most N test examples")] = None,
-            multi_label: Annotated[str | None, typer.Option(help="reuters: first | pairs")] = None,
-            qa_kind: Annotated[str | None, typer.Option(help="unifiedqa: auto | mcqa | absqa")] = None,
-            domains: Annotated[str | None, typer.Option(help="unifiedqa: comma-separated dataset folders")] = None,
-            test_split: Annotated[str | None, typer.Option(help="unifiedqa: dev (default) | test")] = None,
-            hf_config: Annotated[str | None, typer.Option(help="hf: dataset config name")] = None,
-            hf_split: Annotated[str | None, typer.Option(help="hf: TRAIN,TEST split names (default train,test)")] = None,
-            input_field: Annotated[str | None, typer.Option(help="hf: input column")] = None,
-            answer_field: Annotated[str | None, typer.Option(help="hf: answer column")] = None,
-            domain_field: Annotated[str | None, typer.Option(help="hf: domain column")] = None,
-            task: Annotated[str | None, typer.Option(help="hf: qa | classification")] = None,
-            metric: Annotated[str | None, typer.Option(help="hf: accuracy | token_f1")] = None,
-            force: Annotated[bool, typer.Option(help="overwrite train/test/config in --out")] = False):
+def prepare(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="reuters | r52 | unifiedqa | math | hf")],
+    source: Annotated[str, typer.Argument(help="the dataset's folder (hf: a hub name, folder or data file)")],
+    out: Annotated[Path, typer.Option(help="writes train.jsonl, test.jsonl and config.yaml here")],
+    budget: Annotated[
+        int | None, typer.Option(help="B in config.yaml; default: the paper's per-domain budget x domains")
+    ] = None,
+    stages: int = 5,
+    seed: int = 0,
+    zipf_alpha: Annotated[float | None, typer.Option(help="Zipf-resample train (math default 1.1; 0: off)")] = None,
+    max_per_domain: Annotated[int | None, typer.Option(help="Zipf: size of the largest domain")] = None,
+    max_train: Annotated[int | None, typer.Option(help="seeded sample of at most N training examples")] = None,
+    max_test: Annotated[int | None, typer.Option(help="seeded sample of at most N test examples")] = None,
+    multi_label: Annotated[str | None, typer.Option(help="reuters: first | pairs")] = None,
+    qa_kind: Annotated[str | None, typer.Option(help="unifiedqa: auto | mcqa | absqa")] = None,
+    domains: Annotated[str | None, typer.Option(help="unifiedqa: comma-separated dataset folders")] = None,
+    test_split: Annotated[str | None, typer.Option(help="unifiedqa: dev (default) | test")] = None,
+    hf_config: Annotated[str | None, typer.Option(help="hf: dataset config name")] = None,
+    hf_split: Annotated[str | None, typer.Option(help="hf: TRAIN,TEST split names (default train,test)")] = None,
+    input_field: Annotated[str | None, typer.Option(help="hf: input column")] = None,
+    answer_field: Annotated[str | None, typer.Option(help="hf: answer column")] = None,
+    domain_field: Annotated[str | None, typer.Option(help="hf: domain column")] = None,
+    task: Annotated[str | None, typer.Option(help="hf: qa | classification")] = None,
+    metric: Annotated[str | None, typer.Option(help="hf: accuracy | token_f1")] = None,
+    force: Annotated[bool, typer.Option(help="overwrite train/test/config in --out")] = False,
+):
     """Convert a dataset of the paper from its original files into train/test JSONL and a config."""
-    given = {"multi_label": multi_label, "kind": qa_kind, "domains": domains, "test_split": test_split,
-             "config": hf_config, "splits": hf_split, "input_field": input_field, "answer_field": answer_field,
-             "domain_field": domain_field, "task": task, "metric": metric}
-    s = prepare_data(fmt, source, out, budget=budget, stages=stages, seed=seed, zipf_alpha=zipf_alpha,
-                     max_per_domain=max_per_domain, max_train=max_train, max_test=max_test, overwrite=force,
-                     **{k: v for k, v in given.items() if v is not None})
+    given = {
+        "multi_label": multi_label,
+        "kind": qa_kind,
+        "domains": domains,
+        "test_split": test_split,
+        "config": hf_config,
+        "splits": hf_split,
+        "input_field": input_field,
+        "answer_field": answer_field,
+        "domain_field": domain_field,
+        "task": task,
+        "metric": metric,
+    }
+    s = prepare_data(
+        fmt,
+        source,
+        out,
+        budget=budget,
+        stages=stages,
+        seed=seed,
+        zipf_alpha=zipf_alpha,
+        max_per_domain=max_per_domain,
+        max_train=max_train,
+        max_test=max_test,
+        overwrite=force,
+        **{k: v for k, v in given.items() if v is not None},
+    )
     doms = s["domains"]
     tail = set(policies.reporting_tail({d: c["train"] for d, c in doms.items()}, s["budget"]))
     t = Table(title=f"{fmt}: {len(doms)} domains")
@@ -565,11 +788,18 @@ def prepare(fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="reuters |
             t.add_row(d, str(doms[d]["train"]), str(doms[d]["test"]), "tail" if d in tail else "head")
     print_table(t)
     dropped = f"; {s['dropped_test']} test examples dropped (domain not in train)" if s["dropped_test"] else ""
-    console.print(f"{s['train']} train / {s['test']} test examples; task {s['task']}, metric {s['metric']}; "
-                  f"B={s['budget']}, K={s['stages']} (tail: pool < B/l){dropped}" + (f"\n{s['note']}" if s["note"] else ""),
-                  soft_wrap=True, highlight=False, markup=False)
-    console.print(f"config: {s['config']}  (set the teacher, then: baldistill run {s['config']} --out runs/NAME)",
-                  soft_wrap=True, highlight=False)
+    console.print(
+        f"{s['train']} train / {s['test']} test examples; task {s['task']}, metric {s['metric']}; "
+        f"B={s['budget']}, K={s['stages']} (tail: pool < B/l){dropped}" + (f"\n{s['note']}" if s["note"] else ""),
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+    console.print(
+        f"config: {s['config']}  (set the teacher, then: baldistill run {s['config']} --out runs/NAME)",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def main():  # pragma: no cover

@@ -32,7 +32,9 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     train: Path = Field(description="training pool (JSONL or CSV) with input, answer, domain")
     test: Path = Field(description="test file, natural distribution")
-    val: Path | None = Field(None, description="validation file, scored beside the test file; choose settings on it, never on test")
+    val: Path | None = Field(
+        None, description="validation file, scored beside the test file; choose settings on it, never on test"
+    )
     reserve: Path | None = Field(None, description="unseen examples per domain; used only by the reference teacher")
     fields: dict[str, str] = Field(default_factory=dict, description="rename fields, e.g. {input: question}")
     task: Literal["qa", "classification"] = "qa"
@@ -40,11 +42,25 @@ class DataConfig(_Strict):
     instruction: str = DEFAULT_INSTRUCTION
     max_test_per_domain: int | None = Field(None, ge=1)
     reporting_budget: int | None = Field(
-        None, ge=1, description="report head and tail as split at this budget (tail: pool smaller than it / domains) "
-                                "instead of the run's own B, so runs of several budgets report on one split")
-    dedupe: bool = Field(True, description="drop pool rows that repeat an earlier (domain, input, answer): each would be a training example no budget unit paid for")
+        None,
+        ge=1,
+        description="report head and tail as split at this budget (tail: pool smaller than it / domains) "
+        "instead of the run's own B, so runs of several budgets report on one split",
+    )
+    dedupe: bool = Field(
+        True,
+        description=(
+            "drop pool rows that repeat an earlier (domain, input, answer): each would be a training "
+            "example no budget unit paid for"
+        ),
+    )
     test_overlap: Literal["error", "drop", "allow"] = Field(
-        "error", description="pool or reserve inputs that are also test inputs: stop (error), remove them from the pool and reserve (drop), or keep them (allow)")
+        "error",
+        description=(
+            "pool or reserve inputs that are also test inputs: stop (error), remove them from the pool "
+            "and reserve (drop), or keep them (allow)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _fields(self):
@@ -69,17 +85,27 @@ class TrainConfig(_Strict):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     scheduler: str = "linear"
     weight_decay: float = Field(0.0, ge=0)
-    max_length: int = Field(384, ge=16, description="prompt + response tokens; longer examples are truncated from the left of the prompt")
+    max_length: int = Field(
+        384, ge=16, description="prompt + response tokens; longer examples are truncated from the left of the prompt"
+    )
     scheme: Literal["paper", "continue", "select-then-train"] = Field(
-        "paper", description="paper: a fresh LoRA on everything selected so far, every stage; continue: the adapter "
-                             "continues on each stage's new examples; select-then-train: cheap selection students "
-                             "between stages, then one fine-tune on the whole selected set")
-    selection_epochs: float = Field(1.0, gt=0, description="select-then-train: epochs of a selection student on its stage's new examples")
-    replay: float = Field(0.0, ge=0, description="select-then-train: a selection student also sees this many earlier examples per new one")
+        "paper",
+        description="paper: a fresh LoRA on everything selected so far, every stage; continue: the adapter "
+        "continues on each stage's new examples; select-then-train: cheap selection students "
+        "between stages, then one fine-tune on the whole selected set",
+    )
+    selection_epochs: float = Field(
+        1.0, gt=0, description="select-then-train: epochs of a selection student on its stage's new examples"
+    )
+    replay: float = Field(
+        0.0, ge=0, description="select-then-train: a selection student also sees this many earlier examples per new one"
+    )
     report_to: str | list[str] = Field(
-        "none", description="experiment trackers, as the HF Trainer names them: none, all (every installed one), or "
-                            "any of tensorboard (offline, in the run folder's tracker/), wandb, mlflow; one tracker run "
-                            "per BalDistill run, steps continuous across stages")
+        "none",
+        description="experiment trackers, as the HF Trainer names them: none, all (every installed one), or "
+        "any of tensorboard (offline, in the run folder's tracker/), wandb, mlflow; one tracker run "
+        "per BalDistill run, steps continuous across stages",
+    )
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -95,8 +121,9 @@ class TrainConfig(_Strict):
         allowed = ("tensorboard", "wandb", "mlflow")
         bad = [n for n in names if n not in allowed]
         if bad or len(names) > 1 and ("none" in names or "all" in names):
-            raise ValueError(f"unknown tracker {', '.join(bad or names)!s}: use none, all, or any of "
-                             f"{', '.join(allowed)}")
+            raise ValueError(
+                f"unknown tracker {', '.join(bad or names)!s}: use none, all, or any of {', '.join(allowed)}"
+            )
         names = list(dict.fromkeys(names))
         return names[0] if len(names) == 1 else names
 
@@ -115,15 +142,29 @@ class StudentConfig(_Strict):
     train: TrainConfig = TrainConfig()
     generation: GenerationConfig = GenerationConfig()
     score_batch_size: int = Field(16, ge=1, description="sequences per IFD forward pass")
-    trust_remote_code: bool = Field(False, description="run Python code shipped with a hub model (only for models you trust)")
-    allow_pickle_weights: bool = Field(False, description="load pickle-based weight files (pytorch_model.bin) when a model has no safetensors; pickle can run code")
+    trust_remote_code: bool = Field(
+        False, description="run Python code shipped with a hub model (only for models you trust)"
+    )
+    allow_pickle_weights: bool = Field(
+        False,
+        description=(
+            "load pickle-based weight files (pytorch_model.bin) when a model has no safetensors; pickle can run code"
+        ),
+    )
 
 
 class PriceConfig(_Strict):
     input_per_mtok: float = Field(0.0, ge=0, description="dollars per million prompt tokens")
-    output_per_mtok: float = Field(0.0, ge=0, description="dollars per million completion tokens (incl. hidden reasoning)")
-    batch_discount: float = Field(0.5, ge=0, lt=1, description="with teacher.batch: the fraction taken off both prices "
-                                                               "for requests sent through the Batch API (0.5: half price)")
+    output_per_mtok: float = Field(
+        0.0, ge=0, description="dollars per million completion tokens (incl. hidden reasoning)"
+    )
+    batch_discount: float = Field(
+        0.5,
+        ge=0,
+        lt=1,
+        description="with teacher.batch: the fraction taken off both prices "
+        "for requests sent through the Batch API (0.5: half price)",
+    )
 
     def factor(self, batch: bool) -> float:
         """What a request costs relative to the listed prices: 1, or 1 - batch_discount through the Batch API."""
@@ -136,10 +177,15 @@ NOISE_KINDS = ("wrong_answer", "other_domain", "near_copy", "malformed")
 class SynthesisNoise(_Strict):
     """Reference teacher: the rate of each kind of bad synthetic example (one categorical draw per example).
     A single number r means r split evenly over the four kinds."""
+
     wrong_answer: float = Field(0.0, ge=0, le=1, description="a wrong answer, with a rationale that argues for it")
-    other_domain: float = Field(0.0, ge=0, le=1, description="a correct example of another domain, passed off as this one")
+    other_domain: float = Field(
+        0.0, ge=0, le=1, description="a correct example of another domain, passed off as this one"
+    )
     near_copy: float = Field(0.0, ge=0, le=1, description="a seed example with its wording changed, same content")
-    malformed: float = Field(0.0, ge=0, le=1, description="a reply that does not follow the Input/Reasoning/Answer format")
+    malformed: float = Field(
+        0.0, ge=0, le=1, description="a reply that does not follow the Input/Reasoning/Answer format"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -165,21 +211,28 @@ class SynthesisNoise(_Strict):
 
 
 class VerifyConfig(_Strict):
-    samples: int = Field(0, ge=0, description="re-answers per synthetic example from its input alone (0 = off); "
-                                              "kept when they agree with its answer (a strict majority for k > 1)")
+    samples: int = Field(
+        0,
+        ge=0,
+        description="re-answers per synthetic example from its input alone (0 = off); "
+        "kept when they agree with its answer (a strict majority for k > 1)",
+    )
     temperature: float = Field(0.0, ge=0, le=2, description="of the re-answers; above 0 when samples > 1")
     prompt: str = "verify_v1"
 
     @model_validator(mode="after")
     def _check(self):
         if self.samples > 1 and self.temperature <= 0:
-            raise ValueError(f"teacher.verify.samples: {self.samples} re-answers need teacher.verify.temperature > 0 "
-                             "(greedy re-answers would all be the same), e.g. 0.7")
+            raise ValueError(
+                f"teacher.verify.samples: {self.samples} re-answers need teacher.verify.temperature > 0 "
+                "(greedy re-answers would all be the same), e.g. 0.7"
+            )
         return self
 
 
 class VerifierConfig(_Strict):
     """The reference teacher's simulated verifier (it knows which of its synthetic examples are right)."""
+
     accept_correct: float = Field(0.9, ge=0, le=1, description="probability a re-answer agrees with a correct example")
     reject_wrong: float = Field(0.8, ge=0, le=1, description="probability a re-answer disagrees with a wrong example")
 
@@ -191,34 +244,63 @@ class TeacherConfig(_Strict):
     api_key_env: str | None = Field("OPENAI_API_KEY", description="environment variable holding the key; null for none")
     api: Literal["chat", "completions"] = Field("chat", description="completions: base models behind /v1/completions")
     token_param: Literal["max_tokens", "max_completion_tokens"] = Field(
-        "max_tokens", description="max_completion_tokens for reasoning models")
+        "max_tokens", description="max_completion_tokens for reasoning models"
+    )
     max_tokens: int = Field(256, ge=1, description="completion tokens per call (reserved as the worst case)")
     temperature: float = Field(0.0, ge=0, le=2)
     synthesis_temperature: float = Field(0.7, ge=0, le=2)
-    fresh_samples: bool = Field(False, description="a repeated example (duplicate-ft-cot) or another seed gets a new teacher sample instead of the cached rationale (use a temperature > 0)")
+    fresh_samples: bool = Field(
+        False,
+        description=(
+            "a repeated example (duplicate-ft-cot) or another seed gets a new teacher sample instead of "
+            "the cached rationale (use a temperature > 0)"
+        ),
+    )
     concurrency: int = Field(8, ge=1)
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_retries: int = Field(5, ge=0)
     backoff: float = Field(1.0, ge=0, description="first retry delay in seconds (doubles, with jitter)")
     backoff_max: float = Field(30.0, ge=0)
-    batch: bool = Field(False, description="kind: openai: send each stage's requests through the Batch API (/v1/files, "
-                                           "/v1/batches): results within 24 h at price.batch_discount off")
+    batch: bool = Field(
+        False,
+        description="kind: openai: send each stage's requests through the Batch API (/v1/files, "
+        "/v1/batches): results within 24 h at price.batch_discount off",
+    )
     batch_poll: float = Field(10.0, gt=0, description="first wait between two looks at a batch, in seconds (doubles)")
     batch_poll_max: float = Field(300.0, gt=0, description="the longest wait between two looks at a batch, in seconds")
-    cache: Path | None = Field(None, description="reply cache file, shareable across runs; default <out>/teacher_cache.sqlite")
+    cache: Path | None = Field(
+        None, description="reply cache file, shareable across runs; default <out>/teacher_cache.sqlite"
+    )
     price: PriceConfig = PriceConfig()
     max_total_tokens: int | None = Field(None, ge=1, description="hard cap on prompt + completion tokens")
     max_dollars: float | None = Field(None, gt=0, description="hard cap on dollars (needs a price)")
     annotate_prompt: str = "annotate_v1"
     synthesize_prompt: str = "synthesize_v2"
     structured: Literal["auto", "json_schema", "json_object", "off"] = Field(
-        "auto", description="structured output (kind: openai, api: chat): synthesis and verification ask for a JSON object; "
-        "auto tries json_schema, then json_object, then text, as the server accepts; an explicit form also applies to annotation")
-    synthesis_avoid: int = Field(20, ge=0, description="synthetic inputs of earlier stages listed in a synthesis prompt for the teacher to avoid (the most recent)")
-    synthesis_noise: SynthesisNoise = Field(default_factory=SynthesisNoise, description="reference teacher: rates of bad synthetic examples per kind, or one number split evenly over the four kinds")
+        "auto",
+        description="structured output (kind: openai, api: chat): synthesis and verification ask for a JSON object; "
+        "auto tries json_schema, then json_object, then text, as the server accepts; an explicit form also "
+        "applies to annotation",
+    )
+    synthesis_avoid: int = Field(
+        20,
+        ge=0,
+        description=(
+            "synthetic inputs of earlier stages listed in a synthesis prompt for the teacher to avoid (the most recent)"
+        ),
+    )
+    synthesis_noise: SynthesisNoise = Field(
+        default_factory=SynthesisNoise,
+        description=(
+            "reference teacher: rates of bad synthetic examples per kind, or one number split evenly "
+            "over the four kinds"
+        ),
+    )
     verify: VerifyConfig = VerifyConfig()
     verifier: VerifierConfig = VerifierConfig()
-    synthesis_seeds: int = Field(3, ge=0, description="real examples of the domain shown to the teacher when synthesizing")
+    synthesis_seeds: int = Field(
+        3, ge=0, description="real examples of the domain shown to the teacher when synthesizing"
+    )
     synthesis_min_chars: int = Field(1, ge=1)
     synthesis_max_chars: int = Field(2000, ge=1)
 
@@ -227,14 +309,20 @@ class TeacherConfig(_Strict):
         if self.kind == "openai" and not self.model:
             raise ValueError("teacher.model is required for kind: openai")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"teacher.base_url: {self.base_url!r} must start with http:// or https://, "
-                             "e.g. http://127.0.0.1:8000/v1")
+            raise ValueError(
+                f"teacher.base_url: {self.base_url!r} must start with http:// or https://, "
+                "e.g. http://127.0.0.1:8000/v1"
+            )
         if self.structured in ("json_schema", "json_object") and self.api == "completions":
-            raise ValueError(f"teacher.structured: {self.structured} needs api: chat (the completions endpoint "
-                             "takes no response_format); use auto or off")
+            raise ValueError(
+                f"teacher.structured: {self.structured} needs api: chat (the completions endpoint "
+                "takes no response_format); use auto or off"
+            )
         if self.batch and self.kind != "openai":
-            raise ValueError(f"teacher.batch: the Batch API needs kind: openai (kind is {self.kind!r}, which answers "
-                             "at once); set teacher.batch: false")
+            raise ValueError(
+                f"teacher.batch: the Batch API needs kind: openai (kind is {self.kind!r}, which answers "
+                "at once); set teacher.batch: false"
+            )
         if self.max_dollars is not None and not (self.price.input_per_mtok or self.price.output_per_mtok):
             raise ValueError("teacher.max_dollars needs teacher.price (input_per_mtok / output_per_mtok)")
         return self
@@ -243,11 +331,28 @@ class TeacherConfig(_Strict):
 class SelectionConfig(_Strict):
     ifd_variant: Literal["ppl_ratio", "loss_ratio"] = "ppl_ratio"
     response: Literal["generated", "reference"] = Field(
-        "generated", description="y in IFD: the student's own rationale (paper). 'reference' reads unpaid teacher text; never use it in comparisons")
+        "generated",
+        description=(
+            "y in IFD: the student's own rationale (paper). 'reference' reads unpaid teacher text; never "
+            "use it in comparisons"
+        ),
+    )
     drop_ifd_ge_1: bool = False
-    candidate_factor: float = Field(4.0, ge=1, description="at stages >= 1 score this many random candidates per example taken (all that are left when fewer)")
-    candidates_per_domain: int | None = Field(None, ge=1, description="an absolute cap on the candidates a domain scores per stage (never fewer than it takes)")
-    max_new_tokens: int | None = Field(None, ge=1, description="length of the student's rationale that IFD scores; unset: student.generation.max_new_tokens")
+    candidate_factor: float = Field(
+        4.0,
+        ge=1,
+        description="at stages >= 1 score this many random candidates per example taken (all that are left when fewer)",
+    )
+    candidates_per_domain: int | None = Field(
+        None,
+        ge=1,
+        description="an absolute cap on the candidates a domain scores per stage (never fewer than it takes)",
+    )
+    max_new_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="length of the student's rationale that IFD scores; unset: student.generation.max_new_tokens",
+    )
 
 
 class RunConfig(_Strict):
@@ -260,7 +365,13 @@ class RunConfig(_Strict):
     student: StudentConfig = StudentConfig()
     teacher: TeacherConfig = TeacherConfig()
     selection: SelectionConfig = SelectionConfig()
-    eval_each_stage: int | None = Field(None, ge=1, description="also evaluate after every earlier stage on at most N test items per domain (score-against-stage plots)")
+    eval_each_stage: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "also evaluate after every earlier stage on at most N test items per domain (score-against-stage plots)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self):
@@ -279,6 +390,7 @@ class RunConfig(_Strict):
 
 def changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
     """Dotted names of the fields whose values differ, e.g. ['budget', 'student.train.lr']."""
+
     def diff(a: dict, b: dict, prefix: str = ""):
         for k in sorted(set(a) | set(b)):
             x, y = a.get(k), b.get(k)
@@ -321,8 +433,10 @@ def _renamed(raw: dict) -> list[str]:
         old = train.pop("fresh_adapter_each_stage")
         scheme = "paper" if old in (True, "true", "True") else "continue"
         train.setdefault("scheme", scheme)
-        notes.append(f"student.train.fresh_adapter_each_stage: {old} is now student.train.scheme: {train['scheme']} "
-                     "(the old field still loads)")
+        notes.append(
+            f"student.train.fresh_adapter_each_stage: {old} is now student.train.scheme: {train['scheme']} "
+            "(the old field still loads)"
+        )
     return notes
 
 

@@ -32,9 +32,13 @@ class Example:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "Example":
-        return cls(**{k: d[k] for k in ("id", "domain", "input", "answer")},
-                   rationale=d.get("rationale"), source=d.get("source", "real"), meta=d.get("meta") or {})
+    def from_json(cls, d: dict) -> Example:
+        return cls(
+            **{k: d[k] for k in ("id", "domain", "input", "answer")},
+            rationale=d.get("rationale"),
+            source=d.get("source", "real"),
+            meta=d.get("meta") or {},
+        )
 
 
 def synthetic_id(domain: str, sample: int) -> str:
@@ -84,8 +88,10 @@ def _checked_records(path: Path):
     try:
         yield from _records(path)
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); convert it, "
-                        f"e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}") from None
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start : e.start + 1]!r}); convert it, "
+            f"e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}"
+        ) from None
     except csv.Error as e:
         raise DataError(f"{path}: not valid CSV ({e})") from None
 

@@ -40,7 +40,12 @@ def test_reuters_modapte_categories_and_text():
 
 def test_reuters_pairs_keep_every_category():
     a = load("reuters", FIX / "reuters")  # the paper's counting is the default
-    assert {e.id for e in a.test} == {"reuters-14826-earn", "reuters-14827-acq", "reuters-14827-earn", "reuters-14830-earn"}
+    assert {e.id for e in a.test} == {
+        "reuters-14826-earn",
+        "reuters-14827-acq",
+        "reuters-14827-earn",
+        "reuters-14830-earn",
+    }
 
 
 def test_r52():
@@ -75,17 +80,20 @@ def test_math_reads_boxed_answers():
     assert train["math-train/precalculus/7"].meta == {"level": "Level 2"}
 
 
-@pytest.mark.parametrize("solution, answer", [
-    ("so $\\boxed{2}$", "2"),
-    ("$\\boxed{\\frac{1}{\\sqrt{2}}}$.", "\\frac{1}{\\sqrt{2}}"),
-    ("first \\boxed{1}, finally \\boxed{ \\{a, b\\} }", "\\{a, b\\}"),
-    ("escaped \\boxed{\\}}", "\\}"),
-    ("$\\boxed 5$ and more", "5"),
-    ("\\fbox{7} after \\boxed{6}", "6"),
-    ("\\boxed{6} after \\fbox{7}", "7"),
-    ("\\boxed{x^{2", None),
-    ("no answer here", None),
-])
+@pytest.mark.parametrize(
+    "solution, answer",
+    [
+        ("so $\\boxed{2}$", "2"),
+        ("$\\boxed{\\frac{1}{\\sqrt{2}}}$.", "\\frac{1}{\\sqrt{2}}"),
+        ("first \\boxed{1}, finally \\boxed{ \\{a, b\\} }", "\\{a, b\\}"),
+        ("escaped \\boxed{\\}}", "\\}"),
+        ("$\\boxed 5$ and more", "5"),
+        ("\\fbox{7} after \\boxed{6}", "6"),
+        ("\\boxed{6} after \\fbox{7}", "7"),
+        ("\\boxed{x^{2", None),
+        ("no answer here", None),
+    ],
+)
 def test_last_boxed(solution, answer):
     assert last_boxed(solution) == answer
 
@@ -95,8 +103,15 @@ def _pool(sizes: dict[str, int]) -> list[Example]:
 
 
 def test_zipf_counts_follow_the_law():
-    sizes = {"Algebra": 1744, "Intermediate Algebra": 1295, "Prealgebra": 1205, "Geometry": 870,  # MATH train
-             "Number Theory": 869, "Counting & Probability": 771, "Precalculus": 746}
+    sizes = {
+        "Algebra": 1744,
+        "Intermediate Algebra": 1295,
+        "Prealgebra": 1205,
+        "Geometry": 870,  # MATH train
+        "Number Theory": 869,
+        "Counting & Probability": 771,
+        "Precalculus": 746,
+    }
     got = zipf_counts(sizes, 1.1)
     assert got == {d: round(1744 / k**1.1) for k, d in enumerate(sizes, start=1)}
     assert list(got.values()) == [1744, 814, 521, 380, 297, 243, 205]
@@ -119,19 +134,31 @@ def test_hf_local_dataset(tmp_path):
     datasets = pytest.importorskip("datasets")
 
     feats = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
-    dd = datasets.DatasetDict({
-        "train": datasets.Dataset.from_dict({"text": ["bad film", "great film", "fine"], "label": [0, 1, 1]}, features=feats),
-        "validation": datasets.Dataset.from_dict({"text": ["awful", "lovely"], "label": [0, 1]}, features=feats)})
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict(
+                {"text": ["bad film", "great film", "fine"], "label": [0, 1, 1]}, features=feats
+            ),
+            "validation": datasets.Dataset.from_dict({"text": ["awful", "lovely"], "label": [0, 1]}, features=feats),
+        }
+    )
     dd.save_to_disk(str(tmp_path / "ds"))
-    a = load("hf", str(tmp_path / "ds"), splits="train,validation", input_field="text", answer_field="label",
-             domain_field="label")
+    a = load(
+        "hf",
+        str(tmp_path / "ds"),
+        splits="train,validation",
+        input_field="text",
+        answer_field="label",
+        domain_field="label",
+    )
     assert a.task == "classification" and [e.answer for e in a.train] == ["neg", "pos", "pos"]
     assert a.test[1].domain == "pos" and a.test[1].input == "lovely"
 
     rows = [{"q": "2+2?", "a": 4, "topic": "math"}, {"q": "capital of France?", "a": "Paris", "topic": "geo"}]
     (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    b = load("hf", str(tmp_path / "qa.jsonl"), splits="train,train", input_field="q", answer_field="a",
-             domain_field="topic")
+    b = load(
+        "hf", str(tmp_path / "qa.jsonl"), splits="train,train", input_field="q", answer_field="a", domain_field="topic"
+    )
     assert b.task == "qa" and b.train[0].answer == "4" and b.train[1].domain == "geo"
     with pytest.raises(DataError, match=r"no field 'question' \(input\); fields: .*; use --input-field"):
         load("hf", str(tmp_path / "qa.jsonl"), splits="train,train", input_field="question")
@@ -139,11 +166,20 @@ def test_hf_local_dataset(tmp_path):
 
 def test_prepare_writes_loadable_files(tmp_path):
     stats = prepare("math", FIX / "math", tmp_path / "m", stages=3, seed=1)
-    assert stats["domains"] == {"Algebra": {"train": 3, "test": 1}, "Counting & Probability": {"train": 1, "test": 1},
-                                "Precalculus": {"train": 1, "test": 1}}
+    assert stats["domains"] == {
+        "Algebra": {"train": 3, "test": 1},
+        "Counting & Probability": {"train": 1, "test": 1},
+        "Precalculus": {"train": 1, "test": 1},
+    }
     assert stats["budget"] == 900 and stats["zipf_alpha"] == 1.1
     cfg = load_config(tmp_path / "m" / "config.yaml")
-    assert (cfg.method, cfg.stages, cfg.budget, cfg.data.task, cfg.data.metric) == ("baldistill-n", 3, 900, "qa", "accuracy")
+    assert (cfg.method, cfg.stages, cfg.budget, cfg.data.task, cfg.data.metric) == (
+        "baldistill-n",
+        3,
+        900,
+        "qa",
+        "accuracy",
+    )
     assert len(load_examples(cfg.data.train)) == 5 and len(load_examples(cfg.data.test, split="test")) == 3
     assert "train: train.jsonl" in (tmp_path / "m" / "config.yaml").read_text()
     with pytest.raises(DataError, match="already holds"):
@@ -162,13 +198,21 @@ def test_prepare_drops_test_only_domains(tmp_path):
 
 
 def test_cli_prepare(tmp_path):
-    r = CliRunner().invoke(app, ["prepare", "r52", str(FIX / "r52"), "--out", str(tmp_path / "o"), "--budget", "6",
-                                 "--stages", "3"])
+    r = CliRunner().invoke(
+        app, ["prepare", "r52", str(FIX / "r52"), "--out", str(tmp_path / "o"), "--budget", "6", "--stages", "3"]
+    )
     assert r.exit_code == 0, r.output
-    assert "earn" in r.output and "crude" in r.output and "head" in r.output and "tail" in r.output and "config.yaml" in r.output
+    assert (
+        "earn" in r.output
+        and "crude" in r.output
+        and "head" in r.output
+        and "tail" in r.output
+        and "config.yaml" in r.output
+    )
     assert load_config(tmp_path / "o" / "config.yaml").budget == 6
-    r = CliRunner().invoke(app, ["prepare", "unifiedqa", str(FIX / "unifiedqa"), "--out", str(tmp_path / "q"),
-                                 "--domains", "narrativeqa"])
+    r = CliRunner().invoke(
+        app, ["prepare", "unifiedqa", str(FIX / "unifiedqa"), "--out", str(tmp_path / "q"), "--domains", "narrativeqa"]
+    )
     assert r.exit_code == 0, r.output
     assert load_config(tmp_path / "q" / "config.yaml").data.metric == "token_f1"
 
@@ -180,15 +224,22 @@ def _one_line_error(args: list[str]) -> str:
     return r.output
 
 
-@pytest.mark.parametrize("make, args, message", [
-    (None, ["reuters", "{tmp}/nope"], "folder not found"),
-    ("empty", ["reuters", "{tmp}/d"], "no reut2-*.sgm files"),
-    ("r52_bad", ["r52", "{tmp}/d"], "r52-train-all-terms.txt:2: expected 'label<TAB>text'"),
-    ("qa_bad", ["unifiedqa", "{tmp}/d"], "train.tsv:1: expected 'input<TAB>output'"),
-    ("math_bad", ["math", "{tmp}/d"], "1.json: missing or empty field 'solution'"),
-    (None, ["csv", "{tmp}"], "unknown format 'csv'"),
-    (None, ["r52", str(FIX / "r52"), "--zipf-alpha", "1", "--domains", "x"], "option domains does not apply to format r52"),
-])
+@pytest.mark.parametrize(
+    "make, args, message",
+    [
+        (None, ["reuters", "{tmp}/nope"], "folder not found"),
+        ("empty", ["reuters", "{tmp}/d"], "no reut2-*.sgm files"),
+        ("r52_bad", ["r52", "{tmp}/d"], "r52-train-all-terms.txt:2: expected 'label<TAB>text'"),
+        ("qa_bad", ["unifiedqa", "{tmp}/d"], "train.tsv:1: expected 'input<TAB>output'"),
+        ("math_bad", ["math", "{tmp}/d"], "1.json: missing or empty field 'solution'"),
+        (None, ["csv", "{tmp}"], "unknown format 'csv'"),
+        (
+            None,
+            ["r52", str(FIX / "r52"), "--zipf-alpha", "1", "--domains", "x"],
+            "option domains does not apply to format r52",
+        ),
+    ],
+)
 def test_bad_input_is_one_line(tmp_path, make, args, message):
     d = tmp_path / "d"
     if make:

@@ -33,14 +33,20 @@ def test_release_refund_unknown_kept_settle_replaces_worst_case(tmp_path):
         reserve(led, 4, prompt_tokens=400, max_tokens=300)
     with pytest.raises(BudgetExceeded, match="dollar cap"):
         Ledger(Caps(10, dollars=0.001, input_per_mtok=10.0), None).reserve(
-            key="x", stage=0, domain="d", kind="annotate", prompt_tokens=1000, max_tokens=0)
+            key="x", stage=0, domain="d", kind="annotate", prompt_tokens=1000, max_tokens=0
+        )
 
 
 def test_random_interleavings_never_cross_any_cap():
     rng = random.Random(0)
-    for trial in range(200):
-        caps = Caps(rng.randint(1, 20), tokens=rng.randint(100, 3000), dollars=rng.uniform(0.01, 0.5),
-                    input_per_mtok=50, output_per_mtok=150)
+    for _ in range(200):
+        caps = Caps(
+            rng.randint(1, 20),
+            tokens=rng.randint(100, 3000),
+            dollars=rng.uniform(0.01, 0.5),
+            input_per_mtok=50,
+            output_per_mtok=150,
+        )
         led = Ledger(caps)
         for k in range(rng.randint(0, 60)):
             try:
@@ -84,7 +90,9 @@ def test_survives_a_killed_process_in_flight_rows_become_unknown(tmp_path):
 def test_summary_logical_vs_physical_and_export(tmp_path):
     led = Ledger(Caps(10, input_per_mtok=1.0), tmp_path / "l.sqlite")
     for k, (dom, phys) in enumerate([("a", True), ("b", True), ("a", False)]):
-        row = led.reserve(key=f"k{k}", stage=k % 2, domain=dom, kind="annotate", physical=phys, prompt_tokens=9, max_tokens=9)
+        row = led.reserve(
+            key=f"k{k}", stage=k % 2, domain=dom, kind="annotate", physical=phys, prompt_tokens=9, max_tokens=9
+        )
         led.settle(row, 1000, 10)
     led.mark(2, "dropped", "answer mismatch")  # the call for domain b
     s = led.summary()

@@ -30,14 +30,26 @@ def test_free_form_and_numbers():
     assert parse_answer("first the answer is 3\nthen the answer is 4") == "4"
     assert parse_answer("We get 12 and then 17", numeric=True) == "17"
     assert parse_answer("") is None
-    assert parse_answer("The answer is \\boxed{7}") is not None and answers_match(parse_answer("The answer is \\boxed{7}"), "7")
+    assert parse_answer("The answer is \\boxed{7}") is not None and answers_match(
+        parse_answer("The answer is \\boxed{7}"), "7"
+    )
 
 
-@pytest.mark.parametrize("pred,gold,ok", [
-    ("1,000", "1000", True), ("1000.0", "1000", True), ("-3", "-3.0", True), ("3", "4", False),
-    ("Son", "son", True), ("work,obtain , telephone", "work, obtain, telephone", True),
-    ("son.", "son", True), (None, "son", False), ("sons", "son", False), ("'42'", "42", True),
-])
+@pytest.mark.parametrize(
+    "pred,gold,ok",
+    [
+        ("1,000", "1000", True),
+        ("1000.0", "1000", True),
+        ("-3", "-3.0", True),
+        ("3", "4", False),
+        ("Son", "son", True),
+        ("work,obtain , telephone", "work, obtain, telephone", True),
+        ("son.", "son", True),
+        (None, "son", False),
+        ("sons", "son", False),
+        ("'42'", "42", True),
+    ],
+)
 def test_answers_match(pred, gold, ok):
     assert answers_match(pred, gold) is ok
 

@@ -67,14 +67,26 @@ def test_fixed_generator_and_per_domain_intervals():
 def test_paired_difference_cancels_what_both_share():
     """A scores exactly 0.1 above B on every item of every seed: each alone has a wide interval (items and
     seeds vary), their paired difference is exactly 0.1 with zero width."""
-    base = [run({"a": [0.2, 0.9, 0.4, 0.7], "b": [0.1, 0.6, 0.3]}), run({"a": [0.5, 0.1, 0.8, 0.3], "b": [0.6, 0.2, 0.2]})]
-    better = [run({d: [s + 0.1 for s in xs] for d, xs in r_scores.items()}) for r_scores in
-              ({"a": [0.2, 0.9, 0.4, 0.7], "b": [0.1, 0.6, 0.3]}, {"a": [0.5, 0.1, 0.8, 0.3], "b": [0.6, 0.2, 0.2]})]
+    base = [
+        run({"a": [0.2, 0.9, 0.4, 0.7], "b": [0.1, 0.6, 0.3]}),
+        run({"a": [0.5, 0.1, 0.8, 0.3], "b": [0.6, 0.2, 0.2]}),
+    ]
+    better = [
+        run({d: [s + 0.1 for s in xs] for d, xs in r_scores.items()})
+        for r_scores in (
+            {"a": [0.2, 0.9, 0.4, 0.7], "b": [0.1, 0.6, 0.3]},
+            {"a": [0.5, 0.1, 0.8, 0.3], "b": [0.6, 0.2, 0.2]},
+        )
+    ]
     alone = bootstrap(better)["macro"]
     assert alone.hi - alone.lo > 0.1
     diff = paired_difference(better, base, tail_a=["b"])
     for key in ("macro", "micro", "head_macro", "tail_macro", "domain:a", "domain:b"):
-        assert diff[key].mean == pytest.approx(0.1) and diff[key].lo == pytest.approx(0.1) and diff[key].hi == pytest.approx(0.1)
+        assert (
+            diff[key].mean == pytest.approx(0.1)
+            and diff[key].lo == pytest.approx(0.1)
+            and diff[key].hi == pytest.approx(0.1)
+        )
 
 
 def test_paired_difference_of_a_method_with_itself_is_zero_and_mismatches_are_refused():

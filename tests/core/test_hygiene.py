@@ -9,8 +9,14 @@ def ex(i, domain, text, answer="1"):
 
 
 def test_a_repeat_is_the_same_domain_input_and_answer_after_normalisation():
-    pool = [ex(1, "a", "What is  2 * 3?", "6"), ex(2, "a", "what is 2 * 3?", "6 "), ex(3, "b", "What is 2 * 3?", "6"),
-            ex(4, "a", "What is 2 * 3?", "7"), ex(5, "a", "What is 2 * 4?", "8"), ex(6, "a", "WHAT IS 2 * 3?", "6")]
+    pool = [
+        ex(1, "a", "What is  2 * 3?", "6"),
+        ex(2, "a", "what is 2 * 3?", "6 "),
+        ex(3, "b", "What is 2 * 3?", "6"),
+        ex(4, "a", "What is 2 * 3?", "7"),
+        ex(5, "a", "What is 2 * 4?", "8"),
+        ex(6, "a", "WHAT IS 2 * 3?", "6"),
+    ]
     got = [(r.id, first.id) for r, first in hygiene.repeats(pool)]
     # another domain, another answer or another number is a different example
     assert got == [("e2", "e1"), ("e6", "e1")]

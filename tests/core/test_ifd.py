@@ -24,7 +24,7 @@ def test_buckets_cover_every_index_once_with_little_padding():
     flat = [k for b in got for k in b]
     assert [lengths[k] for k in flat] == sorted(lengths)  # consecutive in length order
     order = sorted(range(77), key=lambda k: lengths[k])
-    fixed = sum(len(c) * lengths[c[-1]] for c in (order[s:s + 16] for s in range(0, 77, 16)))
+    fixed = sum(len(c) * lengths[c[-1]] for c in (order[s : s + 16] for s in range(0, 77, 16)))
     assert sum(len(b) * max(lengths[k] for k in b) for b in got) <= fixed
     assert buckets([], 16) == []
 

@@ -1,12 +1,11 @@
 """The one registry of methods: every list of methods is read from it."""
 
 import pytest
+from conftest import tiny_config
 
 from baldistill.config import ConfigError, load_config
 from baldistill.core.methods import METHOD_ORDER, METHODS, method_rank
 from baldistill.report.plots import COLORS
-
-from conftest import tiny_config
 
 
 def test_every_registered_method_is_a_valid_config_and_nothing_else_is(tiny_model):

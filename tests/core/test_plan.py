@@ -49,7 +49,9 @@ def test_budget_at_least_stages():
 def test_verification_is_paid_from_the_tail_deficit_and_the_remainder_carries():
     from baldistill.core.plan import split_synthesis
 
-    assert split_synthesis(7, 0) == (7, 0, 0) and split_synthesis(7, 1) == (3, 3, 1) and split_synthesis(7, 3) == (1, 3, 3)
+    assert (
+        split_synthesis(7, 0) == (7, 0, 0) and split_synthesis(7, 1) == (3, 3, 1) and split_synthesis(7, 3) == (1, 3, 3)
+    )
     quota = Quota(12, {"big": 4, "mid": 4, "small": 4})
     left = {"big": 30, "mid": 6, "small": 1}
     for k, synth, ver, carry in [(0, 3, 0, 0), (1, 1, 1, 1), (3, 0, 0, 3)]:

@@ -7,8 +7,21 @@ from baldistill.core import policies
 
 def r52_like_pool() -> dict[str, int]:
     """52 domains, 6560 examples, earn 2840 and platinum 1 as in R52's training pool."""
-    sizes = {"earn": 2840, "acq": 1596, "crude": 253, "trade": 251, "money-fx": 206, "interest": 190,
-             "ship": 108, "sugar": 90, "coffee": 90, "gold": 70, "money-supply": 70, "gnp": 63, "cpi": 54}
+    sizes = {
+        "earn": 2840,
+        "acq": 1596,
+        "crude": 253,
+        "trade": 251,
+        "money-fx": 206,
+        "interest": 190,
+        "ship": 108,
+        "sugar": 90,
+        "coffee": 90,
+        "gold": 70,
+        "money-supply": 70,
+        "gnp": 63,
+        "cpi": 54,
+    }
     sizes["platinum"] = 1
     rest = 6560 - sum(sizes.values())  # 678 over the remaining 38 labels
     for k in range(38):

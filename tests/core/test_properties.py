@@ -18,8 +18,12 @@ pools = st.dictionaries(st.text("abcdefgh", min_size=1, max_size=4), st.integers
 
 
 @settings(max_examples=300, deadline=None)
-@given(pool=pools, stages=st.integers(1, 8), extra=st.integers(0, 2000),
-       policy=st.sampled_from(["proportional", "naive", "adaptive", "global"]))
+@given(
+    pool=pools,
+    stages=st.integers(1, 8),
+    extra=st.integers(0, 2000),
+    policy=st.sampled_from(["proportional", "naive", "adaptive", "global"]),
+)
 def test_quotas_sum_to_each_stage_share_and_to_the_budget(pool, stages, extra, policy):
     budget = stages + extra
     quotas = policies.allocate(policy, pool, budget, stages)
@@ -33,8 +37,12 @@ def test_quotas_sum_to_each_stage_share_and_to_the_budget(pool, stages, extra, p
 
 
 @settings(max_examples=200, deadline=None)
-@given(pool=pools, stages=st.integers(1, 6), extra=st.integers(0, 600),
-       method=st.sampled_from([m for m in METHODS if METHODS[m].train]))
+@given(
+    pool=pools,
+    stages=st.integers(1, 6),
+    extra=st.integers(0, 600),
+    method=st.sampled_from([m for m in METHODS if METHODS[m].train]),
+)
 def test_every_plan_spends_at_most_b_and_exactly_b_when_it_can(pool, stages, extra, method):
     m = METHODS[method]
     k = stages if m.multi_stage else 1
@@ -66,8 +74,12 @@ op = st.one_of(
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=st.lists(op, max_size=60), calls=st.integers(1, 12), tokens=st.integers(200, 3000),
-       dollars=st.floats(0.001, 0.05))
+@given(
+    ops=st.lists(op, max_size=60),
+    calls=st.integers(1, 12),
+    tokens=st.integers(200, 3000),
+    dollars=st.floats(0.001, 0.05),
+)
 def test_the_ledger_never_crosses_a_cap_under_any_interleaving(ops, calls, tokens, dollars):
     """Reserve, settle, release and mark unknown in any order. While every reply reports at most what was
     reserved, no cap is ever crossed. A reply that reports more is believed (its bill counts), flagged, and
@@ -80,8 +92,9 @@ def test_the_ledger_never_crosses_a_cap_under_any_interleaving(ops, calls, token
         if o[0] == "reserve":
             _, key, prompt, completion = o
             try:
-                row = led.reserve(key=f"k/{key}", stage=0, domain="d", kind="annotate", prompt_tokens=prompt,
-                                  max_tokens=completion)
+                row = led.reserve(
+                    key=f"k/{key}", stage=0, domain="d", kind="annotate", prompt_tokens=prompt, max_tokens=completion
+                )
             except BudgetExceeded as e:
                 assert e.cap in ("calls", "tokens", "dollars")
                 continue
@@ -124,8 +137,10 @@ def test_parse_answer_never_raises(text, labels):
 
 
 @settings(max_examples=400, deadline=None)
-@given(labels=st.lists(words, min_size=1, max_size=5, unique=True),
-       parts=st.lists(st.one_of(words, st.sampled_from(["The answer is", ".", "\n", "answer:", "xx"])), max_size=12))
+@given(
+    labels=st.lists(words, min_size=1, max_size=5, unique=True),
+    parts=st.lists(st.one_of(words, st.sampled_from(["The answer is", ".", "\n", "answer:", "xx"])), max_size=12),
+)
 def test_a_label_is_never_matched_inside_another_word(labels, parts):
     text = " ".join(parts)
     got = parse_answer(text, labels)

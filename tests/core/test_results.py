@@ -39,10 +39,29 @@ def test_summaries_keep_f1_only_where_there_is_a_label_set_and_nan_for_nothing_t
 
 
 def test_result_rows_fill_what_older_rows_lack():
-    row = {"cell": "s/B1/K1/zero-shot/seed0", "run": "s/B0/K1/zero-shot/seed0", "dataset": "d", "student": "s",
-           "budget": 1, "stages": 1, "effective_stages": 1, "method": "zero-shot", "seed": 0, "metric": "accuracy",
-           "macro": 0.5, "micro": 0.5, "head_macro": 0.5, "head_micro": 0.5, "tail_macro": None, "tail_micro": None,
-           "per_domain": {"a": 0.5}, "pool_sizes": {"a": 3}, "tail_domains": [], "spent_units": 0, "n_train": 0,
-           "n_test": 2}
+    row = {
+        "cell": "s/B1/K1/zero-shot/seed0",
+        "run": "s/B0/K1/zero-shot/seed0",
+        "dataset": "d",
+        "student": "s",
+        "budget": 1,
+        "stages": 1,
+        "effective_stages": 1,
+        "method": "zero-shot",
+        "seed": 0,
+        "metric": "accuracy",
+        "macro": 0.5,
+        "micro": 0.5,
+        "head_macro": 0.5,
+        "head_micro": 0.5,
+        "tail_macro": None,
+        "tail_micro": None,
+        "per_domain": {"a": 0.5},
+        "pool_sizes": {"a": 3},
+        "tail_domains": [],
+        "spent_units": 0,
+        "n_train": 0,
+        "n_test": 2,
+    }
     r = ResultRow.model_validate(row)
     assert r.n_train_duplicate == 0 and r.stage_scores == [] and r.physical_calls == 0

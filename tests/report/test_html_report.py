@@ -52,15 +52,23 @@ def start_chromium():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
     if not chromium or not driver_path:
-        pytest.fail("chromium and chromedriver are needed for the report test: run `bash scripts/setup.sh test` "
-                    f"(found chromium={chromium}, chromedriver={driver_path})", pytrace=False)
+        pytest.fail(
+            "chromium and chromedriver are needed for the report test: run `bash scripts/setup.sh test` "
+            f"(found chromium={chromium}, chromedriver={driver_path})",
+            pytrace=False,
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1000",
+    ):
         opts.add_argument(arg)
     return webdriver.Chrome(options=opts, service=Service(executable_path=driver_path))
 
@@ -83,28 +91,49 @@ def _check_rendered(browser, report) -> None:
     tables = browser.find_elements(By.TAG_NAME, "table")
     assert len(tables) == 7
     titles = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
-    assert titles[:6] == ["Main comparison", "Per domain", "Paired differences", "Sensitivity to the number of stages K",
-                          "Cost–quality frontier", "Student models and budgets"]
-    frontier_rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")[:3]]
-                     for tr in tables[4].find_elements(By.CSS_SELECTOR, "tbody tr")]
-    assert frontier_rows == [["96", "random-ft-cot", "96"], ["96", "baldistill-a", "96"],
-                             ["200", "random-ft-cot", "200"], ["200", "baldistill-a", "200"]]  # zero-shot spends nothing
+    assert titles[:6] == [
+        "Main comparison",
+        "Per domain",
+        "Paired differences",
+        "Sensitivity to the number of stages K",
+        "Cost–quality frontier",
+        "Student models and budgets",
+    ]
+    frontier_rows = [
+        [td.text for td in tr.find_elements(By.TAG_NAME, "td")[:3]]
+        for tr in tables[4].find_elements(By.CSS_SELECTOR, "tbody tr")
+    ]
+    assert frontier_rows == [
+        ["96", "random-ft-cot", "96"],
+        ["96", "baldistill-a", "96"],
+        ["200", "random-ft-cot", "200"],
+        ["200", "baldistill-a", "200"],
+    ]  # zero-shot spends nothing
     headers = [th.text for th in tables[0].find_elements(By.TAG_NAME, "th")]
     assert headers == ["method", "demo macro", "demo micro", "demo head", "demo tail"]
-    first_cells = [tr.find_element(By.TAG_NAME, "td").text for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")]
+    first_cells = [
+        tr.find_element(By.TAG_NAME, "td").text for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+    ]
     assert first_cells == list(METHODS)
     assert tables[0].find_elements(By.TAG_NAME, "b")  # the best of each column is bold
-    cells = {tr.find_element(By.TAG_NAME, "td").text: [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-             for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")}
+    cells = {
+        tr.find_element(By.TAG_NAME, "td").text: [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+    }
     assert cells["baldistill-a"][1] == "31.0 [29.0, 34.0]"  # mean [lo, hi] from results.json's intervals
-    diffs = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")[:2]]
-             for tr in tables[2].find_elements(By.CSS_SELECTOR, "tbody tr")]
+    diffs = [
+        [td.text for td in tr.find_elements(By.TAG_NAME, "td")[:2]]
+        for tr in tables[2].find_elements(By.CSS_SELECTOR, "tbody tr")
+    ]
     assert len(diffs) == 2 * 2 * 2 * 2  # two methods against random-ft-cot at every student, budget and K
-    assert diffs[:2] == [["zero-shot − random-ft-cot", f"student = {STUDENT}, B = 96, K = 3"],
-                         ["baldistill-a − random-ft-cot", f"student = {STUDENT}, B = 96, K = 3"]]  # the default first
+    assert diffs[:2] == [
+        ["zero-shot − random-ft-cot", f"student = {STUDENT}, B = 96, K = 3"],
+        ["baldistill-a − random-ft-cot", f"student = {STUDENT}, B = 96, K = 3"],
+    ]  # the default first
     assert "Appendix" in browser.find_element(By.TAG_NAME, "body").text
     images = browser.execute_script(
-        "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight]);")
+        "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight]);"
+    )
     assert [alt for alt, *_ in images] == ["per_domain", "stages", "spend", "stage_sweep", "frontier"]  # reading order
     assert all(done and w > 0 and h > 0 for _, done, w, h in images), images
     frontier = browser.find_element(By.CSS_SELECTOR, 'img[alt="frontier"]')

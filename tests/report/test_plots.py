@@ -82,15 +82,16 @@ def test_error_bars_only_with_two_or_more_seeds():
 
 
 def test_frontier_only_with_several_budgets_and_its_bars_are_the_intervals(tmp_path):
-    from test_tables import LO, HI
+    from test_tables import HI, LO
 
     from baldistill.report.plots import frontier_points
     from baldistill.report.tables import Intervals
 
     make_results(tmp_path / "one", methods=("random-ft-cot", "baldistill-a"))
     assert "frontier.png" not in _names(write_plots(tmp_path / "one"))
-    folder = make_results(tmp_path / "two", methods=("zero-shot", "random-ft-cot", "baldistill-a"), budgets=(48, 96, 192),
-                          intervals=True)
+    folder = make_results(
+        tmp_path / "two", methods=("zero-shot", "random-ft-cot", "baldistill-a"), budgets=(48, 96, 192), intervals=True
+    )
     paths = write_plots(folder)
     assert "frontier.png" in _names(paths) and _decodes(folder / "plots/frontier.png")
     data = json.loads((folder / "results.json").read_text())

@@ -34,30 +34,71 @@ def make_row(method: str, seed: int, student: str = STUDENT, budget: int = 96, s
     spends = method != "zero-shot"
     per_stage = {str(i): {d: (2 if d in TAIL else 10) + i for d in DOMAINS} for i in range(stages if spends else 0)}
     return {
-        "cell": f"{student}/B{budget}/K{stages}/{method}/seed{seed}", "run": f"{student}/{method}/seed{seed}", "n_test": 80, "dataset": "demo", "student": student,
-        "budget": budget, "stages": stages, "method": method, "seed": seed, "metric": "accuracy",
+        "cell": f"{student}/B{budget}/K{stages}/{method}/seed{seed}",
+        "run": f"{student}/{method}/seed{seed}",
+        "n_test": 80,
+        "dataset": "demo",
+        "student": student,
+        "budget": budget,
+        "stages": stages,
+        "method": method,
+        "seed": seed,
+        "metric": "accuracy",
         "effective_stages": stages if method == "baldistill-a" else 1,
         "macro": macro + 0.01 * seed + (0.05 if student == OTHER else 0) + 0.001 * (budget - 96) + 0.01 * (stages - 3),
-        "micro": micro + 0.005 * seed, "head_macro": head + 0.01 * seed, "head_micro": head,
-        "tail_macro": TAILS[method][seed], "tail_micro": TAILS[method][seed], "macro_f1": None, "micro_f1": None,
+        "micro": micro + 0.005 * seed,
+        "head_macro": head + 0.01 * seed,
+        "head_micro": head,
+        "tail_macro": TAILS[method][seed],
+        "tail_micro": TAILS[method][seed],
+        "macro_f1": None,
+        "micro_f1": None,
         "per_domain": {d: (0.8 if d not in TAIL else 0.1) + 0.02 * seed for d in DOMAINS},
-        "pool_sizes": dict(DOMAINS), "tail_domains": TAIL,
-        "spent_units": budget if spends else 0, "physical_calls": 40, "prompt_tokens": 1234,
-        "completion_tokens": 567, "dollars": 0.0, "spend_by_stage_domain": per_stage,
-        "stage_scores": [{"stage": i + 1, "macro": macro + 0.02 * i, "micro": micro, "head_macro": head,
-                          "tail_macro": 0.05 * i} for i in range(stages)] if spends else [],
-        "n_train": 96, "n_train_synthetic": 5, "wall_seconds": 431.25,
+        "pool_sizes": dict(DOMAINS),
+        "tail_domains": TAIL,
+        "spent_units": budget if spends else 0,
+        "physical_calls": 40,
+        "prompt_tokens": 1234,
+        "completion_tokens": 567,
+        "dollars": 0.0,
+        "spend_by_stage_domain": per_stage,
+        "stage_scores": [
+            {"stage": i + 1, "macro": macro + 0.02 * i, "micro": micro, "head_macro": head, "tail_macro": 0.05 * i}
+            for i in range(stages)
+        ]
+        if spends
+        else [],
+        "n_train": 96,
+        "n_train_synthetic": 5,
+        "wall_seconds": 431.25,
     }
 
 
-def make_results(folder: Path, methods=("baldistill-a", "random-ft-cot"), seeds=(0, 1, 2), students=(STUDENT,),
-                 budgets=(96,), stages=(3,), intervals: bool = False) -> Path:
+def make_results(
+    folder: Path,
+    methods=("baldistill-a", "random-ft-cot"),
+    seeds=(0, 1, 2),
+    students=(STUDENT,),
+    budgets=(96,),
+    stages=(3,),
+    intervals: bool = False,
+) -> Path:
     """Write folder/results.json for every method × seed × student × budget × K; return the folder. With
     ``intervals``, results.json also holds constructed intervals (see ``constructed_intervals``)."""
-    rows = [make_row(m, s, st, b, k) for st in students for b in budgets for k in stages for m in methods for s in seeds]
-    spec = {"config": "demo.yaml", "methods": list(methods), "seeds": list(seeds), "stages": list(stages),
-            "budgets": list(budgets), "students": list(students), "dataset": "demo",
-            "default": {"stages": stages[0], "budget": budgets[0], "student": students[0]}, "reference": "random-ft-cot"}
+    rows = [
+        make_row(m, s, st, b, k) for st in students for b in budgets for k in stages for m in methods for s in seeds
+    ]
+    spec = {
+        "config": "demo.yaml",
+        "methods": list(methods),
+        "seeds": list(seeds),
+        "stages": list(stages),
+        "budgets": list(budgets),
+        "students": list(students),
+        "dataset": "demo",
+        "default": {"stages": stages[0], "budget": budgets[0], "student": students[0]},
+        "reference": "random-ft-cot",
+    }
     folder.mkdir(parents=True, exist_ok=True)
     doc = {"spec": spec, "rows": rows}
     if intervals:
@@ -87,20 +128,50 @@ def constructed_intervals(rows: list[dict]) -> dict:
     for (ds, st, b, k, m), g in groups.items():
         test = {key: _iv(r[key] for r in g) for key in ("macro", "micro", "head_macro", "tail_macro")}
         test["per_domain"] = {d: _iv(r["per_domain"][d] for r in g) for d in g[0]["per_domain"]}
-        out.append({"dataset": ds, "student": st, "budget": b, "stages": k, "method": m, "settings": {},
-                    "seeds": [r["seed"] for r in g], "test": test})
+        out.append(
+            {
+                "dataset": ds,
+                "student": st,
+                "budget": b,
+                "stages": k,
+                "method": m,
+                "settings": {},
+                "seeds": [r["seed"] for r in g],
+                "test": test,
+            }
+        )
     diffs = []
     for e in out:
-        ref = next((x for x in out if x["method"] == "random-ft-cot" and
-                    all(x[k] == e[k] for k in ("dataset", "student", "budget", "stages"))), None)
+        ref = next(
+            (
+                x
+                for x in out
+                if x["method"] == "random-ft-cot"
+                and all(x[k] == e[k] for k in ("dataset", "student", "budget", "stages"))
+            ),
+            None,
+        )
         if ref is None or e["method"] == "random-ft-cot":
             continue
-        test = {k: None if e["test"][k] is None or ref["test"][k] is None else
-                {"mean": e["test"][k]["mean"] - ref["test"][k]["mean"], "lo": e["test"][k]["mean"] - ref["test"][k]["mean"] - 0.01,
-                 "hi": e["test"][k]["mean"] - ref["test"][k]["mean"] + 0.01} for k in ("macro", "head_macro", "tail_macro")}
-        diffs.append({"kind": "method", "a": {k: e[k] for k in ("dataset", "student", "budget", "stages", "method", "settings")},
-                      "b": {k: ref[k] for k in ("dataset", "student", "budget", "stages", "method", "settings")},
-                      "seeds": e["seeds"], "test": test})
+        test = {
+            k: None
+            if e["test"][k] is None or ref["test"][k] is None
+            else {
+                "mean": e["test"][k]["mean"] - ref["test"][k]["mean"],
+                "lo": e["test"][k]["mean"] - ref["test"][k]["mean"] - 0.01,
+                "hi": e["test"][k]["mean"] - ref["test"][k]["mean"] + 0.01,
+            }
+            for k in ("macro", "head_macro", "tail_macro")
+        }
+        diffs.append(
+            {
+                "kind": "method",
+                "a": {k: e[k] for k in ("dataset", "student", "budget", "stages", "method", "settings")},
+                "b": {k: ref[k] for k in ("dataset", "student", "budget", "stages", "method", "settings")},
+                "seeds": e["seeds"],
+                "test": test,
+            }
+        )
     return {"resamples": 2000, "level": 0.95, "seed": 1, "groups": out, "differences": diffs}
 
 
@@ -151,8 +222,9 @@ def test_generalization_rows_student_budget_method(tmp_path):
     cells = _cells(table_generalization(rows, spec))
     assert cells[0] == ["student", "budget", "method", "demo"]
     keys = [tuple(r[:3]) for r in cells[2:]]
-    assert keys == [(st, b, m) for st in (STUDENT, OTHER) for b in ("96", "200")
-                    for m in ("random-ft-cot", "baldistill-a")]
+    assert keys == [
+        (st, b, m) for st in (STUDENT, OTHER) for b in ("96", "200") for m in ("random-ft-cot", "baldistill-a")
+    ]
     val = {tuple(r[:3]): r[3] for r in cells[2:]}
     assert val[(OTHER, "200", "baldistill-a")] == "**46.4 ± 1.0**"  # 0.30+0.01+0.05+0.104; best in its block
     assert val[(OTHER, "200", "random-ft-cot")] == "36.4 ± 1.0"
@@ -171,16 +243,21 @@ def test_stage_table_only_with_several_k(tmp_path):
 def test_frontier_table_budget_by_method_with_units_and_tail(tmp_path):
     rows, spec = _load(make_results(tmp_path, budgets=(96,)))
     assert frontier_grid(rows, spec) is None  # one budget: no frontier
-    rows, spec = _load(make_results(tmp_path / "b", methods=("baldistill-a", "random-ft-cot", "zero-shot"),
-                                    budgets=(96, 48)))
+    rows, spec = _load(
+        make_results(tmp_path / "b", methods=("baldistill-a", "random-ft-cot", "zero-shot"), budgets=(96, 48))
+    )
     for r in rows:  # a run that spent less than its budget: the units are the mean over seeds
         if (r["budget"], r["method"], r["seed"]) == (48, "baldistill-a", 0):
             r["spent_units"] = 45
     grid = frontier_grid(rows, spec)
     assert grid.header == ["budget", "method", "teacher units", "macro", "head", "tail"]
     # budgets in increasing order; zero-shot calls no teacher and is left out, as in the frontier plot
-    assert [tuple(r[:3]) for r in grid.body] == [("48", "random-ft-cot", "48"), ("48", "baldistill-a", "47"),
-                                                ("96", "random-ft-cot", "96"), ("96", "baldistill-a", "96")]
+    assert [tuple(r[:3]) for r in grid.body] == [
+        ("48", "random-ft-cot", "48"),
+        ("48", "baldistill-a", "47"),
+        ("96", "random-ft-cot", "96"),
+        ("96", "baldistill-a", "96"),
+    ]
     by = {tuple(r[:2]): r[3:] for r in grid.body}
     # baldistill-a at B = 48: macro 0.30 + 0.01 s − 0.048; tail the mean of 0.10 and 0.12 (seed 2 has none)
     assert by[("48", "baldistill-a")] == ["26.2 ± 1.0", "51.0 ± 1.0", "11.0 ± 1.4"]
@@ -244,7 +321,12 @@ def test_differences_table_against_the_reference_method(tmp_path):
     assert grid.header == ["comparison", "setting", "macro", "head", "tail"]
     by = {r[0]: r[1:] for r in grid.body}
     assert set(by) == {"zero-shot − random-ft-cot", "baldistill-a − random-ft-cot"}
-    assert by["baldistill-a − random-ft-cot"] == ["default", "+10.0 [+9.0, +11.0]", "-10.0 [-11.0, -9.0]", "+0.0 [-1.0, +1.0]"]
+    assert by["baldistill-a − random-ft-cot"] == [
+        "default",
+        "+10.0 [+9.0, +11.0]",
+        "-10.0 [-11.0, -9.0]",
+        "+0.0 [-1.0, +1.0]",
+    ]
     assert "random-ft-cot" in grid.caption and "paired by seed and by test item" in grid.caption
     assert differences_grid(rows, spec) is None  # nothing to show without intervals
     text = write_tables(folder)[0].read_text()
@@ -256,8 +338,14 @@ def test_a_budget_difference_is_named_by_its_two_budgets(tmp_path):
     data = json.loads((folder / "results.json").read_text())
     group = {"dataset": "demo", "student": STUDENT, "stages": 3, "method": "baldistill-a", "settings": {}}
     data["intervals"]["differences"].append(
-        {"kind": "budget", "a": {**group, "budget": 200}, "b": {**group, "budget": 96}, "seeds": [0, 1, 2],
-         "test": {"macro": {"mean": 0.104, "lo": 0.09, "hi": 0.12}, "head_macro": None, "tail_macro": None}})
+        {
+            "kind": "budget",
+            "a": {**group, "budget": 200},
+            "b": {**group, "budget": 96},
+            "seeds": [0, 1, 2],
+            "test": {"macro": {"mean": 0.104, "lo": 0.09, "hi": 0.12}, "head_macro": None, "tail_macro": None},
+        }
+    )
     grid = differences_grid(data["rows"], data["spec"], Intervals(data["intervals"]))
     by = {r[0]: r[1:] for r in grid.body}
     # the budget is the comparison, so it is not repeated in the setting column

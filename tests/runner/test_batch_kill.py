@@ -12,19 +12,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tiny_config
+from test_golden import _synthesis_reply
 
 from baldistill.budget.ledger import Ledger
 from baldistill.data import read_jsonl
 from baldistill_testing.fake_openai import FakeOpenAIServer
-
-from conftest import tiny_config
-from test_golden import _synthesis_reply
 
 KEY = "sk-batch-kill-0000"
 BUDGET = 24
@@ -41,10 +39,20 @@ def reply(body):
 
 def config(tiny_model, server, tmp_path, batch=True) -> Path:
     cfg = tiny_config(tiny_model, method="baldistill-n", budget=BUDGET, stages=2)
-    cfg["teacher"] = {"kind": "openai", "model": "fake-teacher", "base_url": server.base_url,
-                      "api_key_env": "BD_BATCH_KEY", "concurrency": 4, "timeout": 5, "backoff": 0.01,
-                      "batch": batch, "batch_poll": 0.05, "batch_poll_max": 0.2, "price": PRICE,
-                      "verify": {"samples": 1}}
+    cfg["teacher"] = {
+        "kind": "openai",
+        "model": "fake-teacher",
+        "base_url": server.base_url,
+        "api_key_env": "BD_BATCH_KEY",
+        "concurrency": 4,
+        "timeout": 5,
+        "backoff": 0.01,
+        "batch": batch,
+        "batch_poll": 0.05,
+        "batch_poll_max": 0.2,
+        "price": PRICE,
+        "verify": {"samples": 1},
+    }
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -56,18 +64,26 @@ def env():
 
 
 def start(cfg: Path, out: Path, resume=False):
-    cmd = [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)] + (["--resume"] if resume else [])
+    cmd = [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)] + (
+        ["--resume"] if resume else []
+    )
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "baldistill.cli", *args], capture_output=True, text=True,
-                          env={**env(), "COLUMNS": "250"}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "baldistill.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**env(), "COLUMNS": "250"},
+        timeout=120,
+    )
 
 
 def training(out: Path) -> list[list[tuple]]:
-    return [[(e["id"], e["rationale"], e["answer"]) for e in read_jsonl(out / f"stages/{i}/train.jsonl")]
-            for i in range(2)]
+    return [
+        [(e["id"], e["rationale"], e["answer"]) for e in read_jsonl(out / f"stages/{i}/train.jsonl")] for i in range(2)
+    ]
 
 
 def finish(p):
@@ -106,8 +122,13 @@ def test_a_batch_run_trains_on_the_same_data_as_without_batches_at_half_the_pric
 
 
 # each point: the event of the second batch (stage 2's synthesis and annotations) at which the client dies
-POINTS = {"before-upload": "upload", "after-upload": "uploaded", "after-creation": "create",
-          "in-progress": "retrieve", "after-completion": "content"}
+POINTS = {
+    "before-upload": "upload",
+    "after-upload": "uploaded",
+    "after-creation": "create",
+    "in-progress": "retrieve",
+    "after-completion": "content",
+}
 
 
 @pytest.mark.parametrize("point", list(POINTS))
@@ -131,8 +152,9 @@ def test_sigkill_at_each_point_of_a_batch_then_resume(tiny_model, tmp_path, runs
         os.kill(holder["proc"].pid, signal.SIGKILL)
         return "drop" if ev == "upload" else None
 
-    with FakeOpenAIServer(api_key=KEY, reply=reply, on_batch=on_batch, state_file=tmp_path / "server.json",
-                          batch_seconds=0.5) as s:
+    with FakeOpenAIServer(
+        api_key=KEY, reply=reply, on_batch=on_batch, state_file=tmp_path / "server.json", batch_seconds=0.5
+    ) as s:
         cfg, out = config(tiny_model, s, tmp_path), tmp_path / "run"
         holder["proc"] = start(cfg, out)
         holder["proc"].communicate(timeout=600)
@@ -171,7 +193,12 @@ def test_ctrl_c_leaves_the_batch_running_then_status_cancel_and_resume(tiny_mode
     holder = {}
 
     def on_batch(ev, info):
-        if ev == "retrieve" and info["status"] == "in_progress" and len(s.batch_creates) == 2 and not holder.get("sent"):
+        if (
+            ev == "retrieve"
+            and info["status"] == "in_progress"
+            and len(s.batch_creates) == 2
+            and not holder.get("sent")
+        ):
             holder["sent"] = True
             os.kill(holder["proc"].pid, signal.SIGINT)
 
@@ -188,7 +215,9 @@ def test_ctrl_c_leaves_the_batch_running_then_status_cancel_and_resume(tiny_mode
         assert sum(r["status"] == "submitted" for r in rows) > 0 and not any(r["status"] == "unknown" for r in rows)
 
         spent = cli("ledger", str(out))
-        assert spent.returncode == 0 and "in a teacher batch not yet read back" in " ".join((spent.stdout + spent.stderr).split())
+        assert spent.returncode == 0 and "in a teacher batch not yet read back" in " ".join(
+            (spent.stdout + spent.stderr).split()
+        )
         st = cli("batch", "status", str(out))
         assert st.returncode == 0 and bid in st.stdout + st.stderr and "in_progress" in st.stdout + st.stderr
         cancel = cli("batch", "cancel", str(out))
@@ -214,7 +243,7 @@ def _ids(s, bid):
     for b in s.batch_creates:
         n = s.batches[b]["request_counts"]["total"]
         if b == bid:
-            return set(s.batch_submitted[at:at + n])
+            return set(s.batch_submitted[at : at + n])
         at += n
     return set()
 
@@ -222,8 +251,13 @@ def _ids(s, bid):
 def test_a_run_with_batch_on_stops_before_anything_when_the_server_has_no_files_endpoint(tiny_model, tmp_path):
     with FakeOpenAIServer(api_key=KEY, reply=reply, batch_api=False) as s:
         cfg, out = config(tiny_model, s, tmp_path), tmp_path / "run"
-        r = subprocess.run([sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)],
-                           capture_output=True, text=True, env=env(), timeout=300)
+        r = subprocess.run(
+            [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=300,
+        )
         assert r.returncode == 2, r.stderr[-2000:]
         line = " ".join(r.stderr.split())
         assert "teacher.batch:" in line and "404" in line and "teacher.batch: false" in line

@@ -8,13 +8,12 @@ import json
 from collections import Counter
 
 import pytest
+from conftest import DEMO, tiny_config
 
 from baldistill import load_config, run
 from baldistill.budget.ledger import CHARGED, Ledger
 from baldistill.data import read_jsonl
 from baldistill_testing.fake_openai import FakeOpenAIServer
-
-from conftest import DEMO, tiny_config
 
 KEY = "sk-budget-rules"
 
@@ -25,8 +24,16 @@ def key(monkeypatch):
 
 
 def teacher(server, **over) -> dict:
-    return {"kind": "openai", "model": "fake-teacher", "base_url": server.base_url, "api_key_env": "BD_RULES_KEY",
-            "concurrency": 4, "timeout": 5, "backoff": 0.01, **over}
+    return {
+        "kind": "openai",
+        "model": "fake-teacher",
+        "base_url": server.base_url,
+        "api_key_env": "BD_RULES_KEY",
+        "concurrency": 4,
+        "timeout": 5,
+        "backoff": 0.01,
+        **over,
+    }
 
 
 def repeated_pool(path):

@@ -6,16 +6,15 @@ import os
 import sqlite3
 
 import pytest
+from conftest import tiny_config
 from typer.testing import CliRunner
 
 from baldistill import load_config
+from baldistill.budget.ledger import Caps, Ledger
 from baldistill.cli import app
+from baldistill.config import ConfigError
 from baldistill.core.methods import METHOD_ORDER as ORDER
 from baldistill.runner.compare import compare, estimate, make_spec
-from baldistill.config import ConfigError
-from baldistill.budget.ledger import Caps, Ledger
-
-from conftest import tiny_config
 
 
 def base_cfg(model, **over):
@@ -63,8 +62,13 @@ def test_shared_cache_each_reply_is_paid_once(done):
     assert doc["physical_calls"] == cached  # every reply sent exactly once, whichever run asked first
     assert 0 < doc["physical_calls"] < doc["logical_units"]
     # a later run re-uses what an earlier one paid: its ledger charges units without sending them
-    second = Ledger(Caps(0), out / "runs/" / next(r["run"] for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 1)
-                    / "ledger.sqlite").summary()
+    second = Ledger(
+        Caps(0),
+        out
+        / "runs/"
+        / next(r["run"] for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 1)
+        / "ledger.sqlite",
+    ).summary()
     assert second["spent"] == 48 and second["physical"]["calls"] < 48
 
 
@@ -94,6 +98,7 @@ def test_rerun_skips_finished_and_resumes_a_cut_cell(done, tiny_model):
     cut = out / "runs" / next(r["run"] for r in rows if r["method"] == "baldistill-a" and r["seed"] == 1)
     (cut / "metrics.json").unlink()
     import shutil
+
     shutil.rmtree(cut / "stages/1")  # the second stage never finished
     before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("**/metrics.json")}
     seen = []
@@ -124,11 +129,13 @@ def test_interrupted_comparison_continues(tiny_model, tmp_path):
 
 def test_sweeps_make_one_row_per_stage_count_and_budget(tiny_model, tmp_path):
     base = base_cfg(tiny_model)
-    spec = make_spec(tmp_path / "c.yaml", base, "random-ft,baldistill-n", seeds=1, stages="1,2", budgets="16,32",
-                     stage_eval=None)
+    spec = make_spec(
+        tmp_path / "c.yaml", base, "random-ft,baldistill-n", seeds=1, stages="1,2", budgets="16,32", stage_eval=None
+    )
     rows = compare(base, spec, tmp_path / "c")
     assert sorted((r["method"], r["budget"], r["stages"]) for r in rows) == sorted(
-        (m, b, k) for m in ("random-ft", "baldistill-n") for b in (16, 32) for k in (1, 2))
+        (m, b, k) for m in ("random-ft", "baldistill-n") for b in (16, 32) for k in (1, 2)
+    )
     runs = {r["run"] for r in rows}
     assert len(runs) == 2 + 4  # random-ft is single-stage: one run per budget serves every K
     assert (tmp_path / "c/table_generalization.md").exists()
@@ -136,14 +143,19 @@ def test_sweeps_make_one_row_per_stage_count_and_budget(tiny_model, tmp_path):
 
 def test_bad_options_are_one_line_errors(tiny_model, tmp_path):
     base = base_cfg(tiny_model)
-    for kw, msg in [({"methods": "baldistill-z"}, "unknown baldistill-z"), ({"stages": "3,x"}, "--stages"),
-                    ({"budgets": "1", "stages": "2"}, "budget \\(1\\) must be at least the number of stages \\(2\\)"), ({"seeds": 0}, "--seeds")]:
+    for kw, msg in [
+        ({"methods": "baldistill-z"}, "unknown baldistill-z"),
+        ({"stages": "3,x"}, "--stages"),
+        ({"budgets": "1", "stages": "2"}, "budget \\(1\\) must be at least the number of stages \\(2\\)"),
+        ({"seeds": 0}, "--seeds"),
+    ]:
         with pytest.raises(ConfigError, match=msg):
             make_spec(tmp_path / "c.yaml", base, **kw)
 
 
 def test_cli_estimate_sends_nothing(tiny_model, tmp_path):
     import yaml
+
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=48, stages=2)))
     res = CliRunner().invoke(app, ["compare", str(cfg), "--seeds", "3", "--estimate", "--out", str(tmp_path / "c")])
@@ -178,7 +190,10 @@ def test_a_folder_written_before_the_schema_version_still_reports(done, tmp_path
     # intervals come from the runs' predictions; differences against the default reference, random-ft-cot
     assert len(doc["intervals"]["groups"]) == len(ORDER)
     assert {d["b"]["method"] for d in doc["intervals"]["differences"]} == {"random-ft-cot"}
-    keep = lambda row: {k: v for k, v in row.items() if k not in ("n_train_duplicate", "spend_by_stage_domain")}
+
+    def keep(row):
+        return {k: v for k, v in row.items() if k not in ("n_train_duplicate", "spend_by_stage_domain")}
+
     assert [keep(x) for x in again] == [keep(x) for x in rows]
     assert (old / "report.html").stat().st_size > 0
 
@@ -189,10 +204,19 @@ def test_every_cell_is_checked_before_the_first_runs(tiny_model, tmp_path, monke
 
     monkeypatch.setattr(pipeline, "run", lambda *a, **k: pytest.fail("a cell ran"))
     base = base_cfg(tiny_model)
-    spec = make_spec(tmp_path / "c.yaml", base, "random-ft-cot", seeds=1, students=f"{tiny_model},/nonexistent/student",
-                     stage_eval=None)
-    with pytest.raises(ConfigError, match=r"cell --nonexistent--student/B48/K1/random-ft-cot/seed0: student.model: "
-                                          r"folder not found: /nonexistent/student.*nothing was run"):
+    spec = make_spec(
+        tmp_path / "c.yaml",
+        base,
+        "random-ft-cot",
+        seeds=1,
+        students=f"{tiny_model},/nonexistent/student",
+        stage_eval=None,
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"cell --nonexistent--student/B48/K1/random-ft-cot/seed0: student.model: "
+        r"folder not found: /nonexistent/student.*nothing was run",
+    ):
         compare(base, spec, tmp_path / "c")
     assert not (tmp_path / "c").exists()
 
@@ -216,8 +240,13 @@ def test_results_carry_bootstrap_intervals_from_the_runs_predictions(done):
     assert sorted(d["a"]["method"] for d in diffs) == sorted(m for m in ORDER if m != "random-ft-cot")
     assert all(d["b"]["method"] == "random-ft-cot" and d["seeds"] == [0, 1] for d in diffs)
     a = next(d for d in diffs if d["a"]["method"] == "baldistill-a")
-    assert abs(a["test"]["macro"]["mean"] - (groups["baldistill-a"]["test"]["macro"]["mean"]
-                                             - groups["random-ft-cot"]["test"]["macro"]["mean"])) < 1e-9
+    assert (
+        abs(
+            a["test"]["macro"]["mean"]
+            - (groups["baldistill-a"]["test"]["macro"]["mean"] - groups["random-ft-cot"]["test"]["macro"]["mean"])
+        )
+        < 1e-9
+    )
     table = (out / "table.md").read_text()
     assert "95 % bootstrap interval" in table and "## Per domain" in table and "baldistill-a − random-ft-cot" in table
 
@@ -226,6 +255,7 @@ def test_several_reference_methods_pair_each_method_with_each_and_two_references
     """`--reference random-ft-cot,baldistill-n` on a finished comparison (nothing runs): every other method
     against both, baldistill-n against random-ft-cot once (not also the other way), in that order in the table."""
     import shutil
+
     from baldistill.runner.compare import write_outputs, write_results
 
     out, _, _, _, _ = done
@@ -244,8 +274,9 @@ def test_several_reference_methods_pair_each_method_with_each_and_two_references
     diffs = json.loads((again / "results.json").read_text())["intervals"]["differences"]
     pairs = sorted((d["a"]["method"], d["b"]["method"]) for d in diffs if d["kind"] == "method")
     others = [m for m in ORDER if m not in ("random-ft-cot", "baldistill-n")]
-    assert pairs == sorted([(m, "random-ft-cot") for m in ORDER if m != "random-ft-cot"] +
-                           [(m, "baldistill-n") for m in others])
+    assert pairs == sorted(
+        [(m, "random-ft-cot") for m in ORDER if m != "random-ft-cot"] + [(m, "baldistill-n") for m in others]
+    )
     table = (again / "table.md").read_text()
     assert "| baldistill-a − baldistill-n |" in table and "baldistill-n − random-ft-cot" in table
     assert "random-ft-cot − baldistill-n" not in table
@@ -256,27 +287,36 @@ def test_several_reference_methods_pair_each_method_with_each_and_two_references
 def test_stages_budgets_and_students_are_spellings_of_sweep(tiny_model, tmp_path):
     base = base_cfg(tiny_model)
     a = make_spec(tmp_path / "c.yaml", base, "random-ft,baldistill-n", stages="1,2", budgets="16,32", stage_eval=None)
-    b = make_spec(tmp_path / "c.yaml", base, "random-ft,baldistill-n", sweeps=["stages=1,2", "budget=16,32"],
-                  stage_eval=None)
+    b = make_spec(
+        tmp_path / "c.yaml", base, "random-ft,baldistill-n", sweeps=["stages=1,2", "budget=16,32"], stage_eval=None
+    )
     assert a.to_json() == b.to_json() and [c.run_id for c in a.cells()] == [c.run_id for c in b.cells()]
     assert b.sweep == {} and b.stages == [1, 2] and b.budgets == [16, 32]
 
 
-@pytest.mark.parametrize("sweeps, msg", [
-    (["teacher.verfy.samples=0,1"], r"--sweep teacher.verfy.samples=0: teacher.verfy: unknown field"),
-    (["teacher.verify.samples=0,-1"], r"--sweep teacher.verify.samples=-1: teacher.verify.samples: .*greater than or equal to 0"),
-    (["teacher.verify.samples=3"], r"--sweep teacher.verify.samples=3: .*need teacher.verify.temperature > 0"),
-    (["teacher.verify.samples=1,3", "teacher.verify.temperature=0,0.7"],
-     r"--sweep teacher.verify.samples=3,teacher.verify.temperature=0: .*need teacher.verify.temperature > 0"),
-    (["teacher.verify.samples"], r"--sweep 'teacher.verify.samples': expected KEY=V1,V2"),
-    (["teacher.verify.samples="], r"--sweep teacher.verify.samples: no values"),
-    (["teacher.verify.samples=[1, 2]"], r"--sweep teacher.verify.samples: the value '\[1' is not valid YAML"),
-    (["data.fields={a: b}"], r"--sweep data.fields: the value '\{a: b\}' is not a single value"),
-    (["method=random-ft"], r"--sweep method: not a sweep axis; use --methods"),
-    (["seed=1,2"], r"--sweep seed: not a sweep axis; use --seeds"),
-    (["budget=16", "budget=32"], r"--sweep budget: given twice"),
-    (["stages=x"], r"--sweep stages: expected positive whole numbers"),
-])
+@pytest.mark.parametrize(
+    "sweeps, msg",
+    [
+        (["teacher.verfy.samples=0,1"], r"--sweep teacher.verfy.samples=0: teacher.verfy: unknown field"),
+        (
+            ["teacher.verify.samples=0,-1"],
+            r"--sweep teacher.verify.samples=-1: teacher.verify.samples: .*greater than or equal to 0",
+        ),
+        (["teacher.verify.samples=3"], r"--sweep teacher.verify.samples=3: .*need teacher.verify.temperature > 0"),
+        (
+            ["teacher.verify.samples=1,3", "teacher.verify.temperature=0,0.7"],
+            r"--sweep teacher.verify.samples=3,teacher.verify.temperature=0: .*need teacher.verify.temperature > 0",
+        ),
+        (["teacher.verify.samples"], r"--sweep 'teacher.verify.samples': expected KEY=V1,V2"),
+        (["teacher.verify.samples="], r"--sweep teacher.verify.samples: no values"),
+        (["teacher.verify.samples=[1, 2]"], r"--sweep teacher.verify.samples: the value '\[1' is not valid YAML"),
+        (["data.fields={a: b}"], r"--sweep data.fields: the value '\{a: b\}' is not a single value"),
+        (["method=random-ft"], r"--sweep method: not a sweep axis; use --methods"),
+        (["seed=1,2"], r"--sweep seed: not a sweep axis; use --seeds"),
+        (["budget=16", "budget=32"], r"--sweep budget: given twice"),
+        (["stages=x"], r"--sweep stages: expected positive whole numbers"),
+    ],
+)
 def test_bad_sweeps_are_one_line_errors(tiny_model, tmp_path, sweeps, msg):
     with pytest.raises(ConfigError, match=msg) as e:
         make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", sweeps=sweeps)
@@ -285,13 +325,21 @@ def test_bad_sweeps_are_one_line_errors(tiny_model, tmp_path, sweeps, msg):
 
 def test_a_value_valid_only_beside_another_swept_value_is_accepted(tiny_model, tmp_path):
     """3 re-answers need a temperature above 0: swept together with one, the pair is a valid cell."""
-    spec = make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "balance-ft-cot",
-                     sweeps=["teacher.verify.samples=0,3", "teacher.verify.temperature=0.7"])
-    assert [c.settings for c in spec.cells()] == [(("teacher.verify.samples", 0), ("teacher.verify.temperature", 0.7)),
-                                                  (("teacher.verify.samples", 3), ("teacher.verify.temperature", 0.7))]
+    spec = make_spec(
+        tmp_path / "c.yaml",
+        base_cfg(tiny_model),
+        "balance-ft-cot",
+        sweeps=["teacher.verify.samples=0,3", "teacher.verify.temperature=0.7"],
+    )
+    assert [c.settings for c in spec.cells()] == [
+        (("teacher.verify.samples", 0), ("teacher.verify.temperature", 0.7)),
+        (("teacher.verify.samples", 3), ("teacher.verify.temperature", 0.7)),
+    ]
     assert spec.base_values == {"teacher.verify.samples": 0}  # 0.7 is not the base's temperature: it names the run
-    assert [c.run_id.split("/")[3] for c in spec.cells()] == ["teacher.verify.temperature=0.7",
-                                                              "teacher.verify.samples=3,teacher.verify.temperature=0.7"]
+    assert [c.run_id.split("/")[3] for c in spec.cells()] == [
+        "teacher.verify.temperature=0.7",
+        "teacher.verify.samples=3,teacher.verify.temperature=0.7",
+    ]
 
 
 def test_sweep_and_its_spelling_together_are_refused(tiny_model, tmp_path):
@@ -300,8 +348,12 @@ def test_sweep_and_its_spelling_together_are_refused(tiny_model, tmp_path):
     with pytest.raises(ConfigError, match="--reference: baldistill-a is not among the compared methods"):
         make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", reference="baldistill-a")
     with pytest.raises(ConfigError, match="--reference: baldistill-n is not among the compared methods"):
-        make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot,baldistill-a",
-                  reference="baldistill-a, baldistill-n")
+        make_spec(
+            tmp_path / "c.yaml",
+            base_cfg(tiny_model),
+            "random-ft-cot,baldistill-a",
+            reference="baldistill-a, baldistill-n",
+        )
     with pytest.raises(ConfigError, match="--reference ',': no method named; give one or more of random-ft-cot"):
         make_spec(tmp_path / "c.yaml", base_cfg(tiny_model), "random-ft-cot", reference=",")
 
@@ -335,21 +387,35 @@ def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, t
     cache = out / "teacher_cache.sqlite"
     replies_before = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM replies").fetchone()[0]
 
-    swept = make_spec(tmp_path / "c.yaml", base, "random-ft-cot,balance-ft-cot", seeds=1, stage_eval=None,
-                      sweeps=["teacher.verify.samples=0,1", "teacher.synthesis_noise.wrong_answer=0,0.5"])
+    swept = make_spec(
+        tmp_path / "c.yaml",
+        base,
+        "random-ft-cot,balance-ft-cot",
+        seeds=1,
+        stage_eval=None,
+        sweeps=["teacher.verify.samples=0,1", "teacher.synthesis_noise.wrong_answer=0,0.5"],
+    )
     seen = []
     rows = compare(base, swept, out, on_cell=lambda n, total, rid, resume: seen.append(rid))
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # the earlier runs were reused
     prefix = "B48/K1/"
-    assert sorted(s.split("/", 1)[1] for s in seen) == sorted(prefix + x + "/balance-ft-cot/seed0" for x in (
-        "teacher.verify.samples=1", "teacher.synthesis_noise.wrong_answer=0.5",
-        "teacher.verify.samples=1,teacher.synthesis_noise.wrong_answer=0.5"))
+    assert sorted(s.split("/", 1)[1] for s in seen) == sorted(
+        prefix + x + "/balance-ft-cot/seed0"
+        for x in (
+            "teacher.verify.samples=1",
+            "teacher.synthesis_noise.wrong_answer=0.5",
+            "teacher.verify.samples=1,teacher.synthesis_noise.wrong_answer=0.5",
+        )
+    )
     assert len(rows) == 8  # 2 methods x 4 combinations, one row each
     assert len({r["run"] for r in rows if r["method"] == "random-ft-cot"}) == 1  # it never synthesizes
     assert {tuple(r["settings"].items()) for r in rows} == {
-        (("teacher.verify.samples", v), ("teacher.synthesis_noise.wrong_answer", n)) for v in (0, 1) for n in (0, 0.5)}
-    by = {(r["method"], r["settings"]["teacher.verify.samples"], r["settings"]["teacher.synthesis_noise.wrong_answer"]): r
-          for r in rows}
+        (("teacher.verify.samples", v), ("teacher.synthesis_noise.wrong_answer", n)) for v in (0, 1) for n in (0, 0.5)
+    }
+    by = {
+        (r["method"], r["settings"]["teacher.verify.samples"], r["settings"]["teacher.synthesis_noise.wrong_answer"]): r
+        for r in rows
+    }
     for (m, v, n), r in by.items():
         cfg = load_config(out / "runs" / r["run"] / "config.yaml")
         synth = m == "balance-ft-cot"
@@ -358,12 +424,15 @@ def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, t
         assert str(cfg.teacher.cache) == str(cache.resolve())  # one cache for every cell
         kinds = Ledger(Caps(0), out / "runs" / r["run"] / "ledger.sqlite").summary()["by_kind"]
         assert ("verify" in kinds) == (synth and v == 1)
+
     # the noisy cells got their own synthetic examples, not the oracle run's replies from the shared cache
     def synthetic(key):
         train = (out / "runs" / by[key]["run"] / "stages/0/train.jsonl").read_text().splitlines()
         return {(t["input"], t["answer"]) for t in map(json.loads, train) if t["source"] == "synthetic"}
 
-    assert synthetic(("balance-ft-cot", 0, 0)) and synthetic(("balance-ft-cot", 0, 0.5)) != synthetic(("balance-ft-cot", 0, 0))
+    assert synthetic(("balance-ft-cot", 0, 0)) and synthetic(("balance-ft-cot", 0, 0.5)) != synthetic(
+        ("balance-ft-cot", 0, 0)
+    )
     # one shared cache: the new runs sent only what it lacked, and physical spend is the cache's size
     new = [r for r in rows if r["run"] in {s for s in seen}]
     assert all(r["physical_calls"] < r["spent_units"] for r in new)
@@ -372,14 +441,24 @@ def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, t
     assert replies > replies_before and doc["spend"]["physical_calls"] == replies
     # paired differences: each setting's value against its first, for balance-ft-cot (random-ft-cot: one run)
     kinds = sorted((d["kind"], d["a"]["method"]) for d in doc["intervals"]["differences"])
-    assert kinds == [("method", "balance-ft-cot")] * 4 + [("teacher.synthesis_noise.wrong_answer", "balance-ft-cot")] * 2 \
+    assert (
+        kinds
+        == [("method", "balance-ft-cot")] * 4
+        + [("teacher.synthesis_noise.wrong_answer", "balance-ft-cot")] * 2
         + [("teacher.verify.samples", "balance-ft-cot")] * 2
+    )
     table = (out / "table.md").read_text()
-    assert "## Swept settings" in table and "| teacher.verify.samples | teacher.synthesis_noise.wrong_answer | method |" in table
+    assert (
+        "## Swept settings" in table
+        and "| teacher.verify.samples | teacher.synthesis_noise.wrong_answer | method |" in table
+    )
     # results made with the simulated verifier say so, with its rates, in the rows and in the Teacher table
-    assert all(("simulated verifier (accept_correct 0.9, reject_wrong 0.8)" in r["teacher"])
-               == (r["method"] == "balance-ft-cot" and r["settings"]["teacher.verify.samples"] == 1) for r in rows)
-    verified = [line for line in table[table.index("## Teacher"):].splitlines() if "simulated verifier (" in line]
+    assert all(
+        ("simulated verifier (accept_correct 0.9, reject_wrong 0.8)" in r["teacher"])
+        == (r["method"] == "balance-ft-cot" and r["settings"]["teacher.verify.samples"] == 1)
+        for r in rows
+    )
+    verified = [line for line in table[table.index("## Teacher") :].splitlines() if "simulated verifier (" in line]
     assert len(verified) == 2 and all("| balance-ft-cot | teacher.verify.samples = 1" in line for line in verified)
     with (out / "results.csv").open() as f:
         header = next(csv.reader(f))
@@ -408,6 +487,7 @@ def test_a_cell_claimed_by_another_process_is_skipped_then_taken_over_when_that_
     the cell, as a killed one would) the comparison waits for it, then runs the cell itself, last."""
     import subprocess
     import sys
+
     from baldistill.runner.claims import lock_path
 
     base = base_cfg(tiny_model)
@@ -416,9 +496,18 @@ def test_a_cell_claimed_by_another_process_is_skipped_then_taken_over_when_that_
     held = [c.run_id for c in spec.cells()][0]
     path = lock_path(out, held)
     path.parent.mkdir(parents=True)
-    other = subprocess.Popen([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
-                              "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()", str(path)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert other.stdout.readline().strip() == "held"
     seen = []
 
@@ -439,6 +528,7 @@ def test_two_processes_on_one_folder_share_the_cells(tiny_model, tmp_path):
     import os
     import subprocess
     import sys
+
     import yaml
 
     cfg = tmp_path / "c.yaml"
@@ -447,17 +537,23 @@ def test_two_processes_on_one_folder_share_the_cells(tiny_model, tmp_path):
     args = ["compare", str(cfg), "--methods", "zero-shot,random-ft,random-ft-cot", "--seeds", "2", "--out", str(out)]
     env = {**os.environ, "BALDISTILL_PROGRESS": "0", "OMP_NUM_THREADS": "1", "COLUMNS": "1000"}
     code = "import sys; from baldistill.cli import app; app(sys.argv[1:])"
-    procs = [subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        for _ in range(2)
+    ]
     logs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
     import re
+
     started = [set(re.findall(r"\[\d+/\d+\] (\S+)\s+elapsed", log)) for log in logs]  # a cell this process ran
     runs = {str(p.parent.relative_to(out / "runs")) for p in (out / "runs").glob("**/metrics.json")}
     assert len(runs) == 6 and not started[0] & started[1] and started[0] | started[1] == runs, logs
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert sorted((r["method"], r["seed"]) for r in rows) == sorted((m, s) for m in ("zero-shot", "random-ft",
-                                                                                        "random-ft-cot") for s in (0, 1))
+    assert sorted((r["method"], r["seed"]) for r in rows) == sorted(
+        (m, s) for m in ("zero-shot", "random-ft", "random-ft-cot") for s in (0, 1)
+    )
 
 
 def test_a_reporting_budget_equal_to_the_runs_own_budget_is_the_same_run_for_reuse(tiny_model):
@@ -481,17 +577,32 @@ def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_sam
     new = out.parent / "reusing"
     lr = base.student.train.lr
     halved = base_cfg(tiny_model, **{"student.train.lr": lr / 2})
-    spec = make_spec(new / "c.yaml", halved, "random-ft-cot,baldistill-n", seeds=1, stage_eval=None,
-                     sweeps=[f"student.train.lr={lr / 2},{lr}"])
+    spec = make_spec(
+        new / "c.yaml",
+        halved,
+        "random-ft-cot,baldistill-n",
+        seeds=1,
+        stage_eval=None,
+        sweeps=[f"student.train.lr={lr / 2},{lr}"],
+    )
     plain, served = estimate(halved, spec, new), estimate(halved, spec, new, [out])
     assert (plain["todo"], plain["reused"]) == (4, 0) and (served["todo"], served["reused"]) == (3, 1)
     assert served["logical"]["calls"] == plain["logical"]["calls"] * 3 // 4  # one budget less: the reused cell's
     seen, told = [], []
-    got = compare(halved, spec, new, on_cell=lambda n, total, rid, resume: seen.append(rid), reuse=[out],
-                  on_reuse=lambda ids, total: told.append((ids, total)))
+    got = compare(
+        halved,
+        spec,
+        new,
+        on_cell=lambda n, total, rid, resume: seen.append(rid),
+        reuse=[out],
+        on_reuse=lambda ids, total: told.append((ids, total)),
+    )
     old_rft = next(r for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 0)
-    assert [s.split("/", 2)[2] for s in seen] == ["K1/random-ft-cot/seed0", "K2/baldistill-n/seed0",
-                                                  f"K2/student.train.lr={lr}/baldistill-n/seed0"]
+    assert [s.split("/", 2)[2] for s in seen] == [
+        "K1/random-ft-cot/seed0",
+        "K2/baldistill-n/seed0",
+        f"K2/student.train.lr={lr}/baldistill-n/seed0",
+    ]
     reused = next(r for r in got if r["method"] == "random-ft-cot" and r["settings"]["student.train.lr"] == lr)
     assert reused["run"] != old_rft["run"]
     assert told == [([reused["run"]], 4)]  # the caller is told which cell was served

@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 import yaml
+from conftest import tiny_config
 
 from baldistill.budget.ledger import Ledger
-
-from conftest import tiny_config
 
 
 def test_two_processes_train_with_ddp(tiny_model, tmp_path):
@@ -19,9 +18,22 @@ def test_two_processes_train_with_ddp(tiny_model, tmp_path):
     cfg["student"]["threads"] = 1
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "baldistill.cli", "run", str(tmp_path / "c.yaml"), "--out", str(out)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**__import__("os").environ,
-                                                                              "BALDISTILL_PROGRESS": "0"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "baldistill.cli",
+        "run",
+        str(tmp_path / "c.yaml"),
+        "--out",
+        str(out),
+    ]
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "BALDISTILL_PROGRESS": "0"}
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((out / "metrics.json").read_text())
     rows = Ledger(32, out / "ledger.sqlite").rows()
@@ -63,8 +75,9 @@ def test_two_processes_share_selection_and_evaluation_and_match_one_process(tiny
         for k in ("ifd", "cond_nll", "direct_nll"):
             assert math.isclose(a[k], b[k], rel_tol=1e-6, abs_tol=1e-9), (a["id"], k, a[k], b[k])
     for i in (0, 1):
-        assert [e["id"] for e in _read_jsonl(one / f"stages/{i}/selected.jsonl")] == \
-               [e["id"] for e in _read_jsonl(two / f"stages/{i}/selected.jsonl")]
+        assert [e["id"] for e in _read_jsonl(one / f"stages/{i}/selected.jsonl")] == [
+            e["id"] for e in _read_jsonl(two / f"stages/{i}/selected.jsonl")
+        ]
     # evaluation: the same outputs and scores, after stage 1 and at the end
     p1, p2 = _read_jsonl(one / "predictions.jsonl"), _read_jsonl(two / "predictions.jsonl")
     assert len(p1) >= 12 and p1 == p2

@@ -3,11 +3,11 @@ a finished run's ledger charged (tokens are estimates and may differ)."""
 
 from collections import Counter
 
+from conftest import tiny_config
+
 from baldistill import load_config
 from baldistill.budget.ledger import Ledger
 from baldistill.runner.estimate import estimate
-
-from conftest import tiny_config
 
 
 def test_estimate_gives_the_ledgers_units_per_stage_and_kind_for_every_method(method_runs, tiny_model):
@@ -25,9 +25,21 @@ def test_estimate_gives_the_ledgers_units_per_stage_and_kind_for_every_method(me
 
 def test_estimate_without_teacher_calls_and_worst_case_dollars(tiny_model):
     rows = estimate(load_config(tiny_config(tiny_model, method="random-ft", budget=40)))
-    assert rows == [{"stage": 0, "annotate": 0, "synthesize": 0, "verify": 0, "calls": 0, "prompt_tokens": 0,
-                     "completion_tokens_max": 0, "dollars_max": 0.0}]
-    cfg = load_config(tiny_config(tiny_model, budget=30, **{"teacher.price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}))
+    assert rows == [
+        {
+            "stage": 0,
+            "annotate": 0,
+            "synthesize": 0,
+            "verify": 0,
+            "calls": 0,
+            "prompt_tokens": 0,
+            "completion_tokens_max": 0,
+            "dollars_max": 0.0,
+        }
+    ]
+    cfg = load_config(
+        tiny_config(tiny_model, budget=30, **{"teacher.price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}})
+    )
     rows = estimate(cfg)
     assert sum(r["calls"] for r in rows) == 30
     for r in rows:  # the worst case the ledger reserves: max_tokens per call

@@ -18,11 +18,10 @@ import math
 import re
 from pathlib import Path
 
-
-from baldistill import load_config, run
-
 from conftest import tiny_config
 from goldens import RECORD, assert_same
+
+from baldistill import load_config, run
 
 GOLDEN = Path(__file__).parent / "golden"
 IGNORED_KEYS = {"wall_seconds", "phase_seconds", "schema_version", "base_model_name_or_path", "revision"}
@@ -47,15 +46,23 @@ def tensor_digest(path: Path) -> dict:
     out = {}
     for name, t in sorted(load_file(str(path)).items()):
         x = t.double()
-        out[name] = {"shape": list(t.shape), "dtype": str(t.dtype), "sum": float(x.sum()),
-                     "sumsq": float((x * x).sum()), "first": [float(v) for v in x.flatten()[:4]]}
+        out[name] = {
+            "shape": list(t.shape),
+            "dtype": str(t.dtype),
+            "sum": float(x.sum()),
+            "sumsq": float((x * x).sum()),
+            "first": [float(v) for v in x.flatten()[:4]],
+        }
     return out
 
 
 def _strip(x):
     if isinstance(x, dict):  # peft writes target_modules from a set: its order means nothing
-        return {k: sorted(v) if k == "target_modules" and isinstance(v, list) else _strip(v)
-                for k, v in x.items() if k not in IGNORED_KEYS}
+        return {
+            k: sorted(v) if k == "target_modules" and isinstance(v, list) else _strip(v)
+            for k, v in x.items()
+            if k not in IGNORED_KEYS
+        }
     if isinstance(x, list):
         return [_strip(v) for v in x]
     return x
@@ -91,7 +98,9 @@ def assert_same_weights(got: dict, want: dict, where: str) -> None:
         assert g["shape"] == w["shape"] and g["dtype"] == w["dtype"], at
         n = math.prod(w["shape"])
         rms = math.sqrt(w["sumsq"] / n)
-        assert math.isclose(g["sumsq"], w["sumsq"], rel_tol=1e-3, abs_tol=1e-12), f"{at}/sumsq: {g['sumsq']} != {w['sumsq']}"
+        assert math.isclose(g["sumsq"], w["sumsq"], rel_tol=1e-3, abs_tol=1e-12), (
+            f"{at}/sumsq: {g['sumsq']} != {w['sumsq']}"
+        )
         assert abs(g["sum"] - w["sum"]) <= 1e-3 * rms * math.sqrt(n) + 1e-12, f"{at}/sum: {g['sum']} != {w['sum']}"
         for i, (a, b) in enumerate(zip(g["first"], w["first"], strict=True)):
             assert abs(a - b) <= 1e-3 * rms + 1e-12, f"{at}/first[{i}]: {a} != {b}"
@@ -117,9 +126,16 @@ def test_every_method_matches_its_golden_copy(method_runs):
 
 
 def test_less_common_options_match_the_golden_copy(tiny_model_plain, tmp_path):
-    cfg = load_config(tiny_config(tiny_model_plain, budget=30, stages=2), [
-        "student.train.fresh_adapter_each_stage=false", "selection.response=reference",
-        "selection.drop_ifd_ge_1=true", "selection.ifd_variant=loss_ratio", "teacher.synthesis_noise=0.5"])
+    cfg = load_config(
+        tiny_config(tiny_model_plain, budget=30, stages=2),
+        [
+            "student.train.fresh_adapter_each_stage=false",
+            "selection.response=reference",
+            "selection.drop_ifd_ge_1=true",
+            "selection.ifd_variant=loss_ratio",
+            "teacher.synthesis_noise=0.5",
+        ],
+    )
     run(cfg, tmp_path / "opts")
     check("options", tmp_path / "opts")
 
@@ -130,7 +146,14 @@ def test_a_run_against_the_fake_server_matches_the_golden_copy(tiny_model, tmp_p
     monkeypatch.setenv("BD_GOLDEN_KEY", KEY)
     with FakeOpenAIServer(api_key=KEY, reply=_synthesis_reply) as s:
         cfg = tiny_config(tiny_model, method="baldistill-n", budget=24, stages=2)
-        cfg["teacher"] = {"kind": "openai", "model": "fake-teacher", "base_url": s.base_url,
-                          "api_key_env": "BD_GOLDEN_KEY", "concurrency": 4, "timeout": 5, "backoff": 0.01}
+        cfg["teacher"] = {
+            "kind": "openai",
+            "model": "fake-teacher",
+            "base_url": s.base_url,
+            "api_key_env": "BD_GOLDEN_KEY",
+            "concurrency": 4,
+            "timeout": 5,
+            "backoff": 0.01,
+        }
         run(load_config(cfg), tmp_path / "http")
     check("fake-server", tmp_path / "http")

@@ -17,17 +17,23 @@ import shutil
 from pathlib import Path
 
 import yaml
+from conftest import DEMO, tiny_config
+from goldens import check_json, check_text, html_text
 from typer.testing import CliRunner
 
 from baldistill.cli import app
 
-from conftest import DEMO, tiny_config
-from goldens import check_json, check_text, html_text
-
 GOLDEN = Path(__file__).parent / "golden" / "outputs"
 ENV = {"COLUMNS": "200", "BALDISTILL_PROGRESS": "0"}
-KEPT = ("config.yaml", "metrics.json", "predictions.jsonl", "predictions_val.jsonl", "ledger.sqlite", "ledger.sqlite-wal",
-        "ledger.sqlite-shm")
+KEPT = (
+    "config.yaml",
+    "metrics.json",
+    "predictions.jsonl",
+    "predictions_val.jsonl",
+    "ledger.sqlite",
+    "ledger.sqlite-wal",
+    "ledger.sqlite-shm",
+)
 
 
 def frozen_copy(src: Path, dst: Path) -> Path:
@@ -88,16 +94,39 @@ def _invoke(args: list[str]) -> str:
 
 def test_the_read_only_commands_print_what_their_golden_copies_hold(comparison, tiny_model, tmp_path, monkeypatch):
     out, base, _, rows, _ = comparison
-    check_text(GOLDEN / "stats.txt", _invoke(["stats", str(DEMO / "train.jsonl"), "--budget", "96", "--stages", "3",
-                                     "--test", str(DEMO / "test.jsonl"), "--reserve", str(DEMO / "reserve.jsonl")]))
+    check_text(
+        GOLDEN / "stats.txt",
+        _invoke(
+            [
+                "stats",
+                str(DEMO / "train.jsonl"),
+                "--budget",
+                "96",
+                "--stages",
+                "3",
+                "--test",
+                str(DEMO / "test.jsonl"),
+                "--reserve",
+                str(DEMO / "reserve.jsonl"),
+            ]
+        ),
+    )
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=48, stages=2)))
     check_text(GOLDEN / "estimate.txt", _invoke(["estimate", str(cfg)]))
-    priced = ["--set", "teacher.price.input_per_mtok=0.15", "--set", "teacher.price.output_per_mtok=0.6",
-              "--set", "method=baldistill-a"]
+    priced = [
+        "--set",
+        "teacher.price.input_per_mtok=0.15",
+        "--set",
+        "teacher.price.output_per_mtok=0.6",
+        "--set",
+        "method=baldistill-a",
+    ]
     check_text(GOLDEN / "estimate-priced.txt", _invoke(["estimate", str(cfg), *priced]))
-    check_text(GOLDEN / "compare-estimate.txt", _invoke(["compare", str(cfg), "--seeds", "2", "--estimate",
-                                                "--out", str(tmp_path / "none")]))
+    check_text(
+        GOLDEN / "compare-estimate.txt",
+        _invoke(["compare", str(cfg), "--seeds", "2", "--estimate", "--out", str(tmp_path / "none")]),
+    )
     run = out / "runs" / next(r["run"] for r in rows if r["method"] == "baldistill-n" and r["seed"] == 0)
     (tmp_path / "run").mkdir()
     for db in run.glob("ledger.sqlite*"):  # with its write-ahead log, if any

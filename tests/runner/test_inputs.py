@@ -4,12 +4,11 @@ problems pre-flight reports for data that loads but cannot serve the config."""
 import json
 
 import pytest
+from conftest import DEMO, tiny_config
 
 from baldistill import load_config
 from baldistill.data import DataError
 from baldistill.runner.inputs import Inputs
-
-from conftest import DEMO, tiny_config
 
 
 def write(path, rows):
@@ -18,8 +17,10 @@ def write(path, rows):
 
 
 def rows(n, domain="d", start=0, **kw):
-    return [{"id": f"{domain}{i}", "domain": domain, "input": f"What is {i} + {i}?", "answer": str(2 * i), **kw}
-            for i in range(start, start + n)]
+    return [
+        {"id": f"{domain}{i}", "domain": domain, "input": f"What is {i} + {i}?", "answer": str(2 * i), **kw}
+        for i in range(start, start + n)
+    ]
 
 
 def cfg_for(tmp_path, pool, test, reserve=None, **over):
@@ -68,6 +69,10 @@ def test_problems_and_warnings_for_data_that_loads(tmp_path):
 def test_the_demo_data_is_clean():
     cfg = load_config(tiny_config("unused"))
     inputs = Inputs.load(cfg)
-    assert inputs.report.n_repeats == 0 and inputs.report.overlap == {"pool/test": 0, "reserve/test": 0, "pool/reserve": 0}
+    assert inputs.report.n_repeats == 0 and inputs.report.overlap == {
+        "pool/test": 0,
+        "reserve/test": 0,
+        "pool/reserve": 0,
+    }
     assert len(inputs.pool) == len((DEMO / "train.jsonl").read_text().splitlines())
     assert inputs.problems(cfg) == [] and inputs.warnings(cfg) == []

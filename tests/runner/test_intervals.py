@@ -13,14 +13,25 @@ DOMAINS = ("products", "lcm")
 def _run(runs: Path, name: str, scores: dict[str, list[float]]) -> str:
     """A run folder with predictions.jsonl: per domain, one item per score (the same item ids in every run)."""
     (runs / name).mkdir(parents=True)
-    lines = [json.dumps({"id": f"{d}-{i}", "domain": d, "score": s}) for d, ss in scores.items() for i, s in enumerate(ss)]
+    lines = [
+        json.dumps({"id": f"{d}-{i}", "domain": d, "score": s}) for d, ss in scores.items() for i, s in enumerate(ss)
+    ]
     (runs / name / "predictions.jsonl").write_text("\n".join(lines) + "\n")
     return name
 
 
 def _row(run: str, method: str, seed: int, budget: int = 96, stages: int = 3) -> dict:
-    return {"dataset": "demo", "student": "s", "budget": budget, "stages": stages, "method": method, "settings": {},
-            "seed": seed, "run": run, "tail_domains": ["lcm"]}
+    return {
+        "dataset": "demo",
+        "student": "s",
+        "budget": budget,
+        "stages": stages,
+        "method": method,
+        "settings": {},
+        "seed": seed,
+        "run": run,
+        "tail_domains": ["lcm"],
+    }
 
 
 def test_each_budget_and_k_is_paired_with_the_default_and_one_run_under_every_k_is_not(tmp_path):
@@ -31,12 +42,21 @@ def test_each_budget_and_k_is_paired_with_the_default_and_one_run_under_every_k_
         rows.append(_row(_run(runs, f"n96-{seed}", {d: [1, 0, 0, 0] for d in DOMAINS}), "baldistill-n", seed))
         rows.append(_row(_run(runs, f"n192-{seed}", {d: [1, 1, 1, 0] for d in DOMAINS}), "baldistill-n", seed, 192))
         # baldistill-n at K = 5: 2/4 per domain, +25 points over K = 3
-        rows.append(_row(_run(runs, f"n96k5-{seed}", {d: [1, 1, 0, 0] for d in DOMAINS}), "baldistill-n", seed, stages=5))
+        rows.append(
+            _row(_run(runs, f"n96k5-{seed}", {d: [1, 1, 0, 0] for d in DOMAINS}), "baldistill-n", seed, stages=5)
+        )
         # random-ft-cot: one run per seed serves K = 3 and K = 5 (a single-stage method)
         one = _run(runs, f"r-{seed}", {d: [1, 1, 0, 0] for d in DOMAINS})
         rows += [_row(one, "random-ft-cot", seed), _row(one, "random-ft-cot", seed, stages=5)]
-    spec = {"methods": ["random-ft-cot", "baldistill-n"], "budgets": [96, 192], "stages": [3, 5], "students": ["s"],
-            "reference": "random-ft-cot", "sweep": {}, "default": {"budget": 96, "stages": 3, "student": "s"}}
+    spec = {
+        "methods": ["random-ft-cot", "baldistill-n"],
+        "budgets": [96, 192],
+        "stages": [3, 5],
+        "students": ["s"],
+        "reference": "random-ft-cot",
+        "sweep": {},
+        "default": {"budget": 96, "stages": 3, "student": "s"},
+    }
     diffs = compute_intervals(runs, rows, spec)["differences"]
     budget = [d for d in diffs if d["kind"] == "budget"]
     assert [(d["a"]["method"], d["a"]["budget"], d["b"]["budget"]) for d in budget] == [("baldistill-n", 192, 96)]
@@ -49,5 +69,6 @@ def test_each_budget_and_k_is_paired_with_the_default_and_one_run_under_every_k_
     assert [(d["a"]["method"], d["a"]["stages"], d["b"]["stages"]) for d in stages] == [("baldistill-n", 5, 3)]
     assert abs(stages[0]["test"]["macro"]["mean"] - 0.25) < 1e-9
     # a single budget gives no budget differences
-    assert not [d for d in compute_intervals(runs, rows, {**spec, "budgets": [96]})["differences"]
-                if d["kind"] == "budget"]
+    assert not [
+        d for d in compute_intervals(runs, rows, {**spec, "budgets": [96]})["differences"] if d["kind"] == "budget"
+    ]

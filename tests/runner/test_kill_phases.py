@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import tiny_config
 from test_golden import assert_same, snapshot
 
@@ -63,19 +62,29 @@ def uninterrupted(tiny_model, tmp_path_factory):
         if scheme not in made:
             root = tmp_path_factory.mktemp(f"kill-{scheme}")
             cfg = root / "c.yaml"
-            cfg.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=24, stages=2,
-                                                      **{"student.train.scheme": scheme})))
+            cfg.write_text(
+                yaml.safe_dump(tiny_config(tiny_model, budget=24, stages=2, **{"student.train.scheme": scheme}))
+            )
             r = start(cfg, root / "uninterrupted")
             assert r.returncode == 0, r.stderr[-2000:]
             made[scheme] = cfg, snapshot(root / "uninterrupted")
         return made[scheme]
+
     return get
 
 
-@pytest.mark.parametrize("scheme,phase", [
-    ("paper", "stage 2/2: training"), ("paper", "stage 2: student rationales"), ("paper", "stage 2: IFD"),
-    ("paper", "evaluating"), ("select-then-train", "stage 1/2: training"), ("select-then-train", "stage 2/2: training")],
-    ids=["training", "ifd-generation", "ifd-scoring", "evaluation", "stt-selection-student", "stt-final-fine-tune"])
+@pytest.mark.parametrize(
+    "scheme,phase",
+    [
+        ("paper", "stage 2/2: training"),
+        ("paper", "stage 2: student rationales"),
+        ("paper", "stage 2: IFD"),
+        ("paper", "evaluating"),
+        ("select-then-train", "stage 1/2: training"),
+        ("select-then-train", "stage 2/2: training"),
+    ],
+    ids=["training", "ifd-generation", "ifd-scoring", "evaluation", "stt-selection-student", "stt-final-fine-tune"],
+)
 def test_sigkill_in_any_phase_then_resume_equals_an_uninterrupted_run(uninterrupted, tmp_path, scheme, phase):
     cfg, want = uninterrupted(scheme)
     out = tmp_path / "run"

@@ -4,13 +4,12 @@ import json
 import shutil
 
 import pytest
+from conftest import tiny_config
 
 from baldistill import load_config, run
-from baldistill.data import read_jsonl
 from baldistill.budget.ledger import Ledger
 from baldistill.config import ConfigError
-
-from conftest import tiny_config
+from baldistill.data import read_jsonl
 
 
 def cfg_for(model, **over):
@@ -23,14 +22,19 @@ def runs(method_runs):
 
 
 def test_every_method_finishes_with_metrics(runs):
-    for name, (folder, m) in runs.items():
+    for name, (folder, _) in runs.items():
         saved = json.loads((folder / "metrics.json").read_text())
         assert saved["method"] == name
         for key in ("budget", "spent", "n_train", "macro", "micro", "head", "tail", "per_domain", "majority"):
             assert key in saved, (name, key)
         assert saved["spent"] <= saved["budget"] == 96
-        assert set(saved["tail"]["domains"]) == {"count_bits", "letter_counting", "simple_equations", "lcm",
-                                                 "family_relationships"}  # pool < B/l = 12
+        assert set(saved["tail"]["domains"]) == {
+            "count_bits",
+            "letter_counting",
+            "simple_equations",
+            "lcm",
+            "family_relationships",
+        }  # pool < B/l = 12
         assert (folder / "config.yaml").exists() and (folder / "env.json").exists()
         assert len(read_jsonl(folder / "predictions.jsonl")) == saved["n_test"]
 
@@ -121,9 +125,16 @@ def test_reproducible_with_the_same_seed(runs, tiny_model, tmp_path):
 
 
 def test_options_continued_training_reference_response_and_plain_model(tiny_model_plain, tmp_path):
-    cfg = load_config(tiny_config(tiny_model_plain, budget=30, stages=2), [
-        "student.train.fresh_adapter_each_stage=false", "selection.response=reference",
-        "selection.drop_ifd_ge_1=true", "selection.ifd_variant=loss_ratio", "teacher.synthesis_noise=0.5"])
+    cfg = load_config(
+        tiny_config(tiny_model_plain, budget=30, stages=2),
+        [
+            "student.train.fresh_adapter_each_stage=false",
+            "selection.response=reference",
+            "selection.drop_ifd_ge_1=true",
+            "selection.ifd_variant=loss_ratio",
+            "teacher.synthesis_noise=0.5",
+        ],
+    )
     m = run(cfg, tmp_path / "opts")
     assert m.spent == 30 and m.stages == 2
     done = json.loads((tmp_path / "opts/stages/1/done.json").read_text())
@@ -142,11 +153,18 @@ def test_select_then_train_trains_cheap_selection_students_then_one_final_fine_t
     epochs a single-stage method uses."""
     from conftest import DEMO
 
-    cfg = cfg_for(tiny_model, stages=3, eval_each_stage=None, **{"student.train.scheme": "select-then-train",
-                                                              "student.train.epochs": 2,
-                                                              "student.train.selection_epochs": 1,
-                                                              "student.train.replay": 0.5,
-                                                              "data.val": str(DEMO / "val.jsonl")})
+    cfg = cfg_for(
+        tiny_model,
+        stages=3,
+        eval_each_stage=None,
+        **{
+            "student.train.scheme": "select-then-train",
+            "student.train.epochs": 2,
+            "student.train.selection_epochs": 1,
+            "student.train.replay": 0.5,
+            "data.val": str(DEMO / "val.jsonl"),
+        },
+    )
     m = run(cfg, tmp_path / "stt")
     # the validation split is scored beside the test split, all of it
     assert m.n_val == 388 and m.val is not None and set(m.val.per_domain) == set(m.per_domain)
@@ -173,11 +191,17 @@ def test_select_then_train_trains_cheap_selection_students_then_one_final_fine_t
     train = [Example.from_json(r) for r in read_jsonl(tmp_path / "stt/stages/2/train.jsonl")]
     alone.fit([(e.input, e.rationale) for e in train], seed=cfg.seed)
     alone.save_adapter(tmp_path / "alone")
-    got, want = load_file(tmp_path / "stt/adapter/adapter_model.safetensors"), load_file(tmp_path / "alone/adapter_model.safetensors")
+    got, want = (
+        load_file(tmp_path / "stt/adapter/adapter_model.safetensors"),
+        load_file(tmp_path / "alone/adapter_model.safetensors"),
+    )
     assert sorted(got) == sorted(want) and all(torch.equal(got[k], want[k]) for k in got)
 
 
 def test_the_old_adapter_setting_still_loads_with_a_note():
     cfg = load_config(tiny_config("unused", **{"student.train": {"fresh_adapter_each_stage": False}}))
     assert cfg.student.train.scheme == "continue" and "scheme: continue" in cfg._notes[0]
-    assert load_config(tiny_config("unused", **{"student.train": {"fresh_adapter_each_stage": True}})).student.train.scheme == "paper"
+    assert (
+        load_config(tiny_config("unused", **{"student.train": {"fresh_adapter_each_stage": True}})).student.train.scheme
+        == "paper"
+    )

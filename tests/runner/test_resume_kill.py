@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tiny_config
 
 from baldistill import load_config, run
-from baldistill.data import read_jsonl
 from baldistill.budget.ledger import Ledger
+from baldistill.data import read_jsonl
 from baldistill_testing.fake_openai import FakeOpenAIServer
-
-from conftest import tiny_config
 
 KEY = "sk-live-do-not-leak-7f3a9c"
 BUDGET = 24
@@ -26,15 +25,24 @@ BUDGET = 24
 
 def config(tiny_model, server, tmp_path) -> Path:
     cfg = tiny_config(tiny_model, budget=BUDGET, stages=2)
-    cfg["teacher"] = {"kind": "openai", "model": "fake-teacher", "base_url": server.base_url,
-                      "api_key_env": "BD_KILL_KEY", "concurrency": 4, "timeout": 5, "backoff": 0.01}
+    cfg["teacher"] = {
+        "kind": "openai",
+        "model": "fake-teacher",
+        "base_url": server.base_url,
+        "api_key_env": "BD_KILL_KEY",
+        "concurrency": 4,
+        "timeout": 5,
+        "backoff": 0.01,
+    }
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 def start(cfg: Path, out: Path, resume=False, extra=()):
-    cmd = [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)] + (["--resume"] if resume else [])
+    cmd = [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)] + (
+        ["--resume"] if resume else []
+    )
     cmd += list(extra)
     env = {**os.environ, "BD_KILL_KEY": KEY, "BALDISTILL_PROGRESS": "0"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -131,8 +139,13 @@ def test_a_server_that_dies_mid_stage_stops_the_run_which_resumes_on_another_por
     dead_url = first.base_url
     cfg, out = config(tiny_model, first, tmp_path), tmp_path / "run"
     env = {**os.environ, "BD_KILL_KEY": KEY, "BALDISTILL_PROGRESS": "0"}
-    r = subprocess.run([sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out),
-                        "--set", "teacher.max_retries=2"], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out), "--set", "teacher.max_retries=2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 3, r.stderr[-2000:]
     line = " ".join(r.stderr.split())
     assert f"teacher unavailable at {dead_url}" in line and "--resume" in line and "Traceback" not in r.stderr
@@ -158,7 +171,22 @@ def test_a_server_that_dies_mid_stage_stops_the_run_which_resumes_on_another_por
 
 
 def test_resume_still_refuses_a_change_of_what_the_teacher_is_asked(tiny_model, tmp_path, reference):
-    r = subprocess.run([sys.executable, "-m", "baldistill.cli", "run", str(reference.parent / "c.yaml"), "--out",
-                        str(reference), "--resume", "--set", "teacher.max_tokens=99"], capture_output=True, text=True,
-                       env={**os.environ, "BD_KILL_KEY": KEY, "BALDISTILL_PROGRESS": "0"}, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "baldistill.cli",
+            "run",
+            str(reference.parent / "c.yaml"),
+            "--out",
+            str(reference),
+            "--resume",
+            "--set",
+            "teacher.max_tokens=99",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BD_KILL_KEY": KEY, "BALDISTILL_PROGRESS": "0"},
+        timeout=120,
+    )
     assert r.returncode == 2 and "teacher.max_tokens changed" in " ".join(r.stderr.split())

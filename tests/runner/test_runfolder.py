@@ -17,11 +17,22 @@ def test_a_stage_record_round_trips_and_resume_state_is_one_load(tmp_path):
     state = State.start(pool, ["a", "b"])
     assert state.remaining == {"a": ["a0", "a1", "a2", "a3"], "b": ["b0"]}
     plan = plan_stage(METHODS["baldistill-n"], Quota(4, {"a": 2, "b": 2}), {"a": 4, "b": 1}, 0)
-    folder.write_stage_choice(plan, pool[:2] + pool[4:], [Example("syn-b-0", "b", "new", "2", "r", "synthetic")],
-                              [{"id": "a0", "ifd": 0.5}], {"a": 4})
+    folder.write_stage_choice(
+        plan,
+        pool[:2] + pool[4:],
+        [Example("syn-b-0", "b", "new", "2", "r", "synthetic")],
+        [{"id": "a0", "ifd": 0.5}],
+        {"a": 4},
+    )
     q = json.loads((folder.stage_path(0) / "quota.json").read_text())
-    assert q == {"stage": 0, "quota": {"a": 2, "b": 2}, "head": ["a"], "tail": ["b"], "remaining_before": {"a": 4, "b": 1},
-                 "candidates": {"a": 4}}
+    assert q == {
+        "stage": 0,
+        "quota": {"a": 2, "b": 2},
+        "head": ["a"],
+        "tail": ["b"],
+        "remaining_before": {"a": 4, "b": 1},
+        "candidates": {"a": 4},
+    }
     assert folder.last_completed_stage() is None  # not done until done.json
     state.train = pool[:2]
     state.remaining = {"a": ["a2", "a3"], "b": []}

@@ -8,6 +8,7 @@ import hashlib
 import math
 
 import pytest
+from conftest import tiny_config
 
 from baldistill import load_config
 from baldistill.core.ifd import IFDScore
@@ -16,8 +17,6 @@ from baldistill.core.plan import plan_stage
 from baldistill.runner.pipeline import Distiller
 from baldistill.runner.runfolder import RunFolder, State
 from baldistill.student.model import Generation
-
-from conftest import tiny_config
 
 
 def constructed_ifd(text: str) -> float:
@@ -39,17 +38,26 @@ class StandIn:
 
 
 def distiller(tmp_path, **over) -> Distiller:
-    cfg = load_config(tiny_config("unused", **{"budget": 96, "stages": 3, "selection.candidates_per_domain": None,
-                                               **over}))
+    cfg = load_config(
+        tiny_config("unused", **{"budget": 96, "stages": 3, "selection.candidates_per_domain": None, **over})
+    )
     return Distiller(cfg, RunFolder.create(tmp_path / "run"), student=StandIn())
 
 
-@pytest.mark.parametrize("method,factor,cap", [("baldistill-a", 4, None), ("baldistill-n", 2.5, None),
-                                               ("baldistill-a", 4, 5), ("active-ft-cot", 4, None),
-                                               ("active-ft-cot", 1.5, 3)])
+@pytest.mark.parametrize(
+    "method,factor,cap",
+    [
+        ("baldistill-a", 4, None),
+        ("baldistill-n", 2.5, None),
+        ("baldistill-a", 4, 5),
+        ("active-ft-cot", 4, None),
+        ("active-ft-cot", 1.5, 3),
+    ],
+)
 def test_each_group_scores_factor_times_its_take_and_takes_exactly_the_top_k(tmp_path, method, factor, cap):
-    d = distiller(tmp_path, method=method, **{"selection.candidate_factor": factor,
-                                              "selection.candidates_per_domain": cap})
+    d = distiller(
+        tmp_path, method=method, **{"selection.candidate_factor": factor, "selection.candidates_per_domain": cap}
+    )
     state = State.start(d.pool, d.domains)
     plan = plan_stage(METHODS[method], d.quotas[1], {x: len(state.remaining[x]) for x in d.domains}, 1)
     remaining = {g: list(state.remaining[g]) for g in d.domains}
@@ -95,4 +103,4 @@ def test_equal_ifd_takes_the_candidates_in_the_order_drawn(tmp_path):
     picked, scored, counts = d.select(draw.plan, state, draw, d.score(1, draw.ids), draw.rng)
     assert counts and [s["id"] for s in scored] == draw.ids
     for g, cands in draw.cands.items():
-        assert [e.id for e in picked if e.domain == g] == cands[:draw.plan.take[g]]
+        assert [e.id for e in picked if e.domain == g] == cands[: draw.plan.take[g]]

@@ -4,14 +4,13 @@ stage's quotas, candidates and spend beside the loss (read back from TensorBoard
 from __future__ import annotations
 
 import pytest
+from conftest import tiny_config
 
 from baldistill import load_config, run
 from baldistill.budget.ledger import Ledger
 from baldistill.config import ConfigError
 from baldistill.runner import tracking
 from baldistill.runner.preflight import preflight
-
-from conftest import tiny_config
 
 
 def _scalars(folder):
@@ -30,8 +29,7 @@ def test_tensorboard_holds_the_loss_and_the_spend_of_every_stage(tiny_model, tmp
     events = list((out / "tracker").glob("events.out.tfevents.*"))
     assert len(events) == 1  # one tracker run for the whole BalDistill run
     sc = _scalars(out / "tracker")
-    steps = [__import__("json").loads((out / f"stages/{i}/done.json").read_text())["training"]["steps"]
-             for i in (0, 1)]
+    steps = [__import__("json").loads((out / f"stages/{i}/done.json").read_text())["training"]["steps"] for i in (0, 1)]
     assert all(steps)
 
     # the loss at every training step, the steps of stage 2 continuing after those of stage 1
@@ -71,11 +69,18 @@ def test_resumed_run_continues_the_steps(tiny_model, tmp_path):
     assert sc["stage"] == [(steps[0] + steps[1], 2.0)]
 
 
-@pytest.mark.parametrize("value,want", [
-    ("none", "none"), ("tensorboard", "tensorboard"), ("TensorBoard", "tensorboard"), ("all", "all"),
-    ("[tensorboard, mlflow]", ["tensorboard", "mlflow"]), ("tensorboard,wandb", ["tensorboard", "wandb"]),
-    ("[]", "none"),
-])
+@pytest.mark.parametrize(
+    "value,want",
+    [
+        ("none", "none"),
+        ("tensorboard", "tensorboard"),
+        ("TensorBoard", "tensorboard"),
+        ("all", "all"),
+        ("[tensorboard, mlflow]", ["tensorboard", "mlflow"]),
+        ("tensorboard,wandb", ["tensorboard", "wandb"]),
+        ("[]", "none"),
+    ],
+)
 def test_report_to_accepts_tracker_names(value, want):
     assert load_config(tiny_config("m"), [f"student.train.report_to={value}"]).student.train.report_to == want
 

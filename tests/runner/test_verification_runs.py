@@ -12,16 +12,14 @@ from collections import Counter
 
 import pytest
 import yaml
+from conftest import tiny_config
 
 from baldistill import load_config, run
 from baldistill.budget.ledger import Ledger
 from baldistill.core import policies
-from baldistill.core.methods import METHODS
 from baldistill.data import read_jsonl
 from baldistill.runner.estimate import estimate
 from baldistill_testing.fake_openai import FakeOpenAIServer, default_reply
-
-from conftest import tiny_config
 
 NAIVE = {"method": "baldistill-n", "budget": 48, "stages": 3}
 
@@ -40,8 +38,12 @@ def estimated_units(cfg):
 
 @pytest.mark.parametrize("k", [1, 3])
 def test_a_verified_run_spends_within_each_domains_quota_and_equals_its_estimate(tiny_model, tmp_path, k):
-    over = ["teacher.verify.samples=%d" % k, "teacher.verify.temperature=0.5", "teacher.verifier.accept_correct=1",
-            "teacher.verifier.reject_wrong=1"]
+    over = [
+        f"teacher.verify.samples={k:d}",
+        "teacher.verify.temperature=0.5",
+        "teacher.verifier.accept_correct=1",
+        "teacher.verifier.reject_wrong=1",
+    ]
     cfg = load_config(tiny_config(tiny_model, **NAIVE), over)
     m = run(cfg, tmp_path / "run")
     rows = Ledger(48, tmp_path / "run/ledger.sqlite").rows()
@@ -56,15 +58,19 @@ def test_a_verified_run_spends_within_each_domains_quota_and_equals_its_estimate
     assert "simulated verifier" in m.teacher
     for d, n in m.shortfall_by_domain.items():  # every unit that is no training example has its reason
         assert sum(m.shortfall_reasons.get(d, {}).values()) == n, d
-    assert all(e.get("meta", {}).get("verified") == f"{k}/{k}" for i in range(3)
-               for e in read_jsonl(tmp_path / f"run/stages/{i}/synthetic.jsonl"))
+    assert all(
+        e.get("meta", {}).get("verified") == f"{k}/{k}"
+        for i in range(3)
+        for e in read_jsonl(tmp_path / f"run/stages/{i}/synthetic.jsonl")
+    )
     if k == 3:  # 2 units a tail domain per stage: carried to the next, and what the last stage left is unspent
         assert m.unspent_by_domain and all(set(v) == {"verification remainder"} for v in m.unspent_by_domain.values())
 
 
 def test_the_estimate_is_an_upper_bound_when_synthetic_examples_are_rejected_before_verification(tiny_model, tmp_path):
-    cfg = load_config(tiny_config(tiny_model, **NAIVE), ["teacher.verify.samples=1",
-                                                         "teacher.synthesis_noise.malformed=0.6"])
+    cfg = load_config(
+        tiny_config(tiny_model, **NAIVE), ["teacher.verify.samples=1", "teacher.synthesis_noise.malformed=0.6"]
+    )
     m = run(cfg, tmp_path / "run")
     got, est = ledger_units(tmp_path / "run", 48), estimated_units(cfg)
     assert all(got[key] <= est[key] for key in set(got) | set(est)) and sum(got.values()) < sum(est.values())
@@ -92,16 +98,25 @@ def teacher_reply(body):
 
 def http_config(tiny_model, server, tmp_path):
     cfg = tiny_config(tiny_model, **NAIVE)
-    cfg["teacher"] = {"kind": "openai", "model": "fake-teacher", "base_url": server.base_url,
-                      "api_key_env": "BD_VERIFY_KEY", "concurrency": 2, "timeout": 5, "backoff": 0.01,
-                      "verify": {"samples": 3, "temperature": 0.7}}
+    cfg["teacher"] = {
+        "kind": "openai",
+        "model": "fake-teacher",
+        "base_url": server.base_url,
+        "api_key_env": "BD_VERIFY_KEY",
+        "concurrency": 2,
+        "timeout": 5,
+        "backoff": 0.01,
+        "verify": {"samples": 3, "temperature": 0.7},
+    }
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 def start(cfg, out, resume=False):
-    cmd = [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)] + (["--resume"] if resume else [])
+    cmd = [sys.executable, "-m", "baldistill.cli", "run", str(cfg), "--out", str(out)] + (
+        ["--resume"] if resume else []
+    )
     env = {**os.environ, "BD_VERIFY_KEY": KEY, "BALDISTILL_PROGRESS": "0"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -146,7 +161,9 @@ def test_kill_during_verification_then_resume_sends_only_the_requests_in_flight(
     assert sum(r["units"] for r in rows if r["kind"] == "verify" and r["status"] != "released") > 0
 
 
-def test_faults_during_verification_are_retried_or_charged_and_never_cross_the_budget(tiny_model, tmp_path, monkeypatch):
+def test_faults_during_verification_are_retried_or_charged_and_never_cross_the_budget(
+    tiny_model, tmp_path, monkeypatch
+):
     """429 and 500 on re-answers, malformed bodies, empty choices and cut replies: the run finishes, a refused
     re-answer is retried without a second unit, an unusable one counts as disagreeing (its example is rejected),
     and the units charged plus those left unspent are exactly B."""

@@ -4,17 +4,19 @@ import math
 
 import pytest
 
-from baldistill.student.assets import resolve_model
 from baldistill.config import StudentConfig
 from baldistill.student import Student
+from baldistill.student.assets import resolve_model
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def smol():
-    return Student(StudentConfig(model="smollm2-135m-instruct", threads=2,
-                                 generation={"max_new_tokens": 12, "batch_size": 4}), instruction="")
+    return Student(
+        StudentConfig(model="smollm2-135m-instruct", threads=2, generation={"max_new_tokens": 12, "batch_size": 4}),
+        instruction="",
+    )
 
 
 def test_offline_alias_converts_once_and_loads(smol):

@@ -13,8 +13,8 @@ def student(tiny_model):
 def test_spans_follow_the_chat_template(student):
     f = student.train_features("2 + 2?", "2 + 2 = 4. The answer is 4.")
     p = student.prompt_ids("2 + 2?")
-    assert f["input_ids"][:len(p)] == p and all(l == -100 for l in f["labels"][:len(p)])
-    response = student.tokenizer.decode(f["input_ids"][len(p):])
+    assert f["input_ids"][: len(p)] == p and all(x == -100 for x in f["labels"][: len(p)])
+    response = student.tokenizer.decode(f["input_ids"][len(p) :])
     assert response == "2 + 2 = 4. The answer is 4.<|im_end|>\n"
     assert student.tokenizer.decode(p).endswith("<|im_start|>assistant\n")
 
@@ -50,8 +50,14 @@ def test_early_exit_generation_equals_hf_generate(student):
     finished rows. Frequent tokens are made end-of-sequence tokens so that rows end at different steps."""
     from collections import Counter
 
-    texts = ["2 + 2?", "Reverse this list of words: a, b, c", "gcd of 12 and 18 please, thank you", "7 * 8 = ?",
-             "How many 1 bits are in 23?", "lcm(4, 6)?"]
+    texts = [
+        "2 + 2?",
+        "Reverse this list of words: a, b, c",
+        "gcd of 12 and 18 please, thank you",
+        "7 * 8 = ?",
+        "How many 1 bits are in 23?",
+        "lcm(4, 6)?",
+    ]
     first = student.generate(texts, max_new_tokens=12)
     # tokens that no row starts with, the most frequent first: as end-of-sequence tokens they end rows mid-way
     late = Counter(t for g in first for t in set(g.ids) if all(x.ids.index(t) >= 2 for x in first if t in x.ids))

@@ -10,10 +10,10 @@ from conftest import tiny_config
 from baldistill import load_config
 from baldistill.config import StudentConfig
 from baldistill.core.ifd import select_top
-from baldistill.student.scoring import ifd_scores, response_nll
 from baldistill.runner.pipeline import Distiller
 from baldistill.runner.runfolder import RunFolder
 from baldistill.student import Student
+from baldistill.student.scoring import ifd_scores, response_nll
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +27,15 @@ def plain_nll(model, context, response):
     with torch.no_grad():
         logits = model(input_ids=ids).logits[0].float()
     start = max(len(context), 1)
-    return F.cross_entropy(logits[start - 1:-1], ids[0, start:]).item()
+    return F.cross_entropy(logits[start - 1 : -1], ids[0, start:]).item()
 
 
 def varied_pairs(student, n=11, seed=0):
     rng = random.Random(seed)
-    texts = [f"Find the value of x{k}: {' + '.join(str(rng.randint(1, 9)) for _ in range(rng.randint(1, 9)))}" for k in range(n)]
+    texts = [
+        f"Find the value of x{k}: {' + '.join(str(rng.randint(1, 9)) for _ in range(rng.randint(1, 9)))}"
+        for k in range(n)
+    ]
     resps = [student.encode(" ".join(["step"] * rng.randint(1, 12)) + f" The answer is {k}.") for k in range(n)]
     return texts, resps
 
@@ -41,7 +44,9 @@ def test_batched_equals_one_at_a_time_and_plain_cross_entropy(student):
     texts, resps = varied_pairs(student)
     prompts = [student.prompt_ids(t) for t in texts]
     assert len({len(p) + len(r) for p, r in zip(prompts, resps)}) > 3  # really varied lengths
-    batched = ifd_scores(student.model, prompts, resps, student.start_ids, batch_size=4, pad_id=student.tokenizer.pad_token_id)
+    batched = ifd_scores(
+        student.model, prompts, resps, student.start_ids, batch_size=4, pad_id=student.tokenizer.pad_token_id
+    )
     single = [ifd_scores(student.model, [p], [r], student.start_ids, batch_size=1)[0] for p, r in zip(prompts, resps)]
     for b, s, p, r in zip(batched, single, prompts, resps):
         assert b.cond_nll == pytest.approx(s.cond_nll, abs=1e-5)
@@ -54,6 +59,7 @@ def test_batched_equals_one_at_a_time_and_plain_cross_entropy(student):
 
 def test_hand_value_on_a_known_distribution():
     """A 'model' whose next-token distribution is fixed: the NLLs are computable by hand."""
+
     class Fixed(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -85,11 +91,17 @@ def test_shared_prefix_and_bucketing_equal_plain_scoring(student):
     texts, resps = varied_pairs(student, n=13, seed=5)
     prompts = [student.prompt_ids(t) for t in texts]
     assert len(os.path.commonprefix(prompts)) > 5  # the chat template's system turn and the instruction
-    plain = [math.exp(plain_nll(student.model, p, r) - plain_nll(student.model, student.start_ids, r))
-             for p, r in zip(prompts, resps)]
+    plain = [
+        math.exp(plain_nll(student.model, p, r) - plain_nll(student.model, student.start_ids, r))
+        for p, r in zip(prompts, resps)
+    ]
     for bs in (1, 3, 16):
-        got = [s.ifd for s in ifd_scores(student.model, prompts, resps, student.start_ids, batch_size=bs,
-                                          pad_id=student.tokenizer.pad_token_id)]
+        got = [
+            s.ifd
+            for s in ifd_scores(
+                student.model, prompts, resps, student.start_ids, batch_size=bs, pad_id=student.tokenizer.pad_token_id
+            )
+        ]
         assert got == pytest.approx(plain, rel=1e-4)
         assert select_top(got, 5) == select_top(plain, 5)
 
@@ -97,8 +109,13 @@ def test_shared_prefix_and_bucketing_equal_plain_scoring(student):
 def test_ifd_from_generation_logprobs_equals_two_passes(student):
     """log p(y|x) recorded while generating y greedily gives the same IFD as scoring y again; y is the
     generated tokens without the end-of-sequence token, also when rows of a batch end at different steps."""
-    texts = ["2 + 2?", "Reverse this list of words: a, b, c", "gcd of 12 and 18", "count the letters in banana",
-             "What is 7 * 8? Answer with a number."]
+    texts = [
+        "2 + 2?",
+        "Reverse this list of words: a, b, c",
+        "gcd of 12 and 18",
+        "count the letters in banana",
+        "What is 7 * 8? Answer with a number.",
+    ]
     first = student.generate(texts)
     stop = next(t for t in first[1].ids[2:] if all(g.ids[0] != t for g in first))
     saved = student.eos_ids

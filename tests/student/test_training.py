@@ -21,16 +21,26 @@ def test_completion_loss_equals_the_models_own_loss(student):
     with torch.no_grad():
         ref = student.base(**batch).loss
         nll, _ = token_nll(student.base, batch["input_ids"], batch["attention_mask"], batch["labels"] != -100)
-        mine = CompletionTrainer.compute_loss(type("T", (), {"current_gradient_accumulation_steps": 1})(),
-                                              student.base, dict(batch))
-    assert nll.mean().item() == pytest.approx(ref.item(), rel=1e-5) and mine.item() == pytest.approx(ref.item(), rel=1e-5)
+        mine = CompletionTrainer.compute_loss(
+            type("T", (), {"current_gradient_accumulation_steps": 1})(), student.base, dict(batch)
+        )
+    assert nll.mean().item() == pytest.approx(ref.item(), rel=1e-5) and mine.item() == pytest.approx(
+        ref.item(), rel=1e-5
+    )
 
 
 def test_train_adapter_counts_steps_and_loss_tokens(student):
     student.new_adapter(0)
     feats = [student.train_features("2 + 2?", "The answer is 4.") for _ in range(6)]
-    stats = train_adapter(student.model, student.tokenizer, feats, TrainConfig(epochs=2, batch_size=4, lr=1e-2),
-                          student.device, student.dtype, seed=0)
+    stats = train_adapter(
+        student.model,
+        student.tokenizer,
+        feats,
+        TrainConfig(epochs=2, batch_size=4, lr=1e-2),
+        student.device,
+        student.dtype,
+        seed=0,
+    )
     assert stats["examples"] == 6 and stats["steps"] == 4  # ceil(6 / 4) per epoch, two epochs
     assert stats["loss_tokens"] == sum(sum(t != -100 for t in f["labels"]) for f in feats)
     assert len(stats["losses"]) == 4 and stats["losses"][-1] < stats["losses"][0]

@@ -14,8 +14,18 @@ class Client:
         return annotate_examples(self.engine, self.requests, stage, examples, self.labels)
 
     def synthesize(self, stage, domain, seeds, n, first, existing):
-        return synthesize_examples(self.engine, self.requests, stage, domain, seeds, n, first, existing,
-                                   verify=self.requests.cfg.verify.samples, labels=self.labels).examples
+        return synthesize_examples(
+            self.engine,
+            self.requests,
+            stage,
+            domain,
+            seeds,
+            n,
+            first,
+            existing,
+            verify=self.requests.cfg.verify.samples,
+            labels=self.labels,
+        ).examples
 
     def execute(self, requests):
         return self.engine.execute(requests)

@@ -5,6 +5,7 @@ discount in dollars -- against the fake server's /v1/files and /v1/batches."""
 import json
 
 import pytest
+from teacher_kit import Client
 
 from baldistill.budget.cache import ReplyCache
 from baldistill.budget.ledger import Caps, Ledger
@@ -14,8 +15,6 @@ from baldistill.teacher import TeacherError, TeacherUnavailable
 from baldistill.teacher.backends.openai import OpenAICompatible
 from baldistill.teacher.batch import line, read_results, split
 from baldistill_testing.fake_openai import FakeOpenAIServer
-
-from teacher_kit import Client
 
 KEY = "sk-test-batch-0123456789"
 PRICE = {"input_per_mtok": 2.0, "output_per_mtok": 8.0}
@@ -31,15 +30,28 @@ def examples(n, domain="d"):
 
 
 def make_client(server, tmp_path, budget=100, batch=True, caps=None, **cfg):
-    cfg = {"kind": "openai", "model": "fake-teacher", "base_url": server.base_url, "api_key_env": "BD_TEST_KEY",
-           "timeout": 2, "backoff": 0.01, "backoff_max": 0.05, "max_tokens": 64, "batch": batch,
-           "batch_poll": 0.02, "batch_poll_max": 0.1, "price": PRICE, **cfg}
+    cfg = {
+        "kind": "openai",
+        "model": "fake-teacher",
+        "base_url": server.base_url,
+        "api_key_env": "BD_TEST_KEY",
+        "timeout": 2,
+        "backoff": 0.01,
+        "backoff_max": 0.05,
+        "max_tokens": 64,
+        "batch": batch,
+        "batch_poll": 0.02,
+        "batch_poll_max": 0.1,
+        "price": PRICE,
+        **cfg,
+    }
     tc = TeacherConfig(**cfg)
     backend = OpenAICompatible(tc.model, tc.base_url, tc.api_key_env, tc.timeout, tc.concurrency)
     tmp_path.mkdir(parents=True, exist_ok=True)
     caps = caps or Caps(budget, input_per_mtok=2.0, output_per_mtok=8.0, factor=tc.price.factor(batch))
-    return Client(backend, tc, Ledger(caps, tmp_path / "ledger.sqlite"), ReplyCache(tmp_path / "cache.sqlite"),
-                  "Solve.")
+    return Client(
+        backend, tc, Ledger(caps, tmp_path / "ledger.sqlite"), ReplyCache(tmp_path / "cache.sqlite"), "Solve."
+    )
 
 
 # ---- pure parts --------------------------------------------------------------------------------------
@@ -54,8 +66,12 @@ def test_split_keeps_each_file_within_the_request_and_byte_limits():
 def test_read_results_tells_answered_failed_and_expired_apart():
     out = json.dumps({"custom_id": "a", "response": {"status_code": 200, "body": {"choices": []}}, "error": None})
     bad = json.dumps({"custom_id": "b", "response": {"status_code": 400, "body": {"error": {"message": "no"}}}})
-    err = "\n".join([json.dumps({"custom_id": "c", "response": None, "error": {"code": "batch_expired", "message": "late"}}),
-                     "not json"])
+    err = "\n".join(
+        [
+            json.dumps({"custom_id": "c", "response": None, "error": {"code": "batch_expired", "message": "late"}}),
+            "not json",
+        ]
+    )
     got = read_results(out + "\n" + bad, err)
     assert got["a"].raw == json.dumps({"choices": []}) and got["b"].raw is None and "HTTP 400" in got["b"].why
     assert got["c"].expired and got["c"].raw is None and set(got) == {"a", "b", "c"}
@@ -74,8 +90,9 @@ def test_a_batch_gives_the_same_replies_as_one_by_one_at_the_discounted_price(tm
         assert [(e.id, e.rationale) for e in kept] == [(e.id, e.rationale) for e in direct]
         a, b = one.ledger.rows(), c.ledger.rows()
         assert [r["status"] for r in b] == ["ok"] * 6 and all(r["physical"] for r in b)
-        assert [(r["prompt_tokens"], r["completion_tokens"]) for r in a] == \
-            [(r["prompt_tokens"], r["completion_tokens"]) for r in b]
+        assert [(r["prompt_tokens"], r["completion_tokens"]) for r in a] == [
+            (r["prompt_tokens"], r["completion_tokens"]) for r in b
+        ]
         assert c.ledger.dollars == pytest.approx(one.ledger.dollars * 0.5) and c.ledger.dollars > 0
         assert [x["state"] for x in c.ledger.batches()] == ["settled"]
         again = c.annotate(0, examples(6))  # read from the cache: no second batch
@@ -95,9 +112,23 @@ def test_the_same_request_for_two_examples_goes_once_and_is_charged_twice(tmp_pa
 def test_submitted_rows_survive_a_restart_and_reserved_ones_do_not(tmp_path):
     led = Ledger(Caps(10, input_per_mtok=1.0), tmp_path / "l.sqlite")
     led.reserve(key="annotate/a", stage=0, domain="d", kind="annotate", prompt_tokens=10, max_tokens=5)
-    ref, rows, refused = led.submit([dict(key="annotate/b", stage=0, domain="d", kind="annotate", prompt_tokens=10,
-                                          max_tokens=5, custom_id="cb", request={"x": 1})],
-                                    stage=0, kind="annotate", endpoint="/v1/chat/completions")
+    ref, rows, refused = led.submit(
+        [
+            dict(
+                key="annotate/b",
+                stage=0,
+                domain="d",
+                kind="annotate",
+                prompt_tokens=10,
+                max_tokens=5,
+                custom_id="cb",
+                request={"x": 1},
+            )
+        ],
+        stage=0,
+        kind="annotate",
+        endpoint="/v1/chat/completions",
+    )
     assert refused is None and led.batch_rows(ref) == {"cb": (rows[0], {"x": 1}, "submitted")}
     led.close()
     again = Ledger(Caps(10), tmp_path / "l.sqlite")
@@ -108,8 +139,9 @@ def test_submitted_rows_survive_a_restart_and_reserved_ones_do_not(tmp_path):
 
 def test_submit_stops_at_the_cap_and_charges_nothing_past_it(tmp_path):
     led = Ledger(Caps(2), tmp_path / "l.sqlite")
-    asks = [dict(key=f"annotate/{k}", stage=0, domain="d", kind="annotate", custom_id=f"c{k}", request={})
-            for k in range(3)]
+    asks = [
+        dict(key=f"annotate/{k}", stage=0, domain="d", kind="annotate", custom_id=f"c{k}", request={}) for k in range(3)
+    ]
     ref, rows, refused = led.submit(asks, stage=0, kind="annotate", endpoint="/v1/chat/completions")
     assert len(rows) == 2 and "budget exhausted" in refused and led.spent == 2
     assert led.batches()[0]["custom_ids"] == ["c0", "c1"]
@@ -133,7 +165,7 @@ def _per_batch(s):
     out, at = [], 0
     for bid in s.batch_creates:
         n = s.batches[bid]["request_counts"]["total"]
-        out.append(s.batch_submitted[at:at + n])
+        out.append(s.batch_submitted[at : at + n])
         at += n
     return out
 
@@ -150,9 +182,11 @@ def test_a_batch_that_always_fails_gives_up_after_the_retries(tmp_path):
 def test_a_batch_that_cannot_be_read_back_keeps_the_worst_case_and_is_resubmitted(tmp_path):
     """The server forgets the batch (404 on retrieve): its requests follow the unknown-outcome rule."""
     with FakeOpenAIServer(api_key=KEY) as s:
+
         def forget(event, info):
             if event == "retrieve" and len(s.batch_creates) == 1:
                 s.batches.pop(info["id"], None)
+
         s.on_batch = forget
         c = make_client(s, tmp_path)
         kept = c.annotate(0, examples(3))
@@ -176,9 +210,11 @@ def test_a_cap_in_dollars_holds_across_batches(tmp_path):
 
 def test_a_cancelled_batch_stops_the_run_and_keeps_what_it_answered(tmp_path):
     with FakeOpenAIServer(api_key=KEY, batch_faults=["never"]) as s:
+
         def cancel(event, info):
             if event == "retrieve" and info["status"] == "in_progress":
                 s._advance(s.batches[info["id"]], cancel=True)
+
         s.on_batch = cancel
         c = make_client(s, tmp_path)
         with pytest.raises(TeacherError, match="cancelled"):
@@ -216,8 +252,12 @@ def test_a_slow_batch_is_polled_with_a_doubling_wait_and_shows_its_state(tmp_pat
         def info(self, text):
             shown.append(text)
 
-    with FakeOpenAIServer(api_key=KEY, batch_faults=["slow"], batch_slow_seconds=0.8,
-                          on_batch=lambda ev, info: looks.append(info["status"]) if ev == "retrieve" else None) as s:
+    with FakeOpenAIServer(
+        api_key=KEY,
+        batch_faults=["slow"],
+        batch_slow_seconds=0.8,
+        on_batch=lambda ev, info: looks.append(info["status"]) if ev == "retrieve" else None,
+    ) as s:
         c = make_client(s, tmp_path, batch_poll=0.02, batch_poll_max=0.4)
         outs = c.engine.execute([c.requests.annotation(0, e) for e in examples(3)], Bar())
         assert all(o.reply is not None for o in outs) and looks[-1] == "completed"

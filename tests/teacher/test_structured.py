@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import pytest
+from teacher_kit import Client
 
 from baldistill.budget.cache import ReplyCache
 from baldistill.budget.ledger import Caps, Ledger
@@ -18,8 +19,6 @@ from baldistill.teacher.engine import TeacherError
 from baldistill.teacher.requests import RequestBuilder
 from baldistill_testing.fake_openai import FakeOpenAIServer
 
-from teacher_kit import Client
-
 KEY = "sk-structured-0123456789"
 
 
@@ -29,9 +28,20 @@ def key(monkeypatch):
 
 
 def tcfg(**kw):
-    return TeacherConfig(**{"kind": "openai", "model": "fake-teacher", "base_url": "http://127.0.0.1:1/v1",
-                            "api_key_env": "BD_TEST_KEY", "timeout": 2, "backoff": 0.01, "backoff_max": 0.02,
-                            "max_tokens": 64, "concurrency": 1, **kw})
+    return TeacherConfig(
+        **{
+            "kind": "openai",
+            "model": "fake-teacher",
+            "base_url": "http://127.0.0.1:1/v1",
+            "api_key_env": "BD_TEST_KEY",
+            "timeout": 2,
+            "backoff": 0.01,
+            "backoff_max": 0.02,
+            "max_tokens": 64,
+            "concurrency": 1,
+            **kw,
+        }
+    )
 
 
 def make_client(server, budget=100, labels=None, cache=None, **kw):
@@ -53,8 +63,11 @@ def json_or_text(body):
         ans = prompt.split("What is ")[1].split("?")[0]
         a, b = (int(x) for x in ans.split(" plus "))
         answer = str(a + b)
-        return json.dumps({"reasoning": f"{a} + {b} = {answer}.", "answer": answer}) if "response_format" in body \
+        return (
+            json.dumps({"reasoning": f"{a} + {b} = {answer}.", "answer": answer})
+            if "response_format" in body
             else f"{a} + {b} = {answer}. The answer is {answer}."
+        )
     if "response_format" in body:
         return json.dumps({"input": f"What is {h} plus 1?", "reasoning": f"{h} + 1 = {h + 1}.", "answer": str(h + 1)})
     return f"Input: What is {h} plus 1?\nReasoning: {h} + 1 = {h + 1}.\nAnswer: {h + 1}"
@@ -66,10 +79,17 @@ def test_schemas_forms_and_reading_json_replies():
     assert s["schema"]["properties"]["answer"] == {"type": "string", "enum": ["spam", "ham"]}
     assert s["schema"]["required"] == ["input", "reasoning", "answer"] and s["schema"]["additionalProperties"] is False
     rf = structured.response_format(s, "json_schema")
-    assert rf["type"] == "json_schema" and rf["json_schema"]["strict"] is True and rf["json_schema"]["schema"] == s["schema"]
+    assert (
+        rf["type"] == "json_schema"
+        and rf["json_schema"]["strict"] is True
+        and rf["json_schema"]["schema"] == s["schema"]
+    )
     assert structured.response_format(s, "json_object") == {"type": "json_object", "schema": s["schema"]}
     payload = {"model": "m", "messages": [], "response_format": rf}
-    assert structured.downgrade(payload, "json_object")["response_format"] == {"type": "json_object", "schema": s["schema"]}
+    assert structured.downgrade(payload, "json_object")["response_format"] == {
+        "type": "json_object",
+        "schema": s["schema"],
+    }
     assert "response_format" not in structured.downgrade(payload, "text")
     assert "JSON" in structured.instruction(s) and "spam, ham" in structured.instruction(s)
     assert structured.read_object('```json\n{"Answer": "4"}\n```') == {"answer": "4"}
@@ -85,13 +105,17 @@ def test_json_replies_pass_the_same_checks_as_text():
     assert v[1].status == "parse_error" and "JSON schema" in v[1].note
     assert v[2].status == "dropped" and "disagree" in v[2].note
     ex = Example("e", "d", "What is 1 plus 1?", "2")
-    assert annotation_from(json.dumps({"reasoning": "1 + 1 = 2.", "answer": "2"}), "2") == \
-        ("1 + 1 = 2. The answer is 2.", "2", True)
+    assert annotation_from(json.dumps({"reasoning": "1 + 1 = 2.", "answer": "2"}), "2") == (
+        "1 + 1 = 2. The answer is 2.",
+        "2",
+        True,
+    )
     assert check_annotation(ex, json.dumps({"reasoning": "1 + 1 = 3.", "answer": "3"})).status == "dropped"
     assert check_annotation(ex, json.dumps({"reasoning": "x"})).status == "parse_error"
     syn = Example("s", "d", "What is 1 plus 1?", "2", "1 + 1 = 2. The answer is 2.", "synthetic")
-    verdict, per = check_verification(syn, [(json.dumps({"reasoning": "1 + 1 = 2", "answer": "2"}), None),
-                                            (json.dumps({"answer": 3}), None)])
+    verdict, per = check_verification(
+        syn, [(json.dumps({"reasoning": "1 + 1 = 2", "answer": "2"}), None), (json.dumps({"answer": 3}), None)]
+    )
     assert verdict.status == "dropped" and [p.status for p in per] == ["ok", "parse_error"]  # 1 of 2: no majority
 
 
@@ -102,7 +126,10 @@ def test_request_bodies_per_setting():
     syn = auto.synthesis(0, "d", real(n=3), 0, [], ["2", "5"])
     assert syn.payload["response_format"]["type"] == "json_schema"
     assert syn.payload["response_format"]["json_schema"]["schema"]["properties"]["answer"]["enum"] == ["2", "5"]
-    assert "JSON object" in syn.payload["messages"][-1]["content"] and "Reasoning: <" not in syn.payload["messages"][-1]["content"]
+    assert (
+        "JSON object" in syn.payload["messages"][-1]["content"]
+        and "Reasoning: <" not in syn.payload["messages"][-1]["content"]
+    )
     assert "response_format" not in auto.annotation(0, ex).payload  # annotation stays free text under auto
     ver = auto.verification(0, ex, 0, ["2", "5", "7"])
     assert ver.payload["response_format"]["json_schema"]["schema"]["properties"]["answer"]["enum"] == ["2", "5", "7"]
@@ -115,7 +142,10 @@ def test_request_bodies_per_setting():
     assert "response_format" not in RequestBuilder(TeacherConfig()).synthesis(0, "d", real(n=3), 0).payload
     assert "response_format" not in RequestBuilder(tcfg(api="completions")).synthesis(0, "d", real(n=3), 0).payload
     # the schema is part of what decides the reply, hence of the cache key
-    assert auto.synthesis(0, "d", real(n=3), 0, [], ["2"]).cache_key != auto.synthesis(0, "d", real(n=3), 0, [], ["5"]).cache_key
+    assert (
+        auto.synthesis(0, "d", real(n=3), 0, [], ["2"]).cache_key
+        != auto.synthesis(0, "d", real(n=3), 0, [], ["5"]).cache_key
+    )
     assert syn.cache_key != off.synthesis(0, "d", real(n=3), 0).cache_key
 
 
@@ -140,17 +170,23 @@ def test_synthesis_requests_of_a_domain_differ_in_content():
 
 
 # ---- against servers that take different forms ---------------------------------------------------
-@pytest.mark.parametrize("profile, sent, rejected", [
-    ("openai", ["json_schema"] * 3, []),
-    ("vllm", ["json_schema"] * 3, []),
-    ("llamacpp", ["json_object"] * 3, ["json_schema"]),
-    ("fastapi", ["json_object"] * 3, ["json_schema"]),
-    ("plain", [None] * 3, ["json_schema", "json_object"]),
-    (None, ["json_schema"] * 3, []),  # a server that ignores the field: parsing catches whatever comes
-])
+@pytest.mark.parametrize(
+    "profile, sent, rejected",
+    [
+        ("openai", ["json_schema"] * 3, []),
+        ("vllm", ["json_schema"] * 3, []),
+        ("llamacpp", ["json_object"] * 3, ["json_schema"]),
+        ("fastapi", ["json_object"] * 3, ["json_schema"]),
+        ("plain", [None] * 3, ["json_schema", "json_object"]),
+        (None, ["json_schema"] * 3, []),  # a server that ignores the field: parsing catches whatever comes
+    ],
+)
 def test_auto_finds_the_form_each_server_takes_at_one_unit_per_call(profile, sent, rejected):
-    reply = json_or_text if profile is not None else \
-        (lambda body: json_or_text({k: v for k, v in body.items() if k != "response_format"}))
+    reply = (
+        json_or_text
+        if profile is not None
+        else (lambda body: json_or_text({k: v for k, v in body.items() if k != "response_format"}))
+    )
     with FakeOpenAIServer(api_key=KEY, reply=reply, response_formats=profile) as s:
         c = make_client(s)
         got = c.synthesize(0, "d", real(n=2), 3, 0, existing=[e.input for e in real(n=2)])
@@ -158,7 +194,8 @@ def test_auto_finds_the_form_each_server_takes_at_one_unit_per_call(profile, sen
         assert s.format_rejections == rejected  # learned once, kept for the run
         assert len(got) == 3 and c.ledger.spent == 3 and all(r["units"] == 1 for r in c.ledger.rows())
         assert c.engine.backend.form == {None: "json_schema", "openai": "json_schema", "vllm": "json_schema"}.get(
-            profile, "json_object" if profile in ("llamacpp", "fastapi") else "text")
+            profile, "json_object" if profile in ("llamacpp", "fastapi") else "text"
+        )
 
 
 def test_unknown_outcome_in_the_middle_of_a_fallback_costs_one_unit(tmp_path):
@@ -178,7 +215,9 @@ def test_unknown_outcome_in_the_middle_of_a_fallback_costs_one_unit(tmp_path):
 def test_an_explicit_form_the_server_rejects_stops_with_one_line():
     with FakeOpenAIServer(api_key=KEY, reply=json_or_text, response_formats="llamacpp") as s:
         c = make_client(s, structured="json_schema")
-        with pytest.raises(TeacherError, match="rejected the structured-output form json_schema.*set teacher.structured"):
+        with pytest.raises(
+            TeacherError, match="rejected the structured-output form json_schema.*set teacher.structured"
+        ):
             c.synthesize(0, "d", real(n=2), 1, 0, existing=[])
         assert c.ledger.spent == 0 and s.answered == 0
 

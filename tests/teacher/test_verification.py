@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
+from teacher_kit import Client
 
 from baldistill.budget.ledger import Ledger
 from baldistill.config import TeacherConfig
@@ -14,16 +15,23 @@ from baldistill.core.checks import check_syntheses
 from baldistill.data import Example, read_jsonl
 from baldistill.teacher.backends.reference import KINDS, ReferenceTeacher, argue_for
 
-from teacher_kit import Client
-
 DEMO = Path(__file__).parents[2] / "src/baldistill/bundled/demo"
 RESERVE = [Example.from_json(r) for r in read_jsonl(DEMO / "reserve.jsonl")]
 POOL = [Example.from_json(r) for r in read_jsonl(DEMO / "train.jsonl")]
 
 
 def big_reserve(n=2500):
-    return [Example(f"{d}{k}", d, f"q {d} {k} " + hashlib.md5(f"{d}{k}".encode()).hexdigest(), str(k % 7),
-                    f"Step one gives {k % 7}. The answer is {k % 7}.") for d in "ab" for k in range(n)]
+    return [
+        Example(
+            f"{d}{k}",
+            d,
+            f"q {d} {k} " + hashlib.md5(f"{d}{k}".encode()).hexdigest(),
+            str(k % 7),
+            f"Step one gives {k % 7}. The answer is {k % 7}.",
+        )
+        for d in "ab"
+        for k in range(n)
+    ]
 
 
 def within(count, n, p, sigmas=4.5):
@@ -123,14 +131,22 @@ def test_a_perfect_verifier_rejects_every_wrong_answer_and_nothing_else():
     kept = c.synthesize(0, "lcm", [], 60, 0, existing=[])
     made = [t.made("lcm", j) for j in range(60)]
     rows = c.ledger.rows()
-    hygiene = {r["example_id"] for r in rows if r["kind"] == "synthesize" and r["status"] == "dropped"
-               and not r["note"].startswith("rejected by verification")}  # e.g. repeated inputs: never verified
+    hygiene = {
+        r["example_id"]
+        for r in rows
+        if r["kind"] == "synthesize"
+        and r["status"] == "dropped"
+        and not r["note"].startswith("rejected by verification")
+    }  # e.g. repeated inputs: never verified
     assert len(hygiene) < 10
     assert {e.id for e in kept} == {f"syn-lcm-{j}" for j, m in enumerate(made) if m.kind != "wrong_answer"} - hygiene
     assert all(e.meta["verified"] == "3/3" for e in kept)
     assert sum(r["kind"] == "verify" for r in rows) == 3 * (60 - len(hygiene))
-    notes = [r["note"] for r in rows if r["kind"] == "synthesize" and r["status"] == "dropped"
-             and r["example_id"] not in hygiene]
+    notes = [
+        r["note"]
+        for r in rows
+        if r["kind"] == "synthesize" and r["status"] == "dropped" and r["example_id"] not in hygiene
+    ]
     assert len(notes) == len({f"syn-lcm-{j}" for j, m in enumerate(made) if m.kind == "wrong_answer"} - hygiene) > 10
     assert all(n.startswith("rejected by verification: 0/3 re-answers agree") for n in notes)
 

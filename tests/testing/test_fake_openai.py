@@ -1,12 +1,12 @@
 """The fault-injecting fake OpenAI server, driven by the official openai client."""
 
+import http.client
 import json
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import http.client
 import openai
 import pytest
 
@@ -113,8 +113,10 @@ def test_drop_is_connection_error_and_sends_nothing():
         # raw socket: the server reads the request and closes without a single byte
         body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
         with socket.create_connection(("127.0.0.1", s.port), timeout=2) as sock:
-            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body
+            )
             assert sock.recv(100) == b""
         assert s.answered == 2 and s.dropped == 2 and s.status_counts == {"drop": 2}
 
@@ -143,8 +145,9 @@ def test_keep_alive_reads_exact_content_length():
         try:
             for i in range(3):
                 body = json.dumps({"model": "m", "messages": [{"role": "user", "content": f"q{i} é"}]})
-                conn.request("POST", "/v1/chat/completions", body=body.encode(),
-                             headers={"Content-Type": "application/json"})
+                conn.request(
+                    "POST", "/v1/chat/completions", body=body.encode(), headers={"Content-Type": "application/json"}
+                )
                 r = conn.getresponse()
                 assert r.status == 200 and json.loads(r.read())["choices"][0]["message"]["content"]
             conn.request("GET", "/v1/models")
@@ -167,8 +170,17 @@ def test_scripted_sequence_counts_and_duplicates():
                 outcomes.append("ok")
             except Exception as e:
                 outcomes.append(type(e).__name__)
-        assert outcomes == ["RateLimitError", "ok", "InternalServerError", "APIConnectionError", "ok",
-                            "JSONDecodeError", "AuthenticationError", "ok", "ok"]
+        assert outcomes == [
+            "RateLimitError",
+            "ok",
+            "InternalServerError",
+            "APIConnectionError",
+            "ok",
+            "JSONDecodeError",
+            "AuthenticationError",
+            "ok",
+            "ok",
+        ]
         assert seen == list(range(1, 10)) and s.received == 9
         # answered: None, 500, drop, None, malformed ("same" x5), empty_choices, normal
         assert s.answered == 7 and len(s.answered_keys) == 7

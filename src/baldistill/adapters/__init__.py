@@ -30,27 +30,52 @@ def load(fmt: str, source: str | Path, **options) -> Adapted:
     allowed = [p for p in inspect.signature(fn).parameters if p != "source"]
     bad = sorted(set(options) - set(allowed))
     if bad:
-        raise DataError(f"option {', '.join(bad)} does not apply to format {fmt} (its options: {', '.join(allowed) or 'none'})")
+        raise DataError(
+            f"option {', '.join(bad)} does not apply to format {fmt} (its options: {', '.join(allowed) or 'none'})"
+        )
     return fn(source, **options)
 
 
 def _config_text(fmt: str, source, a: Adapted, budget: int, stages: int, seed: int, stats: dict) -> str:
-    cfg = {"method": "baldistill-n", "budget": budget, "stages": stages, "seed": seed,
-           "data": {"train": "train.jsonl", "test": "test.jsonl", "task": a.task, "metric": a.metric,
-                    **({"instruction": a.instruction} if a.instruction else {})},
-           "teacher": {"kind": "openai", "model": "gpt-4o-mini", "api_key_env": "OPENAI_API_KEY"}}
-    head = (f"# Written by `baldistill prepare {fmt} {source}`: {len(stats['domains'])} domains, "
-            f"{stats['train']} train / {stats['test']} test examples.\n"
-            f"# budget = {a.budget_per_domain} per domain x {len(stats['domains'])} domains (the paper's setting 1). "
-            "Set the teacher (model, base_url, price) before\n# `baldistill estimate config.yaml` and "
-            "`baldistill run config.yaml --out runs/NAME`.\n")
+    cfg = {
+        "method": "baldistill-n",
+        "budget": budget,
+        "stages": stages,
+        "seed": seed,
+        "data": {
+            "train": "train.jsonl",
+            "test": "test.jsonl",
+            "task": a.task,
+            "metric": a.metric,
+            **({"instruction": a.instruction} if a.instruction else {}),
+        },
+        "teacher": {"kind": "openai", "model": "gpt-4o-mini", "api_key_env": "OPENAI_API_KEY"},
+    }
+    head = (
+        f"# Written by `baldistill prepare {fmt} {source}`: {len(stats['domains'])} domains, "
+        f"{stats['train']} train / {stats['test']} test examples.\n"
+        f"# budget = {a.budget_per_domain} per domain x {len(stats['domains'])} domains (the paper's setting 1). "
+        "Set the teacher (model, base_url, price) before\n# `baldistill estimate config.yaml` and "
+        "`baldistill run config.yaml --out runs/NAME`.\n"
+    )
     return head + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=120)
 
 
-def prepare(fmt: str, source: str | Path, out_dir: str | Path, *, budget: int | None = None, stages: int = 5,
-            seed: int = 0, zipf_alpha: float | None = None, max_per_domain: int | None = None,
-            max_train: int | None = None, max_test: int | None = None, overwrite: bool = False,
-            **options) -> dict:
+def prepare(
+    fmt: str,
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    budget: int | None = None,
+    stages: int = 5,
+    seed: int = 0,
+    zipf_alpha: float | None = None,
+    max_per_domain: int | None = None,
+    max_train: int | None = None,
+    max_test: int | None = None,
+    overwrite: bool = False,
+    **options,
+) -> dict:
     """Convert, shape and write ``out_dir/{train,test}.jsonl`` and ``out_dir/config.yaml``.
 
     Order: convert; Zipf-resample train when ``zipf_alpha`` (default: the format's, 1.1 for MATH;
@@ -60,7 +85,9 @@ def prepare(fmt: str, source: str | Path, out_dir: str | Path, *, budget: int | 
     out = Path(out_dir)
     files = [out / n for n in ("train.jsonl", "test.jsonl", "config.yaml")]
     if not overwrite and any(f.exists() for f in files):
-        raise DataError(f"{out}: already holds train.jsonl/test.jsonl/config.yaml; choose another --out or pass --force")
+        raise DataError(
+            f"{out}: already holds train.jsonl/test.jsonl/config.yaml; choose another --out or pass --force"
+        )
     a = load(fmt, source, **options)
     alpha = a.zipf_alpha if zipf_alpha is None else zipf_alpha
     train = zipf_resample(a.train, alpha, seed, max_per_domain) if alpha else a.train
@@ -70,8 +97,16 @@ def prepare(fmt: str, source: str | Path, out_dir: str | Path, *, budget: int | 
     test = [e for e in test if e.domain in domains]
     if not test:
         raise DataError(f"{source}: no test example left in a domain that has training examples")
-    stats = {"format": fmt, "task": a.task, "metric": a.metric, "train": len(train), "test": len(test),
-             "dropped_test": dropped, "zipf_alpha": alpha or None, "domains": counts_by_domain(train, test)}
+    stats = {
+        "format": fmt,
+        "task": a.task,
+        "metric": a.metric,
+        "train": len(train),
+        "test": len(test),
+        "dropped_test": dropped,
+        "zipf_alpha": alpha or None,
+        "domains": counts_by_domain(train, test),
+    }
     budget = budget or a.budget_per_domain * len(stats["domains"])
     try:
         check_budget(budget, stages)

@@ -72,8 +72,9 @@ def zipf_counts(sizes: dict[str, int], alpha: float, max_per_domain: int | None 
     return {d: min(sizes[d], max(1, math.floor(top / k**alpha + 0.5))) for k, d in enumerate(ranked, start=1)}
 
 
-def zipf_resample(examples: list[Example], alpha: float, seed: int = 0,
-                  max_per_domain: int | None = None) -> list[Example]:
+def zipf_resample(
+    examples: list[Example], alpha: float, seed: int = 0, max_per_domain: int | None = None
+) -> list[Example]:
     """Make a long-tailed pool: a seeded sample of each domain down to its :func:`zipf_counts` size
     (the original order is kept)."""
     by_domain: dict[str, list[Example]] = defaultdict(list)

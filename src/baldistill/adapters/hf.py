@@ -45,8 +45,10 @@ def _open(source: str, config: str | None, split: str):
 
 def _column(ds, field: str, role: str, source: str, split: str) -> list[str]:
     if field not in ds.column_names:
-        raise DataError(f"{source}, split {split}: no field '{field}' ({role}); fields: {', '.join(ds.column_names)}; "
-                        f"use --{role}-field")
+        raise DataError(
+            f"{source}, split {split}: no field '{field}' ({role}); fields: {', '.join(ds.column_names)}; "
+            f"use --{role}-field"
+        )
     values = ds[field]
     feature = ds.features[field]
     if hasattr(feature, "int2str"):  # ClassLabel
@@ -63,16 +65,28 @@ def read_split(source: str, config: str | None, split: str, fields: dict[str, st
     ds = _open(source, config, split)
     cols = {role: _column(ds, name, role, source, split) for role, name in fields.items() if name}
     ids = cols.get("id") or [f"{split}-{i}" for i in range(len(ds))]
-    out = [example(str(ids[i]), cols["domain"][i], cols["input"][i], cols["answer"][i], f"{source}, split {split}, row {i}")
-           for i in range(len(ds))]
+    out = [
+        example(
+            str(ids[i]), cols["domain"][i], cols["input"][i], cols["answer"][i], f"{source}, split {split}, row {i}"
+        )
+        for i in range(len(ds))
+    ]
     if not out:
         raise DataError(f"{source}, split {split}: no rows")
     return out, is_class_label(ds, fields["answer"])
 
 
-def load(source: str | Path, config: str | None = None, splits: str = "train,test", input_field: str = "input",
-         answer_field: str = "answer", domain_field: str = "domain", id_field: str | None = None,
-         task: str | None = None, metric: str | None = None) -> Adapted:
+def load(
+    source: str | Path,
+    config: str | None = None,
+    splits: str = "train,test",
+    input_field: str = "input",
+    answer_field: str = "answer",
+    domain_field: str = "domain",
+    id_field: str | None = None,
+    task: str | None = None,
+    metric: str | None = None,
+) -> Adapted:
     """A Hugging Face dataset with its columns mapped to input/answer/domain (see module doc)."""
     names = [s.strip() for s in splits.split(",")]
     if len(names) != 2 or not all(names):
@@ -83,5 +97,6 @@ def load(source: str | Path, config: str | None = None, splits: str = "train,tes
     train, label_col = read_split(str(source), config, names[0], fields)
     test, _ = read_split(str(source), config, names[1], fields)
     task = task or ("classification" if label_col or answer_field == domain_field else "qa")
-    return Adapted(train, test, task, metric or "accuracy", budget_per_domain=50,
-                   note=f"{source} splits {names[0]}/{names[1]}")
+    return Adapted(
+        train, test, task, metric or "accuracy", budget_per_domain=50, note=f"{source} splits {names[0]}/{names[1]}"
+    )

@@ -37,7 +37,7 @@ def _braced(s: str, start: int) -> str | None:
         elif c == "}":
             depth -= 1
             if depth == 0:
-                return s[start + 1:i]
+                return s[start + 1 : i]
         i += 1
     return None
 
@@ -71,8 +71,14 @@ def _read(path: Path, split: str, root: Path) -> Example:
     if not answer:
         raise DataError(f"{path}: no \\boxed{{...}} answer in field 'solution'")
     rel = path.relative_to(root).with_suffix("").as_posix()
-    return example(f"math-{rel}", rec["type"], rec["problem"], answer, str(path),
-                   {"level": rec["level"]} if rec.get("level") else None)
+    return example(
+        f"math-{rel}",
+        rec["type"],
+        rec["problem"],
+        answer,
+        str(path),
+        {"level": rec["level"]} if rec.get("level") else None,
+    )
 
 
 def read_split(root: Path, split: str) -> list[Example]:
@@ -87,6 +93,12 @@ def load(source: str | Path) -> Adapted:
     """MATH train and test, one domain per subject (see module doc); the Zipf resampling is applied
     by :func:`baldistill.adapters.prepare` (``zipf_alpha``, default 1.1 for this format)."""
     root = require_dir(source, "MATH's train/ and test/ folders")
-    return Adapted(read_split(root, "train"), read_split(root, "test"), "qa", "accuracy", budget_per_domain=300,
-                   instruction="Solve this math problem. Reason step by step, then end with: The answer is <answer>.",
-                   zipf_alpha=1.1)
+    return Adapted(
+        read_split(root, "train"),
+        read_split(root, "test"),
+        "qa",
+        "accuracy",
+        budget_per_domain=300,
+        instruction="Solve this math problem. Reason step by step, then end with: The answer is <answer>.",
+        zipf_alpha=1.1,
+    )

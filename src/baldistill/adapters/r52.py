@@ -40,6 +40,11 @@ def read_tsv(path: Path, split: str) -> list[Example]:
 def load(source: str | Path) -> Adapted:
     """R52 from a folder with its train and test files (see module doc)."""
     folder = require_dir(source, "r52-train-all-terms.txt and r52-test-all-terms.txt")
-    return Adapted(read_tsv(_find(folder, "train"), "train"), read_tsv(_find(folder, "test"), "test"),
-                   "classification", "accuracy", budget_per_domain=50,
-                   instruction="Assign a topic to this Reuters news story. Reason briefly, then end with: The answer is <topic>.")
+    return Adapted(
+        read_tsv(_find(folder, "train"), "train"),
+        read_tsv(_find(folder, "test"), "test"),
+        "classification",
+        "accuracy",
+        budget_per_domain=50,
+        instruction="Assign a topic to this Reuters news story. Reason briefly, then end with: The answer is <topic>.",
+    )

@@ -36,13 +36,15 @@ class _SgmParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.open.append(tag)
         if tag == "reuters":
-            self.docs.append({"attrs": {k: v or "" for k, v in attrs}, "topics": [], "title": "", "body": "", "rest": ""})
+            self.docs.append(
+                {"attrs": {k: v or "" for k, v in attrs}, "topics": [], "title": "", "body": "", "rest": ""}
+            )
         elif tag == "d" and "topics" in self.open and self.docs:
             self.docs[-1]["topics"].append("")
 
     def handle_endtag(self, tag):
         if tag in self.open:  # close the element and anything left open inside it
-            del self.open[len(self.open) - 1 - self.open[::-1].index(tag):]
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
 
     def handle_data(self, data):
         if not self.docs or "reuters" not in self.open:
@@ -84,7 +86,9 @@ def _modapte(path: Path) -> list[tuple[str, dict]]:
                 doc["where"] = f"{f}: NEWID={a.get('newid', '?')}"
                 out.append((split, doc))
     if not out:
-        raise DataError(f"{path}: no ModApte documents (TOPICS=\"YES\", LEWISSPLIT TRAIN/TEST) in {len(files)} reut2-*.sgm files")
+        raise DataError(
+            f'{path}: no ModApte documents (TOPICS="YES", LEWISSPLIT TRAIN/TEST) in {len(files)} reut2-*.sgm files'
+        )
     return out
 
 
@@ -112,6 +116,12 @@ def load(source: str | Path, multi_label: str = "pairs") -> Adapted:
         for label in labels[:1] if multi_label == "first" else labels:
             ex_id = f"reuters-{newid}" + (f"-{label}" if multi_label == "pairs" else "")
             out[split].append(example(ex_id, label, _text(doc), label, doc["where"]))
-    return Adapted(out["train"], out["test"], "classification", "accuracy", budget_per_domain=50,
-                   instruction="Assign a topic to this Reuters news story. Reason briefly, then end with: The answer is <topic>.",
-                   note=f"{len(cats)} categories with train and test documents; multi-label documents: {multi_label}")
+    return Adapted(
+        out["train"],
+        out["test"],
+        "classification",
+        "accuracy",
+        budget_per_domain=50,
+        instruction="Assign a topic to this Reuters news story. Reason briefly, then end with: The answer is <topic>.",
+        note=f"{len(cats)} categories with train and test documents; multi-label documents: {multi_label}",
+    )

@@ -67,8 +67,9 @@ def _folders(root: Path, domains: str | list[str] | None) -> list[Path]:
     return folders
 
 
-def load(source: str | Path, kind: str = "auto", domains: str | list[str] | None = None,
-         test_split: str = "dev") -> Adapted:
+def load(
+    source: str | Path, kind: str = "auto", domains: str | list[str] | None = None, test_split: str = "dev"
+) -> Adapted:
     """UnifiedQA datasets as domains; MCQA or AbsQA (see module doc)."""
     if kind not in ("auto", *_KINDS):
         raise DataError(f"kind {kind!r}: use auto, mcqa or absqa")
@@ -83,11 +84,23 @@ def load(source: str | Path, kind: str = "auto", domains: str | list[str] | None
         if len(set(mc.values())) > 1:
             m = ", ".join(d for d, v in mc.items() if v)
             a = ", ".join(d for d, v in mc.items() if not v)
-            raise DataError(f"{root}: multiple-choice folders ({m}) and abstractive ones ({a}); "
-                            "choose --qa-kind mcqa|absqa or --domains")
+            raise DataError(
+                f"{root}: multiple-choice folders ({m}) and abstractive ones ({a}); "
+                "choose --qa-kind mcqa|absqa or --domains"
+            )
         kind = "mcqa" if next(iter(mc.values())) else "absqa"
     metric, per_domain = _KINDS[kind]
-    instruction = ("Answer this multiple-choice question with the text of the correct option. " if kind == "mcqa"
-                   else "Answer this question. ") + "Reason briefly, then end with: The answer is <answer>."
-    return Adapted(train, test, "qa", metric, budget_per_domain=per_domain, instruction=instruction,
-                   note=f"{kind}: {len(mc)} datasets, test from {test_split}.tsv")
+    instruction = (
+        "Answer this multiple-choice question with the text of the correct option. "
+        if kind == "mcqa"
+        else "Answer this question. "
+    ) + "Reason briefly, then end with: The answer is <answer>."
+    return Adapted(
+        train,
+        test,
+        "qa",
+        metric,
+        budget_per_domain=per_domain,
+        instruction=instruction,
+        note=f"{kind}: {len(mc)} datasets, test from {test_split}.tsv",
+    )

@@ -24,16 +24,20 @@ class ReplyCache:
         self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, request TEXT, raw TEXT,"
-                        " prompt_hash TEXT, time REAL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, request TEXT, raw TEXT,"
+            " prompt_hash TEXT, time REAL)"
+        )
 
     def get(self, key: str) -> str | None:
         r = self.db.execute("SELECT raw FROM replies WHERE key=?", (key,)).fetchone()
         return r[0] if r else None
 
     def put(self, key: str, request: dict, raw: str, prompt_hash: str = "") -> None:
-        self.db.execute("INSERT OR IGNORE INTO replies VALUES (?,?,?,?,?)",
-                        (key, json.dumps(request, sort_keys=True), raw, prompt_hash, time.time()))
+        self.db.execute(
+            "INSERT OR IGNORE INTO replies VALUES (?,?,?,?,?)",
+            (key, json.dumps(request, sort_keys=True), raw, prompt_hash, time.time()),
+        )
 
     def __len__(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]

@@ -33,8 +33,24 @@ from pathlib import Path
 CHARGED = ("reserved", "submitted", "ok", "unknown", "dropped", "parse_error")
 # a batch in one of these states is finished: its rows are settled, released or unknown
 BATCH_DONE = ("settled", "lost", "abandoned")
-COLUMNS = ("id", "key", "stage", "domain", "kind", "example_id", "status", "units", "prompt_tokens",
-           "completion_tokens", "reasoning_tokens", "dollars", "physical", "prompt_hash", "note", "time")
+COLUMNS = (
+    "id",
+    "key",
+    "stage",
+    "domain",
+    "kind",
+    "example_id",
+    "status",
+    "units",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "dollars",
+    "physical",
+    "prompt_hash",
+    "note",
+    "time",
+)
 
 
 class BudgetExceeded(RuntimeError):
@@ -62,8 +78,9 @@ class Ledger:
     def __init__(self, caps: Caps | int, path: Path | str | None = None, recover: bool = True):
         self.caps = caps if isinstance(caps, Caps) else Caps(calls=caps)
         self.path = Path(path) if path else None
-        self.db = sqlite3.connect(str(self.path) if self.path else ":memory:", isolation_level=None,
-                                  check_same_thread=False)
+        self.db = sqlite3.connect(
+            str(self.path) if self.path else ":memory:", isolation_level=None, check_same_thread=False
+        )
         if self.path:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -82,8 +99,9 @@ class Ledger:
         # rows still 'reserved' belong to calls in flight when a previous process died: unknown outcome
         # ('submitted' rows are not: their batch is looked up by id). recover=False: a reader beside a live run
         if recover:
-            self.db.execute("UPDATE calls SET status='unknown', note='in flight when the process stopped' "
-                            "WHERE status='reserved'")
+            self.db.execute(
+                "UPDATE calls SET status='unknown', note='in flight when the process stopped' WHERE status='reserved'"
+            )
         # ledgers written before units were keyed per example used the request's payload hash as the key
         self._legacy = self.db.execute("SELECT 1 FROM calls WHERE instr(key, '/') = 0 LIMIT 1").fetchone() is not None
 
@@ -105,33 +123,69 @@ class Ledger:
         return float(self._sum("dollars"))
 
     # ---- one call's life -----------------------------------------------------------------------
-    def reserve(self, *, key: str | None, stage: int, domain: str, kind: str, example_id: str | None = None,
-                prompt_tokens: int = 0, max_tokens: int = 0, physical: bool = True, prompt_hash: str = "",
-                status: str = "reserved") -> int:
+    def reserve(
+        self,
+        *,
+        key: str | None,
+        stage: int,
+        domain: str,
+        kind: str,
+        example_id: str | None = None,
+        prompt_tokens: int = 0,
+        max_tokens: int = 0,
+        physical: bool = True,
+        prompt_hash: str = "",
+        status: str = "reserved",
+    ) -> int:
         """Charge the worst case of one call; raises BudgetExceeded (and charges nothing) when any cap
         would be crossed. Returns the row id to settle, release or mark unknown."""
         c = self.caps
         dollars = c.price(prompt_tokens, max_tokens)
         # a call unit is one teacher-annotated example (the paper's unit): re-sending the same request
         # after an unknown outcome takes no second unit, but its tokens and dollars are charged again
-        units = 0 if key is not None and self.db.execute(
-            f"SELECT 1 FROM calls WHERE key=? AND units=1 AND status IN {CHARGED}", (key,)).fetchone() else 1
+        units = (
+            0
+            if key is not None
+            and self.db.execute(
+                f"SELECT 1 FROM calls WHERE key=? AND units=1 AND status IN {CHARGED}", (key,)
+            ).fetchone()
+            else 1
+        )
         if self.spent + units > c.calls:
             raise BudgetExceeded(f"teacher budget exhausted: {self.spent}/{c.calls} calls", "calls")
         if c.tokens is not None and self.tokens + prompt_tokens + max_tokens > c.tokens:
-            raise BudgetExceeded(f"token cap: {self.tokens:,} + up to {prompt_tokens + max_tokens:,} > {c.tokens:,}",
-                                 "tokens")
+            raise BudgetExceeded(
+                f"token cap: {self.tokens:,} + up to {prompt_tokens + max_tokens:,} > {c.tokens:,}", "tokens"
+            )
         if c.dollars is not None and self.dollars + dollars > c.dollars + 1e-12:
-            raise BudgetExceeded(f"dollar cap: ${self.dollars:.4f} + up to ${dollars:.4f} > ${c.dollars:.4f}", "dollars")
+            raise BudgetExceeded(
+                f"dollar cap: ${self.dollars:.4f} + up to ${dollars:.4f} > ${c.dollars:.4f}", "dollars"
+            )
         cur = self.db.execute(
             "INSERT INTO calls (key, stage, domain, kind, example_id, status, units, prompt_tokens, completion_tokens,"
             " dollars, physical, prompt_hash, time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (key, stage, domain, kind, example_id, status, units, prompt_tokens, max_tokens, dollars, int(physical),
-             prompt_hash, time.time()))
+            (
+                key,
+                stage,
+                domain,
+                kind,
+                example_id,
+                status,
+                units,
+                prompt_tokens,
+                max_tokens,
+                dollars,
+                int(physical),
+                prompt_hash,
+                time.time(),
+            ),
+        )
         return cur.lastrowid
 
     # ---- batches (the Batch API) -----------------------------------------------------------------
-    def submit(self, asks: list[dict], *, stage: int, kind: str, endpoint: str) -> tuple[int | None, list[int], str | None]:
+    def submit(
+        self, asks: list[dict], *, stage: int, kind: str, endpoint: str
+    ) -> tuple[int | None, list[int], str | None]:
         """Charge the worst case of each ask (``reserve``'s keyword arguments plus ``custom_id`` and ``request``,
         the body sent) as ``submitted`` and record them as one batch, in one transaction. Stops at the first ask
         a cap refuses. Returns (the batch's ref or None when nothing was charged, the rows, the cap's message)."""
@@ -148,12 +202,16 @@ class Ledger:
             ref = None
             if rows:
                 now = time.time()
-                ids = [a["custom_id"] for a in asks[:len(rows)]]
+                ids = [a["custom_id"] for a in asks[: len(rows)]]
                 ref = self.db.execute(
                     "INSERT INTO batches (state, stage, kind, endpoint, custom_ids, created, updated)"
-                    " VALUES ('preparing',?,?,?,?,?,?)", (stage, kind, endpoint, json.dumps(ids), now, now)).lastrowid
-                self.db.executemany("INSERT INTO batch_rows VALUES (?,?,?,?)",
-                                    [(ref, a["custom_id"], r, json.dumps(a["request"])) for a, r in zip(asks, rows)])
+                    " VALUES ('preparing',?,?,?,?,?,?)",
+                    (stage, kind, endpoint, json.dumps(ids), now, now),
+                ).lastrowid
+                self.db.executemany(
+                    "INSERT INTO batch_rows VALUES (?,?,?,?)",
+                    [(ref, a["custom_id"], r, json.dumps(a["request"])) for a, r in zip(asks, rows)],
+                )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -168,8 +226,21 @@ class Ledger:
         self.db.execute(f"UPDATE batches SET {cols}, updated=? WHERE ref=?", (*fields.values(), time.time(), ref))
 
     def batches(self, open_only: bool = False) -> list[dict]:
-        cols = ("ref", "batch_id", "file_id", "state", "stage", "kind", "endpoint", "custom_ids", "output_file_id",
-                "error_file_id", "note", "created", "updated")
+        cols = (
+            "ref",
+            "batch_id",
+            "file_id",
+            "state",
+            "stage",
+            "kind",
+            "endpoint",
+            "custom_ids",
+            "output_file_id",
+            "error_file_id",
+            "note",
+            "created",
+            "updated",
+        )
         where = f" WHERE state NOT IN {BATCH_DONE}" if open_only else ""
         out = []
         for r in self.db.execute(f"SELECT {', '.join(cols)} FROM batches{where} ORDER BY ref").fetchall():
@@ -180,26 +251,45 @@ class Ledger:
 
     def batch_rows(self, ref: int) -> dict[str, tuple[int, dict, str]]:
         """custom_id -> (ledger row, the request body sent, the row's status) of one batch."""
-        cur = self.db.execute("SELECT b.custom_id, b.row, b.request, c.status FROM batch_rows b JOIN calls c"
-                              " ON c.id = b.row WHERE b.ref=?", (ref,))
+        cur = self.db.execute(
+            "SELECT b.custom_id, b.row, b.request, c.status FROM batch_rows b JOIN calls c"
+            " ON c.id = b.row WHERE b.ref=?",
+            (ref,),
+        )
         return {cid: (row, json.loads(req), status) for cid, row, req, status in cur.fetchall()}
 
     def row(self, row: int) -> dict:
         r = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM calls WHERE id=?", (row,)).fetchone()
         return dict(zip(COLUMNS, r))
 
-    def settle(self, row: int, prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0,
-               status: str = "ok", note: str = "") -> None:
+    def settle(
+        self,
+        row: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+        reasoning_tokens: int = 0,
+        status: str = "ok",
+        note: str = "",
+    ) -> None:
         """Replace the reservation with the reported usage. A server that reports more than was reserved
         is believed (its bill counts) and the row is flagged; once a cap is crossed no call can reserve."""
         reserved = self.db.execute("SELECT prompt_tokens + completion_tokens FROM calls WHERE id=?", (row,)).fetchone()
         if reserved is not None and prompt_tokens + completion_tokens > reserved[0]:
             flag = f"usage above the reservation ({prompt_tokens + completion_tokens} > {reserved[0]} tokens)"
             note = f"{flag}; {note}" if note else flag
-        self.db.execute("UPDATE calls SET status=?, prompt_tokens=?, completion_tokens=?, reasoning_tokens=?,"
-                        " dollars=?, note=? WHERE id=?",
-                        (status, prompt_tokens, completion_tokens, reasoning_tokens,
-                         self.caps.price(prompt_tokens, completion_tokens), note, row))
+        self.db.execute(
+            "UPDATE calls SET status=?, prompt_tokens=?, completion_tokens=?, reasoning_tokens=?,"
+            " dollars=?, note=? WHERE id=?",
+            (
+                status,
+                prompt_tokens,
+                completion_tokens,
+                reasoning_tokens,
+                self.caps.price(prompt_tokens, completion_tokens),
+                note,
+                row,
+            ),
+        )
 
     def release(self, row: int, note: str = "") -> None:
         """The server did no work (refused before starting): the reservation is returned."""
@@ -222,8 +312,9 @@ class Ledger:
 
     def completed(self, key: str) -> int | None:
         """The row of a reply this run already paid for under ``key`` (a resumed stage re-asks it)."""
-        r = self.db.execute("SELECT id FROM calls WHERE key=? AND status IN ('ok','dropped','parse_error')"
-                            " ORDER BY id LIMIT 1", (key,)).fetchone()
+        r = self.db.execute(
+            "SELECT id FROM calls WHERE key=? AND status IN ('ok','dropped','parse_error') ORDER BY id LIMIT 1", (key,)
+        ).fetchone()
         return r[0] if r else None
 
     # ---- reports -------------------------------------------------------------------------------
@@ -237,8 +328,9 @@ class Ledger:
         def group(key):
             out: dict = {}
             for r in rows:
-                g = out.setdefault(str(r[key]), {"units": 0, "dropped": 0, "prompt_tokens": 0,
-                                                 "completion_tokens": 0, "dollars": 0.0})
+                g = out.setdefault(
+                    str(r[key]), {"units": 0, "dropped": 0, "prompt_tokens": 0, "completion_tokens": 0, "dollars": 0.0}
+                )
                 g["units"] += r["units"]
                 g["dropped"] += r["status"] in ("dropped", "parse_error")
                 g["prompt_tokens"] += r["prompt_tokens"]
@@ -248,17 +340,23 @@ class Ledger:
 
         phys = [r for r in rows if r["physical"]]
         return {
-            "budget": self.caps.calls, "spent": sum(r["units"] for r in rows),
+            "budget": self.caps.calls,
+            "spent": sum(r["units"] for r in rows),
             "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
             "completion_tokens": sum(r["completion_tokens"] for r in rows),
             "dollars": round(sum(r["dollars"] for r in rows), 6),
             "unknown_outcome": sum(r["status"] == "unknown" for r in rows),
             "submitted": sum(r["status"] == "submitted" for r in rows),
             "over_reservation": sum(r["note"].startswith("usage above the reservation") for r in rows),
-            "physical": {"calls": len(phys), "prompt_tokens": sum(r["prompt_tokens"] for r in phys),
-                         "completion_tokens": sum(r["completion_tokens"] for r in phys),
-                         "dollars": round(sum(r["dollars"] for r in phys), 6)},
-            "by_stage": group("stage"), "by_domain": group("domain"), "by_kind": group("kind"),
+            "physical": {
+                "calls": len(phys),
+                "prompt_tokens": sum(r["prompt_tokens"] for r in phys),
+                "completion_tokens": sum(r["completion_tokens"] for r in phys),
+                "dollars": round(sum(r["dollars"] for r in phys), 6),
+            },
+            "by_stage": group("stage"),
+            "by_domain": group("domain"),
+            "by_kind": group("kind"),
         }
 
     def shortfall_reasons(self) -> dict[str, dict[str, int]]:
@@ -298,9 +396,14 @@ class Ledger:
         self.db.close()
 
 
-_REASONS = [("rejected by verification", "rejected by verification"), ("duplicate", "duplicate"),
-            ("is not a label of domain", "not a label of its domain"), ("reasoning and answer disagree",
-            "reasoning and answer disagree"), ("input length", "input length"), ("!= gold", "answer disagrees with gold")]
+_REASONS = [
+    ("rejected by verification", "rejected by verification"),
+    ("duplicate", "duplicate"),
+    ("is not a label of domain", "not a label of its domain"),
+    ("reasoning and answer disagree", "reasoning and answer disagree"),
+    ("input length", "input length"),
+    ("!= gold", "answer disagrees with gold"),
+]
 
 
 def shortfall_reason(kind: str, status: str, note: str) -> str | None:

@@ -60,8 +60,10 @@ def _matrix(runs: Sequence[RunItems]) -> tuple[list[str], dict[str, np.ndarray]]
     domains = sorted(per_run[0])
     for i, r in enumerate(per_run[1:], 1):
         if sorted(r) != domains or any(len(r[d]) != len(per_run[0][d]) for d in domains):
-            raise ValueError(f"run {i} has other domains or other item counts per domain than run 0: "
-                             "bootstrap needs the same test items (per domain) in every run")
+            raise ValueError(
+                f"run {i} has other domains or other item counts per domain than run 0: "
+                "bootstrap needs the same test items (per domain) in every run"
+            )
     return domains, {d: np.array([r[d] for r in per_run]) for d in domains}
 
 
@@ -85,7 +87,9 @@ def _per_seed(scores: Mapping[str, np.ndarray], d: Draws) -> dict[str, np.ndarra
     return {dom: m[:, d.items[dom]].mean(axis=2) for dom, m in scores.items()}
 
 
-def _stats(dom_means: Mapping[str, np.ndarray], counts: Mapping[str, int], tail: Collection[str]) -> dict[str, np.ndarray]:
+def _stats(
+    dom_means: Mapping[str, np.ndarray], counts: Mapping[str, int], tail: Collection[str]
+) -> dict[str, np.ndarray]:
     """Every statistic from per-domain means of any shape (all the same): macro, micro, head/tail macro,
     and per-domain ("domain:<name>"); a block with no domain is NaN."""
     doms = sorted(dom_means)
@@ -94,10 +98,12 @@ def _stats(dom_means: Mapping[str, np.ndarray], counts: Mapping[str, int], tail:
     head = [i for i, x in enumerate(doms) if x not in tail]
     tl = [i for i, x in enumerate(doms) if x in tail]
     nan = np.full(stack.shape[1:], np.nan)
-    out = {"macro": stack.mean(axis=0),
-           "micro": np.tensordot(weights / weights.sum(), stack, axes=1),
-           "head_macro": stack[head].mean(axis=0) if head else nan,
-           "tail_macro": stack[tl].mean(axis=0) if tl else nan}
+    out = {
+        "macro": stack.mean(axis=0),
+        "micro": np.tensordot(weights / weights.sum(), stack, axes=1),
+        "head_macro": stack[head].mean(axis=0) if head else nan,
+        "tail_macro": stack[tl].mean(axis=0) if tl else nan,
+    }
     out |= {f"domain:{x}": stack[i] for i, x in enumerate(doms)}
     return out
 
@@ -114,8 +120,9 @@ def _interval(point: float, boot: np.ndarray, level: float) -> Interval | None:
     return Interval(float(point), float(lo), float(hi))
 
 
-def _distributions(groups: Sequence[Sequence[RunItems]], tails: Sequence[Collection[str]], resamples: int,
-                   seed: int) -> tuple[list[dict[str, float]], list[dict[str, np.ndarray]], Draws]:
+def _distributions(
+    groups: Sequence[Sequence[RunItems]], tails: Sequence[Collection[str]], resamples: int, seed: int
+) -> tuple[list[dict[str, float]], list[dict[str, np.ndarray]], Draws]:
     """For each group (all drawn with the same indices): its point statistics and (n_seeds, resamples) arrays."""
     mats = [_matrix(g) for g in groups]
     domains, first = mats[0]
@@ -133,25 +140,43 @@ def _distributions(groups: Sequence[Sequence[RunItems]], tails: Sequence[Collect
     return points, dists, d
 
 
-def bootstrap(runs: Sequence[RunItems], tail: Collection[str] = (), resamples: int = RESAMPLES, seed: int = SEED,
-              level: float = LEVEL) -> dict[str, Interval | None]:
+def bootstrap(
+    runs: Sequence[RunItems],
+    tail: Collection[str] = (),
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> dict[str, Interval | None]:
     """Intervals of every statistic of one group: {"macro", "micro", "head_macro", "tail_macro",
     "domain:<name>"} -> Interval (None where the statistic is undefined, e.g. the tail macro with no tail)."""
     (point,), (dist,), d = _distributions([runs], [tail], resamples, seed)
     return {k: _interval(point[k], _resampled(v, d.seeds), level) for k, v in dist.items()}
 
 
-def paired_difference(a: Sequence[RunItems], b: Sequence[RunItems], tail_a: Collection[str] = (),
-                      tail_b: Collection[str] | None = None, resamples: int = RESAMPLES, seed: int = SEED,
-                      level: float = LEVEL) -> dict[str, Interval | None]:
+def paired_difference(
+    a: Sequence[RunItems],
+    b: Sequence[RunItems],
+    tail_a: Collection[str] = (),
+    tail_b: Collection[str] | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> dict[str, Interval | None]:
     """Intervals of A − B for every statistic, paired by seed (a[i] with b[i]) and by test item."""
     points, dists, d = _distributions([a, b], [tail_a, tail_a if tail_b is None else tail_b], resamples, seed)
-    return {k: _interval(points[0][k] - points[1][k], _resampled(dists[0][k] - dists[1][k], d.seeds), level)
-            for k in dists[0]}
+    return {
+        k: _interval(points[0][k] - points[1][k], _resampled(dists[0][k] - dists[1][k], d.seeds), level)
+        for k in dists[0]
+    }
 
 
-def distribution(runs: Sequence[RunItems], statistic: str = "macro", tail: Collection[str] = (),
-                 resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+def distribution(
+    runs: Sequence[RunItems],
+    statistic: str = "macro",
+    tail: Collection[str] = (),
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> np.ndarray:
     """The bootstrap distribution of one statistic (resamples,): what ``bootstrap`` takes percentiles of."""
     _, (dist,), d = _distributions([runs], [tail], resamples, seed)
     return _resampled(dist[statistic], d.seeds)

@@ -68,7 +68,7 @@ def synthesis_from(text: str) -> tuple[str, str, str, bool] | None:
         marks = list(_FIELD.finditer(text))
         for m, nxt in zip(marks, marks[1:] + [None]):
             name = {"question": "input", "rationale": "reasoning"}.get(m.group(1).lower(), m.group(1).lower())
-            parts.setdefault(name, text[m.end(): nxt.start() if nxt else len(text)].strip())
+            parts.setdefault(name, text[m.end() : nxt.start() if nxt else len(text)].strip())
     if not all(parts.get(k) for k in ("input", "answer")):
         return None
     answer = parts["answer"].splitlines()[0].strip().rstrip(".").strip()
@@ -77,8 +77,11 @@ def synthesis_from(text: str) -> tuple[str, str, str, bool] | None:
         return None
     stated = parse_answer(reasoning) if "answer" in reasoning.lower() else None
     consistent = stated is None or answers_match(stated, answer)
-    rationale = reasoning if stated is not None else \
-        (f"{reasoning} The answer is {answer}." if reasoning else f"The answer is {answer}.")
+    rationale = (
+        reasoning
+        if stated is not None
+        else (f"{reasoning} The answer is {answer}." if reasoning else f"The answer is {answer}.")
+    )
     return parts["input"], rationale.strip(), answer, consistent
 
 
@@ -102,8 +105,13 @@ def near_duplicate(text: str, others: list[str], tolerance: float = 0.02) -> boo
     return False
 
 
-def check_annotation(ex: Example, text: str | None, finish_reason: str | None = None, error: str | None = None,
-                     labels: list[str] | None = None) -> Verdict:
+def check_annotation(
+    ex: Example,
+    text: str | None,
+    finish_reason: str | None = None,
+    error: str | None = None,
+    labels: list[str] | None = None,
+) -> Verdict:
     """A teacher rationale for a real example (gold answer given): kept when its answer agrees."""
     if text is None:
         return Verdict("parse_error", error or "")
@@ -120,9 +128,15 @@ def check_annotation(ex: Example, text: str | None, finish_reason: str | None = 
     return Verdict("ok", example=Example(ex.id, ex.domain, ex.input, ex.answer, rationale, ex.source, ex.meta))
 
 
-def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: str, stage: int,
-                    existing: list[str], min_chars: int, max_chars: int,
-                    domain_labels: list[str] | None = None) -> list[Verdict]:
+def check_syntheses(
+    replies: list[tuple[int, str | None, str | None]],
+    domain: str,
+    stage: int,
+    existing: list[str],
+    min_chars: int,
+    max_chars: int,
+    domain_labels: list[str] | None = None,
+) -> list[Verdict]:
     """Synthetic examples of ``domain`` from (sample index, reply text, error) in order; each accepted one
     joins the texts the next must not repeat. Text given to this function already includes whatever
     the prompt primed (a base model continues "Input: "). ``domain_labels`` (classification): the answers
@@ -135,8 +149,14 @@ def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: s
         parsed = synthesis_from(text)
         why = None
         if parsed is None:
-            out.append(Verdict("parse_error", SCHEMA_BROKEN if read_object(text) is not None
-                               else "reply not in the Input/Reasoning/Answer format"))
+            out.append(
+                Verdict(
+                    "parse_error",
+                    SCHEMA_BROKEN
+                    if read_object(text) is not None
+                    else "reply not in the Input/Reasoning/Answer format",
+                )
+            )
             continue
         if not parsed[3]:
             why = "reasoning and answer disagree"
@@ -151,13 +171,20 @@ def check_syntheses(replies: list[tuple[int, str | None, str | None]], domain: s
             continue
         inp, rationale, answer, _ = parsed
         seen.append(inp)
-        out.append(Verdict("ok", example=Example(synthetic_id(domain, sample), domain, inp, answer, rationale,
-                                                 "synthetic", {"stage": stage})))
+        out.append(
+            Verdict(
+                "ok",
+                example=Example(
+                    synthetic_id(domain, sample), domain, inp, answer, rationale, "synthetic", {"stage": stage}
+                ),
+            )
+        )
     return out
 
 
-def check_verification(ex: Example, replies: list[tuple[str | None, str | None]],
-                       labels: list[str] | None = None) -> tuple[Verdict, list[Verdict]]:
+def check_verification(
+    ex: Example, replies: list[tuple[str | None, str | None]], labels: list[str] | None = None
+) -> tuple[Verdict, list[Verdict]]:
     """A synthetic example and the teacher's re-answers to its input (text, error), asked without its answer:
     kept when a strict majority of the re-answers agree with its answer (for one re-answer: it agrees). A
     re-answer that was not paid or states no answer counts as disagreeing. Returns the verdict on the example
@@ -178,8 +205,12 @@ def check_verification(ex: Example, replies: list[tuple[str | None, str | None]]
             said.append(answer)
     agree, k = sum(answers_match(a, ex.answer) for a in said), len(replies)
     if agree * 2 > k:
-        kept = Example(ex.id, ex.domain, ex.input, ex.answer, ex.rationale, ex.source,
-                       {**ex.meta, "verified": f"{agree}/{k}"})
+        kept = Example(
+            ex.id, ex.domain, ex.input, ex.answer, ex.rationale, ex.source, {**ex.meta, "verified": f"{agree}/{k}"}
+        )
         return Verdict("ok", example=kept), per
-    return Verdict("dropped", f"rejected by verification: {agree}/{k} re-answers agree with {ex.answer!r} "
-                              f"(said {', '.join(repr(a) for a in said) or 'nothing'})"), per
+    return Verdict(
+        "dropped",
+        f"rejected by verification: {agree}/{k} re-answers agree with {ex.answer!r} "
+        f"(said {', '.join(repr(a) for a in said) or 'nothing'})",
+    ), per

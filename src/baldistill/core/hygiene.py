@@ -52,9 +52,12 @@ def shared_inputs(examples: list[Example], other: list[Example]) -> list[Example
 @dataclass
 class HygieneReport:
     """What was found (and, in a run, done): repeats per domain, inputs shared between files."""
+
     repeats: dict[str, int] = field(default_factory=dict)  # per domain: pool rows that repeat an earlier one
     dedupe: bool = False  # whether repeats are dropped (data.dedupe)
-    overlap: dict[str, int] = field(default_factory=dict)  # "pool/test", "reserve/test", "pool/reserve", "pool/val", ...
+    overlap: dict[str, int] = field(
+        default_factory=dict
+    )  # "pool/test", "reserve/test", "pool/reserve", "pool/val", ...
     overlap_action: str = "allow"  # what was done with pool and reserve inputs that are also test inputs
     pool_before: int = 0
     pool_after: int = 0
@@ -68,15 +71,26 @@ class HygieneReport:
         return self.dedupe and self.n_repeats > 0
 
     def to_json(self) -> dict:
-        return {"pool_rows": self.pool_before, "pool_used": self.pool_after, "repeats": self.repeats,
-                "dedupe": self.dedupe, "overlap": self.overlap, "test_overlap": self.overlap_action}
+        return {
+            "pool_rows": self.pool_before,
+            "pool_used": self.pool_after,
+            "repeats": self.repeats,
+            "dedupe": self.dedupe,
+            "overlap": self.overlap,
+            "test_overlap": self.overlap_action,
+        }
 
 
-def inspect(pool: list[Example], test: list[Example] | None = None, reserve: list[Example] | None = None,
-            val: list[Example] | None = None) -> HygieneReport:
+def inspect(
+    pool: list[Example],
+    test: list[Example] | None = None,
+    reserve: list[Example] | None = None,
+    val: list[Example] | None = None,
+) -> HygieneReport:
     """Repeats in the pool, and inputs shared between pool, test, reserve and validation (nothing changed)."""
-    rep = HygieneReport(repeats=dict(Counter(e.domain for e, _ in repeats(pool))), pool_before=len(pool),
-                        pool_after=len(pool))
+    rep = HygieneReport(
+        repeats=dict(Counter(e.domain for e, _ in repeats(pool))), pool_before=len(pool), pool_after=len(pool)
+    )
     for name, held in (("test", test), ("val", val)):
         if held:
             rep.overlap[f"pool/{name}"] = len(shared_inputs(pool, held))

@@ -42,7 +42,7 @@ def buckets(lengths: Sequence[int], batch_size: int, batch_cost: int = 32) -> li
                 best[j], cut[j] = cost, i
     out, j = [], len(order)
     while j:
-        out.append(order[cut[j]:j])
+        out.append(order[cut[j] : j])
         j = cut[j]
     return out[::-1]
 
@@ -50,6 +50,7 @@ def buckets(lengths: Sequence[int], batch_size: int, batch_cost: int = 32) -> li
 def select_top(scores: Sequence[float], k: int, drop_ge_1: bool = False) -> list[int]:
     """Indices of the k highest scores. With ``drop_ge_1``, candidates with IFD >= 1 are taken only
     when too few remain below 1 (then the highest remaining fill the quota). NaN ranks last."""
+
     def key(i):
         s = scores[i]
         return -math.inf if math.isnan(s) else s

@@ -25,24 +25,68 @@ class Method:
     multi_stage: bool = False
 
 
-METHODS: dict[str, Method] = {m.name: m for m in [
-    Method(name="zero-shot", policy=None, rationale=False, train=False,
-           summary="the untrained student with the same prompt and answer parser"),
-    Method(name="random-ft", policy="global", selector="random", rationale=False,
-           summary="B random examples, gold labels only (no rationale, no teacher calls), one fine-tune"),
-    Method(name="random-ft-cot", policy="global", selector="random",
-           summary="B random examples, teacher rationales, one fine-tune"),
-    Method(name="duplicate-ft-cot", policy="naive", selector="random", duplicate=True,
-           summary="one stage of naive balance; tail deficits filled by repeating the domain's real examples"),
-    Method(name="balance-ft-cot", policy="naive", selector="random", synthesize=True,
-           summary="one stage of naive balance with synthesis, random (not IFD) selection"),
-    Method(name="active-ft-cot", policy="global", selector="ifd", multi_stage=True,
-           summary="stage-wise IFD selection ranked across all domains, no balancing or synthesis"),
-    Method(name="baldistill-n", policy="naive", selector="ifd", synthesize=True, multi_stage=True,
-           summary="naive (equal) balance, per-domain IFD selection, teacher synthesis for tail deficits"),
-    Method(name="baldistill-a", policy="adaptive", selector="ifd", synthesize=True, multi_stage=True,
-           summary="adaptive balance, per-domain IFD selection on head domains, teacher synthesis for tail deficits"),
-]}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in [
+        Method(
+            name="zero-shot",
+            policy=None,
+            rationale=False,
+            train=False,
+            summary="the untrained student with the same prompt and answer parser",
+        ),
+        Method(
+            name="random-ft",
+            policy="global",
+            selector="random",
+            rationale=False,
+            summary="B random examples, gold labels only (no rationale, no teacher calls), one fine-tune",
+        ),
+        Method(
+            name="random-ft-cot",
+            policy="global",
+            selector="random",
+            summary="B random examples, teacher rationales, one fine-tune",
+        ),
+        Method(
+            name="duplicate-ft-cot",
+            policy="naive",
+            selector="random",
+            duplicate=True,
+            summary="one stage of naive balance; tail deficits filled by repeating the domain's real examples",
+        ),
+        Method(
+            name="balance-ft-cot",
+            policy="naive",
+            selector="random",
+            synthesize=True,
+            summary="one stage of naive balance with synthesis, random (not IFD) selection",
+        ),
+        Method(
+            name="active-ft-cot",
+            policy="global",
+            selector="ifd",
+            multi_stage=True,
+            summary="stage-wise IFD selection ranked across all domains, no balancing or synthesis",
+        ),
+        Method(
+            name="baldistill-n",
+            policy="naive",
+            selector="ifd",
+            synthesize=True,
+            multi_stage=True,
+            summary="naive (equal) balance, per-domain IFD selection, teacher synthesis for tail deficits",
+        ),
+        Method(
+            name="baldistill-a",
+            policy="adaptive",
+            selector="ifd",
+            synthesize=True,
+            multi_stage=True,
+            summary="adaptive balance, per-domain IFD selection on head domains, teacher synthesis for tail deficits",
+        ),
+    ]
+}
 
 METHOD_ORDER: list[str] = list(METHODS)
 

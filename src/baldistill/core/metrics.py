@@ -12,6 +12,7 @@ from .answers import answers_match, normalize
 
 def token_f1(pred: str | None, gold: str) -> float:
     """Word-level F1 between prediction and gold (SQuAD-style normalisation)."""
+
     def toks(s: str) -> list[str]:
         s = re.sub(r"\b(a|an|the)\b", " ", normalize(s))
         return re.sub(r"[^\w\s]", " ", s).split()
@@ -75,7 +76,7 @@ def label_f1(items: Sequence[Scored], labels: Sequence[str]) -> dict:
     """sklearn macro/micro F1 over the label set (predictions outside it count as a wrong class)."""
     from sklearn.metrics import f1_score
 
-    canon = {normalize(l): l for l in labels}
+    canon = {normalize(label): label for label in labels}
     y_true = [canon.get(normalize(it.gold), it.gold) for it in items]
     y_pred = [canon.get(normalize(it.pred or ""), "<none>") for it in items]
     kw = dict(labels=sorted(set(labels)), zero_division=0)
@@ -99,8 +100,11 @@ def majority_predictions(train: Iterable[tuple[str, str]], classification: bool)
 
 
 def majority_baseline(
-    train: Iterable[tuple[str, str]], test: Iterable[tuple[str, str]], metric: str,
-    tail_domains: Iterable[str], classification: bool,
+    train: Iterable[tuple[str, str]],
+    test: Iterable[tuple[str, str]],
+    metric: str,
+    tail_domains: Iterable[str],
+    classification: bool,
 ) -> dict:
     preds = majority_predictions(train, classification)
     items = [Scored(d, g, preds.get(d), score(preds.get(d), g, metric)) for d, g in test]

@@ -55,8 +55,11 @@ class StagePlan:
 
     def units(self) -> dict[str, int]:
         """Budget units by ledger kind."""
-        return {"annotate": self.annotate, "synthesize": sum(self.synthesize.values()),
-                "verify": sum(self.verify.values())}
+        return {
+            "annotate": self.annotate,
+            "synthesize": sum(self.synthesize.values()),
+            "verify": sum(self.verify.values()),
+        }
 
 
 def split_synthesis(units: int, k: int) -> tuple[int, int, int]:
@@ -66,8 +69,14 @@ def split_synthesis(units: int, k: int) -> tuple[int, int, int]:
     return n, k * n, units - (1 + k) * n
 
 
-def plan_stage(method: Method, quota: Quota, remaining: Mapping[str, int], stage: int, verify: int = 0,
-               carry: Mapping[str, int] | None = None) -> StagePlan:
+def plan_stage(
+    method: Method,
+    quota: Quota,
+    remaining: Mapping[str, int],
+    stage: int,
+    verify: int = 0,
+    carry: Mapping[str, int] | None = None,
+) -> StagePlan:
     """``verify``: re-answers per synthetic example; ``carry``: units each domain left at its last stage."""
     remaining, carry = dict(remaining), dict(carry or {})
     synth, ver, left = {}, {}, {}
@@ -91,8 +100,9 @@ def plan_stage(method: Method, quota: Quota, remaining: Mapping[str, int], stage
     return StagePlan(stage, quota, remaining, head, tail, take, synth, dup, annotate, ver, left)
 
 
-def plan_run(method: Method, pool_sizes: Mapping[str, int], budget: int, stages: int,
-             verify: int = 0) -> list[StagePlan]:
+def plan_run(
+    method: Method, pool_sizes: Mapping[str, int], budget: int, stages: int, verify: int = 0
+) -> list[StagePlan]:
     """Every stage of a run, planned ahead: each stage takes its real examples out of the pool. For a
     stage-wide quota the split of a random pick over the domains is its expectation (largest remainder).
     With verification, as if every synthesis reply parses and passes the checks (an upper bound)."""

@@ -29,6 +29,7 @@ Policy = Literal["proportional", "naive", "adaptive", "global"]  # global: one s
 @dataclass(frozen=True)
 class Quota:
     """One stage's quota: a count per domain, or (policy ``global``) one stage-wide count with no split."""
+
     total: int
     per_domain: dict[str, int] | None = None
 

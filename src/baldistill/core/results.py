@@ -36,6 +36,7 @@ class DomainScore(_Model):
 
 class Block(_Model):
     """The head or the tail: its domains, the mean of their scores (macro) and the mean over items (micro)."""
+
     domains: list[str]
     macro: float | None
     micro: float | None
@@ -43,6 +44,7 @@ class Block(_Model):
 
 class Summary(_Model):
     """Per-domain scores and their averages (``metrics.summarize``); F1 for classification only."""
+
     macro: float | None
     micro: float | None
     head: Block
@@ -53,9 +55,16 @@ class Summary(_Model):
 
     def scores(self) -> dict[str, float | None]:
         """The flat scores a results row carries."""
-        return {"macro": self.macro, "micro": self.micro, "head_macro": self.head.macro, "head_micro": self.head.micro,
-                "tail_macro": self.tail.macro, "tail_micro": self.tail.micro, "macro_f1": self.macro_f1,
-                "micro_f1": self.micro_f1}
+        return {
+            "macro": self.macro,
+            "micro": self.micro,
+            "head_macro": self.head.macro,
+            "head_micro": self.head.micro,
+            "tail_macro": self.tail.macro,
+            "tail_micro": self.tail.micro,
+            "macro_f1": self.macro_f1,
+            "micro_f1": self.micro_f1,
+        }
 
     def to_json(self) -> dict:
         d = self.model_dump()
@@ -67,6 +76,7 @@ class Summary(_Model):
 
 class StageEval(Summary):
     """``stages/<i>/eval.json``: the student after stage i (0-based) on a subset of the test set."""
+
     stage: int
     n_test: int | None = None
 
@@ -77,6 +87,7 @@ class StageEval(Summary):
 
 class RunMetrics(Summary):
     """``metrics.json``: what one run did and how its final student scored."""
+
     schema_version: int = 0  # absent in files written before it existed
     method: str
     teacher: str | None = None  # "<backend> (<label>)" when the method called a teacher
@@ -89,13 +100,17 @@ class RunMetrics(Summary):
     n_train_by_domain: dict[str, int] = Field(default_factory=dict)
     shortfall_by_domain: dict[str, int] = Field(default_factory=dict)  # paid units that did not become training data
     shortfall_reasons: dict[str, dict[str, int]] = Field(default_factory=dict)  # the same units per domain, by reason
-    unspent_by_domain: dict[str, dict[str, int]] = Field(default_factory=dict)  # units left unspent (verification), by reason
+    unspent_by_domain: dict[str, dict[str, int]] = Field(
+        default_factory=dict
+    )  # units left unspent (verification), by reason
     n_test: int
     majority: Summary | None = None  # the per-domain majority-answer baseline on the same test items
     pool_sizes: dict[str, int] = Field(default_factory=dict)
     wall_seconds: float = 0.0  # this process: the stages it ran and the evaluation
     spend_by_stage_domain: dict[str, dict[str, int]] = Field(default_factory=dict)
-    ledger: dict = Field(default_factory=dict)  # the ledger's summary (spent, tokens, dollars, physical, by_stage, by_kind)
+    ledger: dict = Field(
+        default_factory=dict
+    )  # the ledger's summary (spent, tokens, dollars, physical, by_stage, by_kind)
     cap_reached: str | None = None  # a token or dollar cap ended the buying: "cap reached at stage i: ..."
     data: dict = Field(default_factory=dict)  # data hygiene: pool rows read and used, repeats, test overlap
     val: Summary | None = None  # the final student on the validation split (data.val)
@@ -103,7 +118,7 @@ class RunMetrics(Summary):
     phase_seconds: dict[str, dict[str, float]] = Field(default_factory=dict)  # per stage ("final") and phase
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunMetrics":
+    def load(cls, path: str | Path) -> RunMetrics:
         return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def to_json(self) -> dict:
@@ -112,19 +127,39 @@ class RunMetrics(Summary):
             d["majority"] = self.majority.to_json()
         if self.val is not None:
             d["val"] = self.val.to_json()
-        for k in ("cap_reached", "data", "val", "n_val", "shortfall_reasons", "unspent_by_domain"):  # only when there is something to say
+        for k in (
+            "cap_reached",
+            "data",
+            "val",
+            "n_val",
+            "shortfall_reasons",
+            "unspent_by_domain",
+        ):  # only when there is something to say
             if not d.get(k):
                 d.pop(k, None)
         first = [k for k in _FIRST if k in d]  # what the run was, then how it scored
         return {**{k: d[k] for k in first}, **{k: v for k, v in d.items() if k not in first}}
 
 
-_FIRST = ["schema_version", "method", "teacher", "budget", "stages", "spent", "n_train", "n_train_synthetic",
-          "n_train_duplicate", "n_train_by_domain", "shortfall_by_domain", "n_test"]
+_FIRST = [
+    "schema_version",
+    "method",
+    "teacher",
+    "budget",
+    "stages",
+    "spent",
+    "n_train",
+    "n_train_synthetic",
+    "n_train_duplicate",
+    "n_train_by_domain",
+    "shortfall_by_domain",
+    "n_test",
+]
 
 
 class ResultRow(_Model):
     """One row of a comparison's ``results.json``: a cell (student, budget, K, method, seed) and its run."""
+
     cell: str
     run: str
     dataset: str

@@ -20,14 +20,18 @@ def _answer(labels: list[str] | None) -> dict:
 
 
 def _object(name: str, props: dict) -> dict:
-    return {"name": name, "schema": {"type": "object", "properties": props, "required": list(props),
-                                     "additionalProperties": False}}
+    return {
+        "name": name,
+        "schema": {"type": "object", "properties": props, "required": list(props), "additionalProperties": False},
+    }
 
 
 def synthesis_schema(domain_labels: list[str] | None = None) -> dict:
     """A synthetic example; for classification its answer is one of the domain's own labels."""
-    return _object("synthetic_example", {"input": {"type": "string"}, "reasoning": {"type": "string"},
-                                         "answer": _answer(domain_labels)})
+    return _object(
+        "synthetic_example",
+        {"input": {"type": "string"}, "reasoning": {"type": "string"}, "answer": _answer(domain_labels)},
+    )
 
 
 def answer_schema(labels: list[str] | None = None) -> dict:
@@ -38,8 +42,10 @@ def answer_schema(labels: list[str] | None = None) -> dict:
 def response_format(schema: dict, form: str) -> dict | None:
     """The ``response_format`` field of a request in ``form`` (None: send none)."""
     if form == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": schema["name"], "strict": True,
-                                                       "schema": schema["schema"]}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": schema["name"], "strict": True, "schema": schema["schema"]},
+        }
     if form == "json_object":
         return {"type": "json_object", "schema": schema["schema"]}
     if form == "text":
@@ -62,7 +68,9 @@ def downgrade(payload: dict, form: str) -> dict:
 def instruction(schema: dict) -> str:
     """One line for the prompt: what the JSON object holds (OpenAI's json_object mode needs the word JSON)."""
     props = schema["schema"]["properties"]
-    fields = ", ".join(f'"{k}"' + (f" (one of: {', '.join(v['enum'])})" if "enum" in v else "") for k, v in props.items())
+    fields = ", ".join(
+        f'"{k}"' + (f" (one of: {', '.join(v['enum'])})" if "enum" in v else "") for k, v in props.items()
+    )
     return f"Reply with one JSON object with the fields {fields}, and nothing else."
 
 

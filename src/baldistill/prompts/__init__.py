@@ -39,5 +39,9 @@ def load_prompt(name: str, folder: Path | None = None) -> Prompt:
             sections[current].append(line)
     if "user" not in sections:
         raise ValueError(f"{path}: no '### user' section")
-    return Prompt(name, "\n".join(sections.get("system", [])).strip(), "\n".join(sections["user"]).strip(),
-                  hashlib.sha256(raw.encode()).hexdigest()[:12])
+    return Prompt(
+        name,
+        "\n".join(sections.get("system", [])).strip(),
+        "\n".join(sections["user"]).strip(),
+        hashlib.sha256(raw.encode()).hexdigest()[:12],
+    )

@@ -14,8 +14,8 @@ from html import escape
 from pathlib import Path
 
 from ..core.methods import method_rank
-from .plots import NAMES, write_plots
 from ..core.results import load_intervals
+from .plots import NAMES, write_plots
 from .tables import (
     Grid,
     Intervals,
@@ -34,13 +34,24 @@ th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0
 font-size:13px;padding-top:4px}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}dd{margin:0}"""
 
-APPENDIX = [("method", "method"), ("seed", "seed"), ("K", "stages"), ("budget", "budget"), ("student", "student"),
-            ("macro", "macro"), ("micro", "micro"), ("tail", "tail_macro"), ("spent units", "spent_units"),
-            ("physical calls", "physical_calls"), ("wall time (s)", "wall_seconds")]
+APPENDIX = [
+    ("method", "method"),
+    ("seed", "seed"),
+    ("K", "stages"),
+    ("budget", "budget"),
+    ("student", "student"),
+    ("macro", "macro"),
+    ("micro", "micro"),
+    ("tail", "tail_macro"),
+    ("spent units", "spent_units"),
+    ("physical calls", "physical_calls"),
+    ("wall time (s)", "wall_seconds"),
+]
 
 
 def grid_html(grid: Grid) -> str:
     """An HTML <table> of a Grid: header row, body, bold cells as <b>, caption."""
+
     def cls(j: int) -> str:
         return ' class="l"' if j < grid.labels else ""
 
@@ -49,8 +60,10 @@ def grid_html(grid: Grid) -> str:
     for i, row in enumerate(grid.body):
         cells = (f"<b>{escape(t)}</b>" if (i, j) in grid.bold else escape(t) for j, t in enumerate(row))
         body.append("<tr>" + "".join(f"<td{cls(j)}>{c}</td>" for j, c in enumerate(cells)) + "</tr>")
-    return (f"<h2>{escape(grid.title)}</h2>\n<table><caption>{escape(grid.caption)}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return (
+        f"<h2>{escape(grid.title)}</h2>\n<table><caption>{escape(grid.caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def _value(row: dict, key: str) -> str:
@@ -58,7 +71,13 @@ def _value(row: dict, key: str) -> str:
     if key.startswith("settings."):  # a swept setting, as written on the command line
         settings = row.get("settings") or {}
         name = key.removeprefix("settings.")
-        return "–" if name not in settings else settings[name] if isinstance(settings[name], str) else json.dumps(settings[name])
+        return (
+            "–"
+            if name not in settings
+            else settings[name]
+            if isinstance(settings[name], str)
+            else json.dumps(settings[name])
+        )
     v = row.get(key)
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -74,9 +93,18 @@ def appendix_grid(rows: list[dict], spec: dict) -> Grid:
     cols[5:5] = [(k, f"settings.{k}") for k in keys]  # the swept settings, after the classic axes
     if len(datasets_of(rows, spec)) > 1:
         cols.insert(0, ("dataset", "dataset"))
-    order = sorted(rows, key=lambda r: (str(r.get("dataset")), str(r["student"]), r["budget"], r["stages"],
-                                        json.dumps([(r.get("settings") or {}).get(k) for k in keys]),
-                                        method_rank(r["method"]), r["seed"]))
+    order = sorted(
+        rows,
+        key=lambda r: (
+            str(r.get("dataset")),
+            str(r["student"]),
+            r["budget"],
+            r["stages"],
+            json.dumps([(r.get("settings") or {}).get(k) for k in keys]),
+            method_rank(r["method"]),
+            r["seed"],
+        ),
+    )
     body = [[_value(r, key) for _, key in cols] for r in order]
     labels = 1 + (cols[0][0] == "dataset")
     return Grid("Appendix: every cell", [c for c, _ in cols], body, "Scores ×100; one row per run.", labels=labels)
@@ -118,14 +146,20 @@ def write_report(folder: str | Path) -> Path:
     pngs = _ensure_outputs(folder)
     iv = Intervals(load_intervals(folder))
     grids = [main_grid(rows, spec, iv), *extra_grids(rows, spec, iv), generalization_grid(rows, spec, iv)]
-    parts = [f"<h1>BalDistill comparison: {escape(str(spec.get('dataset', folder.name)))}</h1>",
-             spec_html(spec), *(grid_html(g) for g in grids)]
+    parts = [
+        f"<h1>BalDistill comparison: {escape(str(spec.get('dataset', folder.name)))}</h1>",
+        spec_html(spec),
+        *(grid_html(g) for g in grids),
+    ]
     if pngs:
         parts += ["<h2>Plots</h2>", *(image_html(p) for p in pngs)]
     parts.append(grid_html(appendix_grid(rows, spec)))
-    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>BalDistill comparison</title><style>{CSS}</style></head>\n<body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>BalDistill comparison</title><style>{CSS}</style></head>\n<body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
     out = folder / "report.html"
     out.write_text(page, encoding="utf-8")
     return out

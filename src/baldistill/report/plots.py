@@ -90,8 +90,16 @@ def plot_per_domain(rows: list[dict], d: dict, ds: str) -> Figure | None:
     for j, m in enumerate(methods):
         stats = [_pct(r["per_domain"].get(dom) for r in cell if r["method"] == m) for dom in domains]
         xs = [i - 0.4 + width * (j + 0.5) for i in range(len(domains))]
-        ax.bar(xs, [s[0] for s in stats], width, yerr=[s[1] for s in stats], label=m, capsize=2, zorder=2,
-               color=method_color(m))
+        ax.bar(
+            xs,
+            [s[0] for s in stats],
+            width,
+            yerr=[s[1] for s in stats],
+            label=m,
+            capsize=2,
+            zorder=2,
+            color=method_color(m),
+        )
     ax.set_xticks(range(len(domains)), [f"{dom}\n(pool {pools[dom]})" for dom in domains], rotation=45, ha="right")
     ax.set_xlim(-0.5, len(domains) - 0.5)
     ax.set_ylim(0, 100)
@@ -164,18 +172,32 @@ def plot_spend(rows: list[dict], d: dict, ds: str) -> Figure | None:
         bottom = [0.0] * len(stages)
         for dom in domains:
             h = [spend[s].get(dom, 0) for s in stages]
-            ax.bar(stages, h, bottom=bottom, color=colors[dom], hatch="//" if dom in tail else None,
-                   edgecolor="white", linewidth=0.5)
+            ax.bar(
+                stages,
+                h,
+                bottom=bottom,
+                color=colors[dom],
+                hatch="//" if dom in tail else None,
+                edgecolor="white",
+                linewidth=0.5,
+            )
             bottom = [b + x for b, x in zip(bottom, h)]
         ax.set_title(f"{m} (total {sum(bottom):.0f})")
         ax.set_xlabel("stage")
         ax.set_xticks(stages)
         ax.set_ylabel("teacher units")
         ax.grid(axis="y", alpha=0.3)
-    for ax in axes[len(spends):]:
+    for ax in axes[len(spends) :]:
         ax.set_visible(False)
-    handles = [Patch(facecolor=colors[dom], hatch="//" if dom in tail else None, edgecolor="white",
-                     label=dom + (" (tail)" if dom in tail else "")) for dom in domains]
+    handles = [
+        Patch(
+            facecolor=colors[dom],
+            hatch="//" if dom in tail else None,
+            edgecolor="white",
+            label=dom + (" (tail)" if dom in tail else ""),
+        )
+        for dom in domains
+    ]
     fig.legend(handles=handles, loc="outside right upper", fontsize="small", title="domain")
     fig.suptitle(f"Teacher budget spent per stage and domain, mean over seeds\n{_subtitle(d, ds)}")
     return fig
@@ -192,15 +214,24 @@ def plot_stage_sweep(rows: list[dict], d: dict, ds: str) -> Figure | None:
         for m in methods_of(rows):
             pts = [(k, *_pct(r.get(key) for r in rows if r["method"] == m and r["stages"] == k)) for k in ks]
             pts = [p for p in pts if not math.isnan(p[1])]
-            ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o",
-                        capsize=3, label=m, color=method_color(m))
+            ax.errorbar(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                yerr=[p[2] for p in pts],
+                marker="o",
+                capsize=3,
+                label=m,
+                color=method_color(m),
+            )
         ax.set_xticks(ks)
         ax.set_xlabel("number of stages K")
         _percent_axis(ax, label)
         ax.set_title(label)
     axes[0].legend(fontsize="small")
-    fig.suptitle(f"Sensitivity to the number of stages K, mean over seeds\n"
-                 f"dataset {ds}, student {d['student']}, budget B = {d['budget']}")
+    fig.suptitle(
+        f"Sensitivity to the number of stages K, mean over seeds\n"
+        f"dataset {ds}, student {d['student']}, budget B = {d['budget']}"
+    )
     return fig
 
 
@@ -239,15 +270,24 @@ def plot_frontier(rows: list[dict], d: dict, ds: str, iv: Intervals | None = Non
             pts = frontier_points(mine, key, iv)
             intervals |= any(iv.get(r, key) is not None for r in mine) if iv is not None else False
             if pts:
-                ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[[p[2] for p in pts], [p[3] for p in pts]],
-                            marker="o", capsize=3, label=m, color=method_color(m))
+                ax.errorbar(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    yerr=[[p[2] for p in pts], [p[3] for p in pts]],
+                    marker="o",
+                    capsize=3,
+                    label=m,
+                    color=method_color(m),
+                )
         ax.set_xlabel("teacher units spent (mean over seeds)")
         _percent_axis(ax, label)
         ax.set_title(label)
     axes[0].legend(fontsize="small")
     bars = "bars: 95 % bootstrap interval" if intervals else "bars: sample std"
-    fig.suptitle(f"Cost–quality frontier, B in {', '.join(map(str, budgets))}; {bars}\n"
-                 f"dataset {ds}, student {d['student']}, K = {d['stages']} stages; {split_text(rows)}")
+    fig.suptitle(
+        f"Cost–quality frontier, B in {', '.join(map(str, budgets))}; {bars}\n"
+        f"dataset {ds}, student {d['student']}, K = {d['stages']} stages; {split_text(rows)}"
+    )
     return fig
 
 
@@ -273,9 +313,13 @@ def write_plots(folder: str | Path) -> list[Path]:
         cell = at_default(mine, d)
         sweep = at_default(mine, d, "stages")
         budgets = at_default(mine, d, "budget")
-        figs = {"per_domain": plot_per_domain(cell, d, ds), "stages": plot_stages(cell, d, ds),
-                "spend": plot_spend(cell, d, ds), "stage_sweep": plot_stage_sweep(sweep, d, ds),
-                "frontier": plot_frontier(budgets, d, ds, iv)}
+        figs = {
+            "per_domain": plot_per_domain(cell, d, ds),
+            "stages": plot_stages(cell, d, ds),
+            "spend": plot_spend(cell, d, ds),
+            "stage_sweep": plot_stage_sweep(sweep, d, ds),
+            "frontier": plot_frontier(budgets, d, ds, iv),
+        }
         for name, fig in figs.items():
             if fig is not None:
                 path = out_dir / (f"{name}.png" if len(dsets) == 1 else f"{name}_{_slug(ds)}.png")

@@ -66,7 +66,7 @@ def mean_std(values) -> tuple[float | None, float | None, int]:
 
 
 def fmt(values) -> str:
-    """"mean ± std" ×100 with one decimal (see the module rules)."""
+    """ "mean ± std" ×100 with one decimal (see the module rules)."""
     m, s, _ = mean_std(values)
     if m is None:
         return DASH
@@ -103,7 +103,7 @@ class Intervals:
 
 
 def fmt_interval(iv: dict | None, signed: bool = False) -> str:
-    """"mean [lo, hi]" ×100 with one decimal ("+d [lo, hi]" for a difference); "–" when absent."""
+    """ "mean [lo, hi]" ×100 with one decimal ("+d [lo, hi]" for a difference); "–" when absent."""
     if not iv:
         return DASH
     f = "{:+.1f}" if signed else "{:.1f}"
@@ -115,8 +115,9 @@ def fmt_interval(iv: dict | None, signed: bool = False) -> str:
     return f"{num(iv['mean'])} [{num(iv['lo'])}, {num(iv['hi'])}]"
 
 
-def cell_text(group: list[dict], key: str, iv: Intervals | None, used: list[bool], split: str = "test",
-              domain: str | None = None) -> str:
+def cell_text(
+    group: list[dict], key: str, iv: Intervals | None, used: list[bool], split: str = "test", domain: str | None = None
+) -> str:
     """A table cell for the rows of one group: its interval when there is one, else mean ± std. Appends to
     ``used`` whether the interval was shown (for the caption)."""
     got = iv.get(group[0], key, split, domain) if (iv is not None and group) else None
@@ -132,8 +133,10 @@ def spread_caption(used: list[bool], groups: list[list[dict]], iv: Intervals | N
     """What a table's cells show: the interval, mean ± std, or both where some cells lack an interval."""
     n = seeds_caption(groups)
     r = f"{iv.resamples:,}" if iv is not None and iv.resamples else "2,000"
-    with_iv = (f"Mean ×100 over {n} with its 95 % bootstrap interval [lo, hi] (over seeds and over test items "
-               f"stratified by domain, {r} resamples)")
+    with_iv = (
+        f"Mean ×100 over {n} with its 95 % bootstrap interval [lo, hi] (over seeds and over test items "
+        f"stratified by domain, {r} resamples)"
+    )
     if used and all(used):
         return with_iv
     if any(used):
@@ -170,6 +173,7 @@ def default_setting(spec: dict, rows: list[dict]) -> dict:
 
 def select(rows: list[dict], **want) -> list[dict]:
     """Rows whose fields equal every given value (``settings``: a row without any has {})."""
+
     def get(r, k):
         return (r.get("settings") or {}) if k == "settings" else r.get(k)
 
@@ -192,14 +196,14 @@ def mark_best(grid: Grid, cols: range, row_ids: list[int] | None = None) -> None
 
 
 def seeds_caption(groups: list[list[dict]]) -> str:
-    """"n = 3 seeds" or "n = 1–3 seeds" over the non-empty cell groups."""
+    """ "n = 3 seeds" or "n = 1–3 seeds" over the non-empty cell groups."""
     ns = sorted({len({r["seed"] for r in g}) for g in groups if g}) or [0]
     n = str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
     return f"n = {n} seed{'s' if ns[-1] != 1 else ''}"
 
 
 def metrics_caption(rows: list[dict], spec: dict) -> str:
-    """"metric: accuracy" or "metrics: a (d1), b (d2)" from the rows."""
+    """ "metric: accuracy" or "metrics: a (d1), b (d2)" from the rows."""
     per = {}
     for r in rows:
         per.setdefault(dataset_of(r, spec), r.get("metric", "?"))
@@ -231,8 +235,10 @@ def main_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid
             groups.append(g)
             line += [cell_text(g, key, iv, used) for key, _ in MAIN_COLUMNS]
         body.append(line)
-    caption = (f"{spread_caption(used, groups, iv)}; {setting_caption(d)}; {metrics_caption(sub, spec)}; head "
-               "and tail are macro over head and tail domains. Bold: best mean per column.")
+    caption = (
+        f"{spread_caption(used, groups, iv)}; {setting_caption(d)}; {metrics_caption(sub, spec)}; head "
+        "and tail are macro over head and tail domains. Bold: best mean per column."
+    )
     grid = Grid("Main comparison", header, body, caption)
     mark_best(grid, range(1, len(header)))
     return grid
@@ -272,8 +278,10 @@ def domains_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> G
             groups.append(g)
             line.append(cell_text(g, "", iv, used, domain=dom))
         body.append(line)
-    caption = (f"Per-domain score. {spread_caption(used, groups, iv)}; {setting_caption(d)}; domains by training "
-               "pool size, (tail): a tail domain of the reporting split. Bold: best mean per column.")
+    caption = (
+        f"Per-domain score. {spread_caption(used, groups, iv)}; {setting_caption(d)}; domains by training "
+        "pool size, (tail): a tail domain of the reporting split. Bold: best mean per column."
+    )
     grid = Grid("Per domain", header, body, caption)
     mark_best(grid, range(1, len(header)))
     return grid
@@ -293,8 +301,11 @@ def score_columns(has_val: bool) -> list[tuple[str, str, str]]:
 def split_text(rows: list[dict]) -> str:
     """Which head/tail split rows of several budgets are reported on (the frontier's table and plot)."""
     tails = {tuple(sorted(r.get("tail_domains") or [])) for r in rows}
-    return ("one head/tail split for every budget" if len(tails) == 1 else
-            "head/tail split at each run's own B (set data.reporting_budget for one split)")
+    return (
+        "one head/tail split for every budget"
+        if len(tails) == 1
+        else "head/tail split at each run's own B (set data.reporting_budget for one split)"
+    )
 
 
 def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
@@ -320,22 +331,30 @@ def differences_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) 
             what = f"{a['method']}: {axis} = {a[x['kind']]} − {b[x['kind']]}"
             keep = a.get("settings") or {}
         else:
-            what = f"{a['method']}: {x['kind']} = {_value_text(a['settings'][x['kind']])} − {_value_text(b['settings'][x['kind']])}"
+            va, vb = _value_text(a["settings"][x["kind"]]), _value_text(b["settings"][x["kind"]])
+            what = f"{a['method']}: {x['kind']} = {va} − {vb}"
             keep = {k: v for k, v in (a.get("settings") or {}).items() if k != x["kind"]}
         setting = [f"{k} = {a[k]}" for k in ("dataset",) if len(dsets) > 1]
         setting += [f"{label} = {a[k]}" for k, label in AXIS_LABELS.items() if k in vary and k != x["kind"]]
         setting += [f"{k} = {_value_text(v)}" for k, v in keep.items() if len((spec.get("sweep") or {}).get(k, [])) > 1]
-        grid.body.append([what, ", ".join(setting) or "default",
-                          *(fmt_interval((x.get(split) or {}).get(k), signed=True) for k, _, split in cols)])
+        grid.body.append(
+            [
+                what,
+                ", ".join(setting) or "default",
+                *(fmt_interval((x.get(split) or {}).get(k), signed=True) for k, _, split in cols),
+            ]
+        )
     named = [AXIS_LABELS[k] for k in AXIS_LABELS if any(x["kind"] == k for x in diffs)]
     axes = f" ({', '.join(named)} included)" if named else ""
     n = sorted({len(x["seeds"]) for x in diffs})
     seeds = str(n[0]) if len(n) == 1 else f"{n[0]}–{n[-1]}"
-    grid.caption = (f"A − B ×100 with its 95 % bootstrap interval, paired by seed and by test item ({seeds} "
-                    f"seed{'s' if n[-1] != 1 else ''} present on both sides, {iv.resamples:,} resamples); "
-                    f"methods against {_reference_text(spec)} at the same setting, "
-                    f"and each swept setting's values{axes} against its first value for the same method. An interval "
-                    "that excludes 0 is a difference these seeds and test items support.")
+    grid.caption = (
+        f"A − B ×100 with its 95 % bootstrap interval, paired by seed and by test item ({seeds} "
+        f"seed{'s' if n[-1] != 1 else ''} present on both sides, {iv.resamples:,} resamples); "
+        f"methods against {_reference_text(spec)} at the same setting, "
+        f"and each swept setting's values{axes} against its first value for the same method. An interval "
+        "that excludes 0 is a difference these seeds and test items support."
+    )
     return grid
 
 
@@ -343,8 +362,10 @@ def _reference_text(spec: dict) -> str:
     refs = references(spec)
     if len(refs) < 2:
         return f"the reference method {refs[0] if refs else '–'}"
-    return (f"the reference methods {', '.join(refs[:-1])} and {refs[-1]} (a pair of two of them once, the later "
-            "minus the earlier)")
+    return (
+        f"the reference methods {', '.join(refs[:-1])} and {refs[-1]} (a pair of two of them once, the later "
+        "minus the earlier)"
+    )
 
 
 def _varying(rows: list[dict]) -> set[str]:
@@ -357,9 +378,18 @@ def _diff_order(x: dict, d: dict, refs: list[str]):
     a, b = x["a"], x["b"]
     default = all(a.get(k) == d[k] for k in ("student", "budget", "stages"))
     ref = refs.index(b["method"]) if x["kind"] == "method" and b["method"] in refs else 0
-    return (x["kind"] != "method", x["kind"], ref, not default, str(a.get("dataset")), str(a.get("student")),
-            a.get("budget") or 0, a.get("stages") or 0, json.dumps(sorted((a.get("settings") or {}).items())),
-            method_rank(a["method"]))
+    return (
+        x["kind"] != "method",
+        x["kind"],
+        ref,
+        not default,
+        str(a.get("dataset")),
+        str(a.get("student")),
+        a.get("budget") or 0,
+        a.get("stages") or 0,
+        json.dumps(sorted((a.get("settings") or {}).items())),
+        method_rank(a["method"]),
+    )
 
 
 def sweep_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Grid | None:
@@ -382,10 +412,13 @@ def sweep_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Gri
         for m in methods_of(block):
             g = [r for r in block if r["method"] == m]
             groups.append(g)
-            grid.body.append([*(_value_text(v) for v in values), m,
-                              *(cell_text(g, k, iv, used, split) for k, _, split in cols)])
-    grid.caption = (f"{spread_caption(used, groups, iv)}; student {d['student']}, budget B = {d['budget']}, K = "
-                    f"{d['stages']} stages. Bold: best mean per column.")
+            grid.body.append(
+                [*(_value_text(v) for v in values), m, *(cell_text(g, k, iv, used, split) for k, _, split in cols)]
+            )
+    grid.caption = (
+        f"{spread_caption(used, groups, iv)}; student {d['student']}, budget B = {d['budget']}, K = "
+        f"{d['stages']} stages. Bold: best mean per column."
+    )
     mark_best(grid, range(len(keys) + 1, len(grid.header)))
     return grid
 
@@ -415,8 +448,10 @@ def stages_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> Gr
                 groups.append(g)
                 line.append(cell_text(g, "macro", iv, used))
         body.append(line)
-    caption = (f"Macro by number of stages K. {spread_caption(used, groups, iv)}; student {d['student']}, budget "
-               f"B = {d['budget']}. Bold: best mean per column.")
+    caption = (
+        f"Macro by number of stages K. {spread_caption(used, groups, iv)}; student {d['student']}, budget "
+        f"B = {d['budget']}. Bold: best mean per column."
+    )
     single = [m for m in methods_of(sub) if all(r.get("effective_stages") == 1 for r in sub if r["method"] == m)]
     if single:
         caption += f" Single-stage ({', '.join(single)}): one run, repeated under every K."
@@ -443,8 +478,10 @@ def generalization_grid(rows: list[dict], spec: dict, iv: Intervals | None = Non
                 groups += cells
                 grid.body.append([st, str(b), m, *(cell_text(g, "macro", iv, used) for g in cells)])
             mark_best(grid, range(3, 3 + len(dsets)), list(range(start, len(grid.body))))
-    grid.caption = (f"Macro. {spread_caption(used, groups, iv)}; K = {d['stages']} stages; "
-                    f"{metrics_caption(sub, spec)}. Bold: best mean per column within each student × budget block.")
+    grid.caption = (
+        f"Macro. {spread_caption(used, groups, iv)}; K = {d['stages']} stages; "
+        f"{metrics_caption(sub, spec)}. Bold: best mean per column within each student × budget block."
+    )
     return grid
 
 
@@ -470,23 +507,35 @@ def frontier_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> 
                 g = [r for r in block if r["method"] == m]
                 groups.append(g)
                 units = sum(r["spent_units"] for r in g) / len(g)
-                grid.body.append([*([ds] if len(dsets) > 1 else []), str(b), m, f"{units:,.1f}".removesuffix(".0"),
-                                  *(cell_text(g, k, iv, used, split) for k, _, split in cols)])
+                grid.body.append(
+                    [
+                        *([ds] if len(dsets) > 1 else []),
+                        str(b),
+                        m,
+                        f"{units:,.1f}".removesuffix(".0"),
+                        *(cell_text(g, k, iv, used, split) for k, _, split in cols),
+                    ]
+                )
             mark_best(grid, range(len(lead), len(grid.header)), list(range(start, len(grid.body))))
-    grid.caption = (f"{spread_caption(used, groups, iv)}; teacher units: mean units spent over the seeds; student "
-                    f"{d['student']}, K = {d['stages']} stages; {split_text(sub)}. Bold: best mean per column within each "
-                    f"budget.")
+    grid.caption = (
+        f"{spread_caption(used, groups, iv)}; teacher units: mean units spent over the seeds; student "
+        f"{d['student']}, K = {d['stages']} stages; {split_text(sub)}. Bold: best mean per column within each "
+        f"budget."
+    )
     return grid
 
 
 def to_markdown(grid: Grid) -> str:
     """A GitHub-flavoured markdown table, caption below; bold cells wrapped in ** **."""
+
     def cell(i: int, j: int, text: str) -> str:
         text = text.replace("|", "\\|")
         return f"**{text}**" if (i, j) in grid.bold else text
 
-    lines = ["| " + " | ".join(h.replace("|", "\\|") for h in grid.header) + " |",
-             "|" + "|".join("---" if j < grid.labels else "---:" for j in range(len(grid.header))) + "|"]
+    lines = [
+        "| " + " | ".join(h.replace("|", "\\|") for h in grid.header) + " |",
+        "|" + "|".join("---" if j < grid.labels else "---:" for j in range(len(grid.header))) + "|",
+    ]
     lines += ["| " + " | ".join(cell(i, j, t) for j, t in enumerate(row)) + " |" for i, row in enumerate(grid.body)]
     return "\n".join(lines) + (f"\n\n{grid.caption}" if grid.caption else "") + "\n"
 
@@ -518,20 +567,37 @@ def teacher_grid(rows: list[dict], spec: dict, iv: Intervals | None = None) -> G
     grid = Grid("Teacher", ["teacher", "methods", "settings", "runs"], [], labels=3)
     for label in labels:
         mine = [r for r in rows if r.get("teacher") == label]
-        settings = list(dict.fromkeys(", ".join(f"{k} = {_value_text((r.get('settings') or {}).get(k))}" for k in keys)
-                                      for r in mine))
-        grid.body.append([label, ", ".join(methods_of(mine)), "; ".join(s for s in settings if s) or "–",
-                          str(len({r["run"] for r in mine}))])
-    grid.caption = ("The teacher of each run as the run recorded it. Results made with the reference teacher's "
-                    "simulated noise or simulated verifier are simulations at the stated rates, not a real "
-                    "teacher's behaviour.")
+        settings = list(
+            dict.fromkeys(
+                ", ".join(f"{k} = {_value_text((r.get('settings') or {}).get(k))}" for k in keys) for r in mine
+            )
+        )
+        grid.body.append(
+            [
+                label,
+                ", ".join(methods_of(mine)),
+                "; ".join(s for s in settings if s) or "–",
+                str(len({r["run"] for r in mine})),
+            ]
+        )
+    grid.caption = (
+        "The teacher of each run as the run recorded it. Results made with the reference teacher's "
+        "simulated noise or simulated verifier are simulations at the stated rates, not a real "
+        "teacher's behaviour."
+    )
     return grid
 
 
 def extra_grids(rows: list[dict], spec: dict, iv: Intervals | None) -> list[Grid]:
     """The tables after the main one, in reading order, those with data."""
-    grids = [domains_grid(rows, spec, iv), differences_grid(rows, spec, iv), sweep_grid(rows, spec, iv),
-             stages_grid(rows, spec, iv), frontier_grid(rows, spec, iv), teacher_grid(rows, spec, iv)]
+    grids = [
+        domains_grid(rows, spec, iv),
+        differences_grid(rows, spec, iv),
+        sweep_grid(rows, spec, iv),
+        stages_grid(rows, spec, iv),
+        frontier_grid(rows, spec, iv),
+        teacher_grid(rows, spec, iv),
+    ]
     return [g for g in grids if g is not None]
 
 

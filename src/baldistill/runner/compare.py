@@ -39,8 +39,8 @@ from ..core.methods import METHOD_ORDER, METHODS
 from ..core.plan import check_budget
 from ..core.results import ResultRow, RunMetrics, StageEval
 from .claims import OUTPUTS, claim
-from .inputs import Inputs
 from .estimate import estimate as estimate_cell
+from .inputs import Inputs
 from .runfolder import RunFolder
 
 log = logging.getLogger("baldistill")
@@ -71,8 +71,13 @@ class Cell:
 
 
 # settings of the teacher's synthesis and its verification: they change only methods that synthesize
-SYNTHESIS_KEYS = ("teacher.synthesis_noise", "teacher.verify", "teacher.verifier", "teacher.synthesis_",
-                  "teacher.synthesize_prompt")
+SYNTHESIS_KEYS = (
+    "teacher.synthesis_noise",
+    "teacher.verify",
+    "teacher.verifier",
+    "teacher.synthesis_",
+    "teacher.synthesize_prompt",
+)
 
 
 def uses(method: str, key: str) -> bool:
@@ -151,6 +156,7 @@ NOT_SWEPT = {"method": "--methods", "seed": "--seeds", "teacher.cache": "the com
 @dataclass
 class Spec:
     """What a comparison runs; saved as DIR/compare.json so a re-run can check it continues the same one."""
+
     config: str
     dataset: str
     methods: list[str]
@@ -164,7 +170,7 @@ class Spec:
     reference: str | None = None  # the method(s) the paired differences are taken against, comma-separated
 
     @classmethod
-    def from_json(cls, saved: dict) -> "Spec":
+    def from_json(cls, saved: dict) -> Spec:
         """A saved compare.json, including one written before sweeps of any setting (and the reference
         method) existed: its differences are taken against the default reference."""
         spec = cls(**{k: saved[k] for k in cls.__dataclass_fields__ if k in saved})
@@ -174,16 +180,26 @@ class Spec:
 
     @property
     def default(self) -> dict:
-        return {"stages": self.stages[0], "budget": self.budgets[0], "student": self.students[0],
-                "settings": {k: v[0] for k, v in self.sweep.items()}}
+        return {
+            "stages": self.stages[0],
+            "budget": self.budgets[0],
+            "student": self.students[0],
+            "settings": {k: v[0] for k, v in self.sweep.items()},
+        }
 
     def cells(self) -> list[Cell]:
         """Seed-major, so a complete table for the first seed exists early in a long comparison."""
         keys = list(self.sweep)
         combos = [tuple(zip(keys, vals)) for vals in itertools.product(*(self.sweep[k] for k in keys))]
-        return [Cell(st, b, k, m, seed, combo, self._named(combo))
-                for seed in self.seeds for st in self.students for b in self.budgets for k in self.stages
-                for combo in combos for m in self.methods]
+        return [
+            Cell(st, b, k, m, seed, combo, self._named(combo))
+            for seed in self.seeds
+            for st in self.students
+            for b in self.budgets
+            for k in self.stages
+            for combo in combos
+            for m in self.methods
+        ]
 
     def _named(self, combo) -> tuple[str, ...]:
         """The keys of a combination whose value is not the base config's (they name the run)."""
@@ -214,8 +230,10 @@ def parse_sweeps(items: list[str] | None) -> dict[str, list]:
             except yaml.YAMLError:
                 raise ConfigError(f"--sweep {key}: the value {part!r} is not valid YAML") from None
             if isinstance(v, (list, dict)):
-                raise ConfigError(f"--sweep {key}: the value {part.strip()!r} is not a single value (a number, "
-                                  "word, true/false or null)")
+                raise ConfigError(
+                    f"--sweep {key}: the value {part.strip()!r} is not a single value (a number, "
+                    "word, true/false or null)"
+                )
             if v not in values:
                 values.append(v)
         if not values:
@@ -237,14 +255,26 @@ def _same(a, b) -> bool:
     return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
-def make_spec(config: Path, base: RunConfig, methods: str = "all", seeds: int = 1, stages: str | None = None,
-              budgets: str | None = None, students: str | None = None, stage_eval: int | None = 10,
-              sweeps: list[str] | None = None, reference: str | None = None) -> Spec:
+def make_spec(
+    config: Path,
+    base: RunConfig,
+    methods: str = "all",
+    seeds: int = 1,
+    stages: str | None = None,
+    budgets: str | None = None,
+    students: str | None = None,
+    stage_eval: int | None = 10,
+    sweeps: list[str] | None = None,
+    reference: str | None = None,
+) -> Spec:
     if seeds < 1:
         raise ConfigError("--seeds: at least 1")
     swept = parse_sweeps(sweeps)
-    given = {"stages": parse_ints(stages, "--stages"), "budget": parse_ints(budgets, "--budgets"),
-             "student.model": [s.strip() for s in students.split(",") if s.strip()] if students else None}
+    given = {
+        "stages": parse_ints(stages, "--stages"),
+        "budget": parse_ints(budgets, "--budgets"),
+        "student.model": [s.strip() for s in students.split(",") if s.strip()] if students else None,
+    }
     for key, option in (("stages", "--stages"), ("budget", "--budgets"), ("student.model", "--students")):
         if key in swept:
             if given[key]:
@@ -278,8 +308,19 @@ def make_spec(config: Path, base: RunConfig, methods: str = "all", seeds: int = 
         if r not in names:
             raise ConfigError(f"--reference: {r} is not among the compared methods ({', '.join(names)})")
     ref = ",".join(refs) or default_reference(names)
-    return Spec(str(config), _dataset_name(base), names, [base.seed + i for i in range(seeds)],
-                ks, bs, sts, stage_eval, swept, base_values, ref)
+    return Spec(
+        str(config),
+        _dataset_name(base),
+        names,
+        [base.seed + i for i in range(seeds)],
+        ks,
+        bs,
+        sts,
+        stage_eval,
+        swept,
+        base_values,
+        ref,
+    )
 
 
 def default_reference(methods: list[str]) -> str | None:
@@ -323,8 +364,12 @@ def _dataset_name(cfg: RunConfig) -> str:
 def cell_config(base: RunConfig, cell: Cell, out: Path, stage_eval: int | None) -> RunConfig:
     raw = base.model_dump(mode="json")
     m = METHODS[cell.method]
-    raw.update(method=cell.method, seed=cell.seed, stages=cell.stages if m.multi_stage else base.stages,
-               budget=cell.budget if m.train else base.budget)
+    raw.update(
+        method=cell.method,
+        seed=cell.seed,
+        stages=cell.stages if m.multi_stage else base.stages,
+        budget=cell.budget if m.train else base.budget,
+    )
     raw["student"]["model"] = cell.student
     for key, value in cell.run_settings():  # the swept settings the method uses; the others stay the base's
         _set_dotted(raw, key, value)
@@ -334,8 +379,9 @@ def cell_config(base: RunConfig, cell: Cell, out: Path, stage_eval: int | None) 
 
 
 # ---- running -----------------------------------------------------------------------------------------
-def compare(base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Path] | tuple = (),
-            on_reuse=None) -> list[dict]:
+def compare(
+    base: RunConfig, spec: Spec, out: Path, on_cell=None, reuse: list[Path] | tuple = (), on_reuse=None
+) -> list[dict]:
     """Run every unfinished cell, then write results, tables and plots. Returns the result rows.
 
     Several processes may run the same comparison on one folder (e.g. two processes of one torch thread
@@ -439,8 +485,9 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _run_cell(run, base: RunConfig, spec: Spec, out: Path, cell: Cell, folder: Path, n: int, total: int,
-              on_cell) -> None:
+def _run_cell(
+    run, base: RunConfig, spec: Spec, out: Path, cell: Cell, folder: Path, n: int, total: int, on_cell
+) -> None:
     resume = (folder / "config.yaml").exists()
     if folder.exists() and not resume:  # cut short before it wrote anything worth keeping
         shutil.rmtree(folder)
@@ -494,9 +541,10 @@ def _check_same_base(base: RunConfig, out: Path) -> None:
         return
     changed = [f for f in changed_fields(load_config(path), base) if f != "method"]
     if changed:
-        raise ConfigError(f"{out} holds a comparison with a different base config ({', '.join(changed)} changed): "
-                          "run it with the same config and --set values, or use another --out")
-
+        raise ConfigError(
+            f"{out} holds a comparison with a different base config ({', '.join(changed)} changed): "
+            "run it with the same config and --set values, or use another --out"
+        )
 
 
 def write_outputs(out: Path) -> None:
@@ -521,24 +569,46 @@ def row_from_run(folder: Path, cell: Cell, dataset: str) -> ResultRow:
     if METHODS[cell.method].multi_stage:
         stage_scores.append(m.scores() | {"stage": m.stages, "n_test": m.n_test})
     return ResultRow(
-        cell=cell.cell_id, run=cell.run_id, dataset=dataset, student=cell.student, budget=cell.budget,
-        stages=cell.stages, effective_stages=m.stages, method=cell.method, seed=cell.seed, metric=_metric(folder),
-        settings=dict(cell.settings), teacher=m.teacher or "",
+        cell=cell.cell_id,
+        run=cell.run_id,
+        dataset=dataset,
+        student=cell.student,
+        budget=cell.budget,
+        stages=cell.stages,
+        effective_stages=m.stages,
+        method=cell.method,
+        seed=cell.seed,
+        metric=_metric(folder),
+        settings=dict(cell.settings),
+        teacher=m.teacher or "",
         **m.scores(),
         per_domain={d: v.score for d, v in m.per_domain.items()},
         pool_sizes=m.pool_sizes,
         tail_domains=m.tail.domains,
         spent_units=m.spent,
         physical_calls=(led.get("physical") or {}).get("calls", 0),
-        prompt_tokens=led.get("prompt_tokens", 0), completion_tokens=led.get("completion_tokens", 0),
+        prompt_tokens=led.get("prompt_tokens", 0),
+        completion_tokens=led.get("completion_tokens", 0),
         dollars=led.get("dollars", 0.0),
         physical_dollars=(led.get("physical") or {}).get("dollars", 0.0),
         spend_by_stage_domain=m.spend_by_stage_domain,
         stage_scores=stage_scores,
-        n_train=m.n_train, n_train_synthetic=m.n_train_synthetic, n_train_duplicate=m.n_train_duplicate,
-        n_test=m.n_test, wall_seconds=_wall_time(folder, m),
-        **({"val_macro": m.val.macro, "val_micro": m.val.micro, "val_head_macro": m.val.head.macro,
-            "val_tail_macro": m.val.tail.macro, "n_val": m.n_val} if m.val else {}),
+        n_train=m.n_train,
+        n_train_synthetic=m.n_train_synthetic,
+        n_train_duplicate=m.n_train_duplicate,
+        n_test=m.n_test,
+        wall_seconds=_wall_time(folder, m),
+        **(
+            {
+                "val_macro": m.val.macro,
+                "val_micro": m.val.micro,
+                "val_head_macro": m.val.head.macro,
+                "val_tail_macro": m.val.tail.macro,
+                "n_val": m.n_val,
+            }
+            if m.val
+            else {}
+        ),
     )
 
 
@@ -553,11 +623,41 @@ def _metric(folder: Path) -> str:
     return cfg.data.metric
 
 
-CSV_COLUMNS = ["cell", "dataset", "student", "budget", "stages", "effective_stages", "method", "seed", "metric",
-               "macro", "micro", "head_macro", "head_micro", "tail_macro", "tail_micro", "macro_f1", "micro_f1",
-               "spent_units", "physical_calls", "prompt_tokens", "completion_tokens", "dollars", "physical_dollars",
-               "n_train", "n_train_synthetic", "n_train_duplicate", "n_test", "wall_seconds", "val_macro", "val_micro",
-               "val_head_macro", "val_tail_macro", "n_val"]
+CSV_COLUMNS = [
+    "cell",
+    "dataset",
+    "student",
+    "budget",
+    "stages",
+    "effective_stages",
+    "method",
+    "seed",
+    "metric",
+    "macro",
+    "micro",
+    "head_macro",
+    "head_micro",
+    "tail_macro",
+    "tail_micro",
+    "macro_f1",
+    "micro_f1",
+    "spent_units",
+    "physical_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "dollars",
+    "physical_dollars",
+    "n_train",
+    "n_train_synthetic",
+    "n_train_duplicate",
+    "n_test",
+    "wall_seconds",
+    "val_macro",
+    "val_micro",
+    "val_head_macro",
+    "val_tail_macro",
+    "n_val",
+]
 
 
 def write_results(out: Path) -> list[dict]:
@@ -567,20 +667,37 @@ def write_results(out: Path) -> list[dict]:
 
     saved = json.loads((out / "compare.json").read_text())
     spec = Spec.from_json(saved)
-    rows = [row_from_run(out / "runs" / c.run_id, c, spec.dataset).model_dump() for c in spec.cells()
-            if (out / "runs" / c.run_id / "metrics.json").exists()]
-    RunFolder(out).write_json("results.json", {"spec": saved, "rows": rows, "spend": {
-        "logical_units": sum(r["spent_units"] for r in _unique_runs(rows)),
-        "logical_dollars": round(sum(r["dollars"] for r in _unique_runs(rows)), 6),
-        **physical_spend(out)}, "intervals": compute_intervals(out / "runs", rows, spec.to_json())})
+    rows = [
+        row_from_run(out / "runs" / c.run_id, c, spec.dataset).model_dump()
+        for c in spec.cells()
+        if (out / "runs" / c.run_id / "metrics.json").exists()
+    ]
+    RunFolder(out).write_json(
+        "results.json",
+        {
+            "spec": saved,
+            "rows": rows,
+            "spend": {
+                "logical_units": sum(r["spent_units"] for r in _unique_runs(rows)),
+                "logical_dollars": round(sum(r["dollars"] for r in _unique_runs(rows)), 6),
+                **physical_spend(out),
+            },
+            "intervals": compute_intervals(out / "runs", rows, spec.to_json()),
+        },
+    )
     keys = list(spec.sweep)  # one column per swept setting, after the classic axes
-    columns = CSV_COLUMNS[:CSV_COLUMNS.index("method")] + keys + CSV_COLUMNS[CSV_COLUMNS.index("method"):]
+    columns = CSV_COLUMNS[: CSV_COLUMNS.index("method")] + keys + CSV_COLUMNS[CSV_COLUMNS.index("method") :]
     with (out / "results.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns + ["per_domain"], extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({**{k: r[k] for k in CSV_COLUMNS}, **{k: value_text(r["settings"].get(k)) for k in keys},
-                        "per_domain": json.dumps(r["per_domain"])})
+            w.writerow(
+                {
+                    **{k: r[k] for k in CSV_COLUMNS},
+                    **{k: value_text(r["settings"].get(k)) for k in keys},
+                    "per_domain": json.dumps(r["per_domain"]),
+                }
+            )
     return rows
 
 
@@ -606,8 +723,12 @@ def physical_spend(out: Path) -> dict:
         prompt += s["prompt_tokens"]
         completion += s["completion_tokens"]
         dollars += s["dollars"]
-    return {"physical_calls": calls, "physical_prompt_tokens": prompt, "physical_completion_tokens": completion,
-            "physical_dollars": round(dollars, 6)}
+    return {
+        "physical_calls": calls,
+        "physical_prompt_tokens": prompt,
+        "physical_completion_tokens": completion,
+        "physical_dollars": round(dollars, 6),
+    }
 
 
 # ---- estimate ------------------------------------------------------------------------------------------
@@ -617,8 +738,15 @@ def estimate(base: RunConfig, spec: Spec, out: Path, reuse=()) -> dict:
     annotations are shared: at most one request per distinct real example (no sharing across seeds and copies
     with ``fresh_samples``), plus every synthesis call."""
     pool = Inputs.load(base).pool
-    logical = {"calls": 0, "annotate": 0, "synthesize": 0, "verify": 0, "prompt_tokens": 0, "completion_tokens_max": 0,
-               "dollars_max": 0.0}
+    logical = {
+        "calls": 0,
+        "annotate": 0,
+        "synthesize": 0,
+        "verify": 0,
+        "prompt_tokens": 0,
+        "completion_tokens_max": 0,
+        "dollars_max": 0.0,
+    }
     cells = {c.run_id: c for c in spec.cells()}
     unfinished = [c for rid, c in cells.items() if not (out / "runs" / rid / "metrics.json").exists()]
     finished = finished_runs(reuse) if reuse else {}
@@ -636,13 +764,23 @@ def estimate(base: RunConfig, spec: Spec, out: Path, reuse=()) -> dict:
     ann = min(logical["annotate"], distinct)
     calls = ann + logical["synthesize"] + logical["verify"]
     share = calls / logical["calls"] if logical["calls"] else 0.0
-    physical = {"calls": calls, "annotate": ann, "synthesize": logical["synthesize"], "verify": logical["verify"],
-                "prompt_tokens": round(logical["prompt_tokens"] * share),
-                "completion_tokens_max": round(logical["completion_tokens_max"] * share),
-                "dollars_max": round(logical["dollars_max"] * share, 4)}
-    return {"cells": len(cells), "todo": len(todo), "reused": len(unfinished) - len(todo), "logical": logical,
-            "physical_max": physical,
-            "cached_replies": cached}
+    physical = {
+        "calls": calls,
+        "annotate": ann,
+        "synthesize": logical["synthesize"],
+        "verify": logical["verify"],
+        "prompt_tokens": round(logical["prompt_tokens"] * share),
+        "completion_tokens_max": round(logical["completion_tokens_max"] * share),
+        "dollars_max": round(logical["dollars_max"] * share, 4),
+    }
+    return {
+        "cells": len(cells),
+        "todo": len(todo),
+        "reused": len(unfinished) - len(todo),
+        "logical": logical,
+        "physical_max": physical,
+        "cached_replies": cached,
+    }
 
 
 def elapsed(t0: float) -> str:

@@ -57,7 +57,7 @@ def on_main(fn):
 def shard(items: list[T]) -> list[T]:
     """This process's share of ``items``: every ``world_size()``-th one from its rank (round-robin). Every
     process must pass the same list in the same order; one process gets all of it."""
-    return list(items) if world_size() == 1 else list(items)[rank()::world_size()]
+    return list(items) if world_size() == 1 else list(items)[rank() :: world_size()]
 
 
 def all_gather(obj: T) -> list[T]:

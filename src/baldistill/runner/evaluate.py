@@ -6,8 +6,8 @@ import random
 from collections import defaultdict
 
 from ..core.answers import is_numeric, parse_answer
-from ..data import Example
 from ..core.metrics import Scored, majority_baseline, score, summarize
+from ..data import Example
 
 
 def limit_per_domain(test: list[Example], n: int | None, seed: int = 0) -> list[Example]:
@@ -47,5 +47,10 @@ class Evaluator:
         return self.score_texts(test, [g.text for g in gens])
 
     def majority(self, test: list[Example]) -> dict:
-        return majority_baseline([(e.domain, e.answer) for e in self.pool], [(e.domain, e.answer) for e in test],
-                                 self.metric, self.tail, self.classification)
+        return majority_baseline(
+            [(e.domain, e.answer) for e in self.pool],
+            [(e.domain, e.answer) for e in test],
+            self.metric,
+            self.tail,
+            self.classification,
+        )

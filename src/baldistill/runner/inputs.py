@@ -21,7 +21,7 @@ class Inputs:
     val: list[Example] = field(default_factory=list)
 
     @classmethod
-    def load(cls, cfg) -> "Inputs":
+    def load(cls, cfg) -> Inputs:
         """Read the files named by ``cfg.data`` (a RunConfig's) and apply its hygiene rules. Raises
         DataError naming file, line and setting."""
         d = cfg.data
@@ -32,8 +32,9 @@ class Inputs:
         return cls.clean(cfg, pool, test, reserve, val)
 
     @classmethod
-    def clean(cls, cfg, pool: list[Example], test: list[Example], reserve: list[Example],
-              val: list[Example] | None = None) -> "Inputs":
+    def clean(
+        cls, cfg, pool: list[Example], test: list[Example], reserve: list[Example], val: list[Example] | None = None
+    ) -> Inputs:
         """Repeats dropped (data.dedupe); pool and reserve inputs that are also test or validation inputs
         handled by data.test_overlap (both are held out)."""
         d, val = cfg.data, val or []
@@ -53,7 +54,8 @@ class Inputs:
                 raise DataError(
                     f"{where}:{first.line}: input also in {held} ({len(shared)} pool and {len(shared_reserve)} "
                     "reserve inputs are held-out inputs); set data.test_overlap: drop to remove them, or allow to "
-                    "keep them")
+                    "keep them"
+                )
             if d.test_overlap == "drop":
                 gone = {id(e) for e in shared + shared_reserve}
                 pool = [e for e in pool if id(e) not in gone]
@@ -74,27 +76,47 @@ class Inputs:
         for name, path, held in (("test", d.test, self.test), ("validation", d.val, self.val)):
             missing = sorted(set(e.domain for e in held) - set(sizes))
             if missing:
-                out.append((str(path), f"{name} domain(s) {', '.join(map(repr, missing[:5]))}"
-                                       f"{' and more' if len(missing) > 5 else ''} not in the training pool {d.train}"))
+                out.append(
+                    (
+                        str(path),
+                        f"{name} domain(s) {', '.join(map(repr, missing[:5]))}"
+                        f"{' and more' if len(missing) > 5 else ''} not in the training pool {d.train}",
+                    )
+                )
             if d.task == "classification":
                 unknown = sorted({e.answer for e in held} - {e.answer for e in self.pool})
                 if unknown:
-                    out.append((str(path), f"{name} label(s) {', '.join(map(repr, unknown[:5]))}"
-                                           f"{' and more' if len(unknown) > 5 else ''} never occur in the training pool "
-                                           f"{d.train} (data.task: classification predicts only pool labels)"))
+                    out.append(
+                        (
+                            str(path),
+                            f"{name} label(s) {', '.join(map(repr, unknown[:5]))}"
+                            f"{' and more' if len(unknown) > 5 else ''} never occur in the training pool "
+                            f"{d.train} (data.task: classification predicts only pool labels)",
+                        )
+                    )
         method = METHODS[cfg.method]
         if method.train and method.policy == "global" and cfg.budget > len(self.pool):
-            out.append(("budget", f"B = {cfg.budget} is larger than the pool ({len(self.pool)} examples"
-                                  f"{' after removing repeats' if self.report.repeats_dropped else ''}): "
-                                  f"{cfg.method} picks from the pool and would spend only {len(self.pool)}"))
+            out.append(
+                (
+                    "budget",
+                    f"B = {cfg.budget} is larger than the pool ({len(self.pool)} examples"
+                    f"{' after removing repeats' if self.report.repeats_dropped else ''}): "
+                    f"{cfg.method} picks from the pool and would spend only {len(self.pool)}",
+                )
+            )
         if method.synthesize and cfg.teacher.kind == "reference" and method.train:
             needed = Counter()
             for p in plan_run(method, sizes, cfg.budget, cfg.effective_stages):
                 needed.update(p.synthesize)
             if needed and not d.reserve:
-                out.append(("data.reserve", f"{cfg.method} with the reference teacher synthesizes "
-                                            f"{sum(needed.values())} tail example(s) from a reserve file; set "
-                                            "data.reserve (or use teacher.kind: openai)"))
+                out.append(
+                    (
+                        "data.reserve",
+                        f"{cfg.method} with the reference teacher synthesizes "
+                        f"{sum(needed.values())} tail example(s) from a reserve file; set "
+                        "data.reserve (or use teacher.kind: openai)",
+                    )
+                )
         return out
 
     def warnings(self, cfg) -> list[tuple[str, str]]:
@@ -108,12 +130,21 @@ class Inputs:
         method = METHODS[cfg.method]
         rep = self.report
         if rep.n_repeats:
-            what = "dropped (data.dedupe)" if rep.repeats_dropped else "kept (data.dedupe: false): each is a unit of its own"
+            what = (
+                "dropped (data.dedupe)"
+                if rep.repeats_dropped
+                else "kept (data.dedupe: false): each is a unit of its own"
+            )
             out.append(("data.train", f"{rep.n_repeats} pool row(s) repeat an earlier (domain, input, answer); {what}"))
         shared = sum(n for k, n in rep.overlap.items() if k.endswith(("/test", "/val")))
         if shared and cfg.data.test_overlap != "error":
-            out.append(("data.test_overlap", f"{shared} pool/reserve input(s) are also test or validation inputs; "
-                                             f"{'removed' if cfg.data.test_overlap == 'drop' else 'kept'}"))
+            out.append(
+                (
+                    "data.test_overlap",
+                    f"{shared} pool/reserve input(s) are also test or validation inputs; "
+                    f"{'removed' if cfg.data.test_overlap == 'drop' else 'kept'}",
+                )
+            )
         if method.synthesize and method.train and cfg.teacher.kind == "reference" and self.reserve:
             needed = Counter()
             for p in plan_run(method, domain_counts(self.pool), cfg.budget, cfg.effective_stages):
@@ -121,7 +152,12 @@ class Inputs:
             have = Counter(e.domain for e in self.reserve)
             short = {dm: n - have[dm] for dm, n in needed.items() if n > have[dm]}
             if short:
-                out.append(("data.reserve", "the reserve is smaller than the plan's synthesis for "
-                            + ", ".join(f"{dm} (needs {needed[dm]}, has {have[dm]})" for dm in sorted(short))
-                            + "; the run records the shortfall"))
+                out.append(
+                    (
+                        "data.reserve",
+                        "the reserve is smaller than the plan's synthesis for "
+                        + ", ".join(f"{dm} (needs {needed[dm]}, has {have[dm]})" for dm in sorted(short))
+                        + "; the run records the shortfall",
+                    )
+                )
         return out

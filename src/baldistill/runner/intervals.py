@@ -24,7 +24,8 @@ What this writes under ``intervals`` in results.json::
     {"resamples": 2000, "level": 0.95, "seed": ..., "groups": [{"dataset", "student", "budget", "stages",
      "method", "settings", "seeds", "test": {"macro": {"mean", "lo", "hi"}, "micro", "head_macro",
      "tail_macro", "per_domain": {domain: {...}}}, "val": {...}}, ...],
-     "differences": [{"kind": "method" | "<swept key>" | "budget" | "stages" | "student", "a": {group fields}, "b": {group fields}, "seeds",
+     "differences": [{"kind": "method" | "<swept key>" | "budget" | "stages" | "student", "a": {group fields}, "
+     ""b": {group fields}, "seeds",
      "test": {...}, "val": {...}}, ...]}
 """
 
@@ -119,8 +120,9 @@ def compute_intervals(runs_dir: Path, rows: list[dict], spec: dict) -> dict:
             sb = [runs.items(r["run"], file) for r in rb]
             if all(s is not None for s in sa + sb):
                 try:
-                    entry[split] = _json(paired_difference(sa, sb, ra[0].get("tail_domains") or [],
-                                                           rb[0].get("tail_domains") or []))
+                    entry[split] = _json(
+                        paired_difference(sa, sb, ra[0].get("tail_domains") or [], rb[0].get("tail_domains") or [])
+                    )
                 except ValueError:
                     pass
         if "test" in entry or "val" in entry:
@@ -131,7 +133,7 @@ def compute_intervals(runs_dir: Path, rows: list[dict], spec: dict) -> dict:
 def _pairs(groups: dict[str, list[dict]], spec: dict):
     """(kind, rows of A, rows of B) for every paired difference the comparison reports."""
     refs = references(spec)
-    for key, rows in groups.items():
+    for rows in groups.values():
         g = group_of(rows[0])
         for n, ref in enumerate(refs):
             if g["method"] == ref or g["method"] in refs[:n]:  # itself, or a pair already taken the other way
@@ -153,7 +155,7 @@ def _pairs(groups: dict[str, list[dict]], spec: dict):
     for skey, values in (spec.get("sweep") or {}).items():
         if len(values) < 2:
             continue
-        for key, rows in groups.items():
+        for rows in groups.values():
             g = group_of(rows[0])
             if skey in g["settings"] and g["settings"][skey] != values[0]:
                 other = groups.get(group_key({**g, "settings": {**g["settings"], skey: values[0]}}))

@@ -53,6 +53,7 @@ log = logging.getLogger("baldistill")
 class Draw:
     """A stage's plan and the candidates IFD scores, drawn by the main process with the stage's generator
     (which goes on to pick the random examples and the synthesis seeds)."""
+
     plan: StagePlan
     rng: random.Random
     groups: dict[str, list[str]]  # group (a domain, or "*" for a stage-wide quota) -> ids left in it
@@ -87,11 +88,18 @@ class Distiller:
         self.domains = list(self.pool_sizes)
         self.labels = sorted({e.answer for e in self.pool}) if cfg.data.task == "classification" else None
         self.stages = cfg.effective_stages
-        self.quotas = policies.allocate(self.method.policy, self.pool_sizes, cfg.budget, self.stages) \
-            if self.method.train else []
+        self.quotas = (
+            policies.allocate(self.method.policy, self.pool_sizes, cfg.budget, self.stages) if self.method.train else []
+        )
         t = cfg.teacher
-        caps = Caps(cfg.budget, t.max_total_tokens, t.max_dollars, t.price.input_per_mtok, t.price.output_per_mtok,
-                    t.price.factor(t.batch))
+        caps = Caps(
+            cfg.budget,
+            t.max_total_tokens,
+            t.max_dollars,
+            t.price.input_per_mtok,
+            t.price.output_per_mtok,
+            t.price.factor(t.batch),
+        )
         self.ledger = Ledger(caps, folder.path / "ledger.sqlite" if dist.is_main() else None)
         self.requests = RequestBuilder(t, cfg.data.instruction, cfg.seed)
         self._student, self._backend, self._engine = student, backend, None
@@ -126,11 +134,19 @@ class Distiller:
             state, start = self.restore(state)
         self.open_tracker(start)
         log.info("method %s: %s", self.method.name, self.method.summary)
-        log.info("budget B=%d over K=%d stage(s); %d domains, pool %d", self.cfg.budget, self.stages,
-                 len(self.domains), len(self.pool))
+        log.info(
+            "budget B=%d over K=%d stage(s); %d domains, pool %d",
+            self.cfg.budget,
+            self.stages,
+            len(self.domains),
+            len(self.pool),
+        )
         if self.hygiene.n_repeats:
-            log.info("data: %d pool row(s) repeat an earlier (domain, input, answer): %s", self.hygiene.n_repeats,
-                     "dropped" if self.hygiene.repeats_dropped else "kept (data.dedupe: false)")
+            log.info(
+                "data: %d pool row(s) repeat an earlier (domain, input, answer): %s",
+                self.hygiene.n_repeats,
+                "dropped" if self.hygiene.repeats_dropped else "kept (data.dedupe: false)",
+            )
         if self.method.train:
             for i in range(start, self.stages):
                 if state.cap_reached:  # nothing more can be bought: train and evaluate on what was
@@ -150,12 +166,16 @@ class Distiller:
 
         ids = dist.on_main(draw)
         scored = self.score(i, ids) if ids else []
-        new, cap = dist.on_main(lambda: (self.choose(i, state, main["draw"], scored),
-                                         self._engine and self._engine.cap_reached))
+        new, cap = dist.on_main(
+            lambda: (self.choose(i, state, main["draw"], scored), self._engine and self._engine.cap_reached)
+        )
         if cap and not state.cap_reached:
             state.cap_reached = f"cap reached at stage {i + 1}: {cap}"
-            console.print(f"[yellow]{state.cap_reached}[/yellow]; the run trains and evaluates on what was bought",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"[yellow]{state.cap_reached}[/yellow]; the run trains and evaluates on what was bought",
+                highlight=False,
+                soft_wrap=True,
+            )
         state.train.extend(new)
         with self.clock.phase(str(i + 1), "train"):
             stats = self.train(i, state, new)
@@ -172,18 +192,36 @@ class Distiller:
                 summary, _ = self.evaluator().score_texts(test, texts)
                 self.folder.write_stage_eval(StageEval(stage=i, n_test=len(test), **summary))
         log.info("stage %d/%d seconds: %s", i + 1, self.stages, self.clock.line(str(i + 1)))
-        self.folder.write_stage_done(i, state, kept_new=len(new), spent=self.ledger.spent, training=stats,
-                                     seconds=self.clock.seconds.get(str(i + 1), {}))
+        self.folder.write_stage_done(
+            i,
+            state,
+            kept_new=len(new),
+            spent=self.ledger.spent,
+            training=stats,
+            seconds=self.clock.seconds.get(str(i + 1), {}),
+        )
 
     def draw(self, i: int, state: State) -> Draw:
         """The main process: this stage's plan and the candidates IFD will score (drawn at random)."""
         rng = random.Random(f"{self.cfg.seed}/stage/{i}")
-        plan = plan_stage(self.method, self.quotas[i], {d: len(state.remaining[d]) for d in self.domains}, i,
-                          self.cfg.teacher.verify.samples, state.synth_carry)
+        plan = plan_stage(
+            self.method,
+            self.quotas[i],
+            {d: len(state.remaining[d]) for d in self.domains},
+            i,
+            self.cfg.teacher.verify.samples,
+            state.synth_carry,
+        )
         log.info("stage %d/%d: quota %s; tail %s", i + 1, self.stages, plan.quota.to_json(), plan.tail or "none")
         if plan.verify or plan.carry:
-            log.info("stage %d/%d: synthesis %s, verification %s; units left for the next stage %s", i + 1,
-                     self.stages, plan.synthesize, plan.verify, plan.carry or "none")
+            log.info(
+                "stage %d/%d: synthesis %s, verification %s; units left for the next stage %s",
+                i + 1,
+                self.stages,
+                plan.synthesize,
+                plan.verify,
+                plan.carry or "none",
+            )
         use_ifd = i > 0 and self.method.selector == "ifd"
         if plan.quota.is_global:  # one ranking over all domains
             groups = {"*": [x for d in self.domains for x in state.remaining[d]]}
@@ -191,8 +229,11 @@ class Distiller:
         else:
             groups = {d: state.remaining[d] for d in self.domains}
             ranked = {d: use_ifd and 0 < plan.take[d] < len(groups[d]) for d in self.domains}
-        cands = {g: self.candidates(groups[g], plan.take[g], rng, stage_wide=plan.quota.is_global)
-                 for g in groups if ranked[g]}
+        cands = {
+            g: self.candidates(groups[g], plan.take[g], rng, stage_wide=plan.quota.is_global)
+            for g in groups
+            if ranked[g]
+        }
         return Draw(plan, rng, groups, ranked, cands)
 
     def choose(self, i: int, state: State, drawn: Draw, scored: list[dict]) -> list[Example]:
@@ -242,9 +283,13 @@ class Distiller:
             epochs, what = tc.selection_epochs, " (selection student)"
         if not data:
             return {}
-        return self.student.fit([(e.input, self.target(e)) for e in data], seed=seed, epochs=epochs,
-                                desc=f"stage {i + 1}/{self.stages}: training on {len(data)}{what}",
-                                callbacks=[self.tracker.callback()] if self.tracker is not None else None)
+        return self.student.fit(
+            [(e.input, self.target(e)) for e in data],
+            seed=seed,
+            epochs=epochs,
+            desc=f"stage {i + 1}/{self.stages}: training on {len(data)}{what}",
+            callbacks=[self.tracker.callback()] if self.tracker is not None else None,
+        )
 
     # ---- experiment trackers ---------------------------------------------------------------
     def open_tracker(self, start: int) -> None:
@@ -253,10 +298,12 @@ class Distiller:
         names = resolve(self.cfg.student.train.report_to)
         if not names or not dist.is_main() or not self.method.train:
             return
-        step = sum(self.folder.read_json(f"stages/{j}/done.json").get("training", {}).get("steps", 0)
-                   for j in range(start))
-        self.tracker = Tracker(names, self.folder.path, self.folder.path.name,
-                               flat_params(self.cfg.model_dump(mode="json")), step)
+        step = sum(
+            self.folder.read_json(f"stages/{j}/done.json").get("training", {}).get("steps", 0) for j in range(start)
+        )
+        self.tracker = Tracker(
+            names, self.folder.path, self.folder.path.name, flat_params(self.cfg.model_dump(mode="json")), step
+        )
 
     def track_stage(self, i: int, state: State, training: dict) -> None:
         """Beside the loss, at the stage's last training step: the stage, its domain quotas, the candidates
@@ -264,12 +311,18 @@ class Distiller:
         chosen = self._chosen.get(i, {})
         spent = self.ledger.summary()
         mine = spent["by_stage"].get(str(i), {})
-        values = {"stage": i + 1, "train/examples": len(state.train), "train/stage_loss": training.get("train_loss"),
-                  "spend/stage_units": mine.get("units", 0), "spend/stage_dollars": mine.get("dollars", 0.0),
-                  "spend/stage_prompt_tokens": mine.get("prompt_tokens", 0),
-                  "spend/stage_completion_tokens": mine.get("completion_tokens", 0),
-                  "spend/units": spent["spent"], "spend/dollars": spent["dollars"],
-                  "spend/budget_left": self.cfg.budget - spent["spent"]}
+        values = {
+            "stage": i + 1,
+            "train/examples": len(state.train),
+            "train/stage_loss": training.get("train_loss"),
+            "spend/stage_units": mine.get("units", 0),
+            "spend/stage_dollars": mine.get("dollars", 0.0),
+            "spend/stage_prompt_tokens": mine.get("prompt_tokens", 0),
+            "spend/stage_completion_tokens": mine.get("completion_tokens", 0),
+            "spend/units": spent["spent"],
+            "spend/dollars": spent["dollars"],
+            "spend/budget_left": self.cfg.budget - spent["spent"],
+        }
         values |= {f"quota/{d}": n for d, n in chosen.get("quota", {}).items()}
         cands = chosen.get("candidates", {})
         values |= {f"candidates/{g}": n for g, n in cands.items()}
@@ -284,8 +337,9 @@ class Distiller:
         return f"The answer is {e.answer}."
 
     # ---- select ----------------------------------------------------------------------------
-    def select(self, plan: StagePlan, state: State, drawn: Draw, scored: list[dict],
-               rng: random.Random) -> tuple[list[Example], list[dict], dict[str, int]]:
+    def select(
+        self, plan: StagePlan, state: State, drawn: Draw, scored: list[dict], rng: random.Random
+    ) -> tuple[list[Example], list[dict], dict[str, int]]:
         """``plan.take`` real examples per group (a domain, or the whole pool under a stage-wide quota):
         at random, or the top IFD of the current student's candidates once there is a student (stage >= 1).
         Equal IFD: the candidate drawn first wins (the order of the seeded random draw, the same for any
@@ -324,7 +378,7 @@ class Distiller:
             d = self.by_id[x].domain
             (kept if per[d] < cap else rest).append(x)
             per[d] += 1
-        return kept + rest[:max(0, take - len(kept))]
+        return kept + rest[: max(0, take - len(kept))]
 
     def score(self, i: int, ids: list[str]) -> list[dict]:
         """IFD of each candidate under the current student; y = its own generated rationale (default).
@@ -337,25 +391,47 @@ class Distiller:
         cond = None
         if self.cfg.selection.response == "generated":
             with self.clock.phase(str(i + 1), "generate"):
-                gens = self.student.generate(texts, desc=f"stage {i + 1}: student rationales", logprobs=True,
-                                             max_new_tokens=self.cfg.selection.max_new_tokens, shard=True)
+                gens = self.student.generate(
+                    texts,
+                    desc=f"stage {i + 1}: student rationales",
+                    logprobs=True,
+                    max_new_tokens=self.cfg.selection.max_new_tokens,
+                    shard=True,
+                )
             responses, shown, cond = [g.ids for g in gens], [g.text for g in gens], [g.nll for g in gens]
             if dist.world_size() > 1:
-                log.info("stage %d/%d: %d candidate rationales generated by %d processes: %s", i + 1, self.stages,
-                         len(ids), dist.world_size(), " + ".join(map(str, self.student.rows_by_rank)))
+                log.info(
+                    "stage %d/%d: %d candidate rationales generated by %d processes: %s",
+                    i + 1,
+                    self.stages,
+                    len(ids),
+                    dist.world_size(),
+                    " + ".join(map(str, self.student.rows_by_rank)),
+                )
                 self.shares[f"stage {i + 1}: candidates"] = list(self.student.rows_by_rank)
         else:  # explicit opt-in only: reads reference text the teacher budget did not pay for
             shown = [self.target(e) for e in exs]
             responses = [self.student.encode(s) for s in shown]
         with self.clock.phase(str(i + 1), "ifd"):
-            scores = self.student.ifd(texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD",
-                                      cond_nll=cond, shard=True)
-        return [{"id": e.id, "domain": e.domain, "ifd": s.ifd, "cond_nll": s.cond_nll, "direct_nll": s.direct_nll,
-                 "response": r} for e, s, r in zip(exs, scores, shown)]
+            scores = self.student.ifd(
+                texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD", cond_nll=cond, shard=True
+            )
+        return [
+            {
+                "id": e.id,
+                "domain": e.domain,
+                "ifd": s.ifd,
+                "cond_nll": s.cond_nll,
+                "direct_nll": s.direct_nll,
+                "response": r,
+            }
+            for e, s, r in zip(exs, scores, shown)
+        ]
 
     # ---- teacher ---------------------------------------------------------------------------
-    def synthesize(self, i: int, counts: dict[str, int], state: State, rng: random.Random,
-                   also: list = ()) -> list[Example]:
+    def synthesize(
+        self, i: int, counts: dict[str, int], state: State, rng: random.Random, also: list = ()
+    ) -> list[Example]:
         """Fill each tail domain's deficit with synthetic examples: one teacher call each, few-shot on real
         examples of the domain, then the checks (hygiene, and for classification the domain's own labels;
         the paper uses them unverified) and, with ``teacher.verify.samples`` = k, k re-answers each.
@@ -364,7 +440,7 @@ class Distiller:
         out: list[Example] = []
         if not counts:
             return out
-        t, k = self.cfg.teacher, self.cfg.teacher.verify.samples
+        k = self.cfg.teacher.verify.samples
         asks = []  # per domain, in order (the seeded draws are the same with batches or without)
         for d, n in counts.items():
             real = [e for e in self.pool if e.domain == d]
@@ -374,18 +450,45 @@ class Distiller:
             own = sorted({e.answer for e in real}) if self.labels is not None else None
             asks.append((d, n, order, existing, state.synth_asked.get(d, 0), own, avoid))
         if self.engine.batching:  # the stage's synthesis as one batch (with its annotations), then its verification
-            self.engine.prefetch([self.requests.synthesis(i, d, order, first + j, avoid, own)
-                                  for d, n, order, _, first, own, avoid in asks for j in range(n)] + list(also),
-                                 f"stage {i + 1}: teacher batch")
+            self.engine.prefetch(
+                [
+                    self.requests.synthesis(i, d, order, first + j, avoid, own)
+                    for d, n, order, _, first, own, avoid in asks
+                    for j in range(n)
+                ]
+                + list(also),
+                f"stage {i + 1}: teacher batch",
+            )
             if k:
-                self.engine.prefetch([v for d, n, order, existing, first, own, avoid in asks for v in verification_asks(
-                    self.engine, self.requests, i, d, order, n, first, existing, own, k, self.labels, avoid)],
-                    f"stage {i + 1}: teacher verification batch")
-        with bar(f"stage {i + 1}: teacher synthesis" + (" and verification" if k else ""),
-                 sum(counts.values()) * (1 + k)) as advance:
+                self.engine.prefetch(
+                    [
+                        v
+                        for d, n, order, existing, first, own, avoid in asks
+                        for v in verification_asks(
+                            self.engine, self.requests, i, d, order, n, first, existing, own, k, self.labels, avoid
+                        )
+                    ],
+                    f"stage {i + 1}: teacher verification batch",
+                )
+        with bar(
+            f"stage {i + 1}: teacher synthesis" + (" and verification" if k else ""), sum(counts.values()) * (1 + k)
+        ) as advance:
             for d, n, order, existing, first, own, avoid in asks:
-                made = synthesize_examples(self.engine, self.requests, i, d, order, n, first, existing, advance,
-                                           domain_labels=own, verify=k, labels=self.labels, avoid=avoid)
+                made = synthesize_examples(
+                    self.engine,
+                    self.requests,
+                    i,
+                    d,
+                    order,
+                    n,
+                    first,
+                    existing,
+                    advance,
+                    domain_labels=own,
+                    verify=k,
+                    labels=self.labels,
+                    avoid=avoid,
+                )
                 out += made.examples
                 if made.unverified:
                     state.add_unspent(d, "not verified (synthesis not usable)", made.unverified * k)
@@ -420,8 +523,9 @@ class Distiller:
         if last is None:
             return state, 0
         state = self.folder.load_state(last)
-        self.student.load_adapter(self.folder.stage_path(last) / "adapter",
-                                  trainable=self.cfg.student.train.scheme != "paper")
+        self.student.load_adapter(
+            self.folder.stage_path(last) / "adapter", trainable=self.cfg.student.train.scheme != "paper"
+        )
         for j in range(last + 1):  # the seconds of the stages done before
             self.clock.seconds[str(j + 1)] = self.folder.read_json(f"stages/{j}/done.json").get("phase_seconds", {})
         log.info("resuming after stage %d of %d", last + 1, self.stages)
@@ -430,10 +534,14 @@ class Distiller:
     def finish(self, state: State, t0: float) -> RunMetrics:
         test = limit_per_domain(self.test, self.cfg.data.max_test_per_domain, self.cfg.seed)
         with self.clock.phase("final", "evaluate"):  # every process predicts its share; the main one scores
-            texts = self.predict(test, desc=f"evaluating {self.method.name} on {len(test)} test items",
-                                 share="test items")
-            val_texts = self.predict(self.val, desc=f"evaluating on {len(self.val)} validation items",
-                                     share="validation items") if self.val else None
+            texts = self.predict(
+                test, desc=f"evaluating {self.method.name} on {len(test)} test items", share="test items"
+            )
+            val_texts = (
+                self.predict(self.val, desc=f"evaluating on {len(self.val)} validation items", share="validation items")
+                if self.val
+                else None
+            )
         metrics = dist.on_main(lambda: self._finish(state, t0, test, texts, val_texts))
         dist.barrier()
         return metrics
@@ -443,8 +551,13 @@ class Distiller:
         with ``shard``: the same batches as one process, whole batches to each process in turn)."""
         gens = self.student.generate([e.input for e in test], desc=desc, shard=True)
         if share and dist.world_size() > 1:
-            log.info("%d %s predicted by %d processes: %s", len(test), share, dist.world_size(),
-                     " + ".join(map(str, self.student.rows_by_rank)))
+            log.info(
+                "%d %s predicted by %d processes: %s",
+                len(test),
+                share,
+                dist.world_size(),
+                " + ".join(map(str, self.student.rows_by_rank)),
+            )
             self.shares[share] = list(self.student.rows_by_rank)
         return [g.text for g in gens]
 
@@ -452,8 +565,9 @@ class Distiller:
         tail = policies.reporting_tail(self.pool_sizes, self.cfg.reporting_budget)
         return Evaluator(self.pool, self.cfg.data.metric, self.cfg.data.task == "classification", tail)
 
-    def _finish(self, state: State, t0: float, test: list[Example], texts: list[str],
-                val_texts: list[str] | None) -> RunMetrics:
+    def _finish(
+        self, state: State, t0: float, test: list[Example], texts: list[str], val_texts: list[str] | None
+    ) -> RunMetrics:
         ev = self.evaluator()
         summary, rows = ev.score_texts(test, texts)
         self.folder.write_jsonl("predictions.jsonl", rows)
@@ -484,7 +598,8 @@ class Distiller:
             n_train_by_domain=n_by_domain,
             # units paid for that did not become training data (dropped by the check)
             shortfall_by_domain={d: units_by_domain[d] - n_by_domain[d] for d in self.domains}
-            if self.method.rationale else {},
+            if self.method.rationale
+            else {},
             shortfall_reasons=self.ledger.shortfall_reasons() if self.method.rationale else {},
             unspent_by_domain=state.unspent,
             n_test=len(test),
@@ -498,13 +613,30 @@ class Distiller:
             val=val,
             n_val=len(self.val),
             phase_seconds=self.clock.seconds,
-            ledger={k: spent[k] for k in ("spent", "prompt_tokens", "completion_tokens", "dollars", "unknown_outcome",
-                                          "physical", "by_stage", "by_kind")},
+            ledger={
+                k: spent[k]
+                for k in (
+                    "spent",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "dollars",
+                    "unknown_outcome",
+                    "physical",
+                    "by_stage",
+                    "by_kind",
+                )
+            },
         )
         self.folder.write_metrics(metrics)
         if self.tracker is not None:
-            self.tracker.log({"eval/macro": metrics.macro, "eval/micro": metrics.micro,
-                              "eval/head_macro": summary["head"]["macro"], "eval/tail_macro": summary["tail"]["macro"]})
+            self.tracker.log(
+                {
+                    "eval/macro": metrics.macro,
+                    "eval/micro": metrics.micro,
+                    "eval/head_macro": summary["head"]["macro"],
+                    "eval/tail_macro": summary["tail"]["macro"],
+                }
+            )
         return metrics
 
     def close(self) -> None:
@@ -516,12 +648,21 @@ class Distiller:
 
 
 # ---- the teacher steps, one call each: ask (and pay), check, record the verdicts ------------------
-def annotate_examples(engine: TeacherEngine, requests: RequestBuilder, stage: int, examples: list[Example],
-                      labels: list[str] | None = None, advance=None) -> list[Example]:
+def annotate_examples(
+    engine: TeacherEngine,
+    requests: RequestBuilder,
+    stage: int,
+    examples: list[Example],
+    labels: list[str] | None = None,
+    advance=None,
+) -> list[Example]:
     """Teacher rationales for real examples (gold answer given); those whose answer agrees are kept."""
     outs = engine.execute([requests.annotation(stage, e, labels) for e in examples], advance)
-    judged = [(o, check_annotation(e, o.reply.text, o.reply.finish_reason, o.reply.error, labels))
-              for e, o in zip(examples, outs) if o.reply is not None]
+    judged = [
+        (o, check_annotation(e, o.reply.text, o.reply.finish_reason, o.reply.error, labels))
+        for e, o in zip(examples, outs)
+        if o.reply is not None
+    ]
     engine.record(judged)
     return [v.example for _, v in judged if v.ok]
 
@@ -532,25 +673,37 @@ class Synthesis:
     unverified: int = 0  # synthesis calls whose example got no verification (not usable, or not made)
 
 
-def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: int, domain: str,
-                        real: list[Example], n: int, first: int, existing: list[str], advance=None,
-                        domain_labels: list[str] | None = None, verify: int = 0,
-                        labels: list[str] | None = None, avoid: list[str] = ()) -> Synthesis:
+def synthesize_examples(
+    engine: TeacherEngine,
+    requests: RequestBuilder,
+    stage: int,
+    domain: str,
+    real: list[Example],
+    n: int,
+    first: int,
+    existing: list[str],
+    advance=None,
+    domain_labels: list[str] | None = None,
+    verify: int = 0,
+    labels: list[str] | None = None,
+    avoid: list[str] = (),
+) -> Synthesis:
     """``n`` synthetic examples of ``domain`` (sample indices first..first+n-1), one call each, few-shot
     on windows of ``real`` (a seeded order of the domain's real examples), listing ``avoid`` (synthetic
     inputs of earlier stages); those that pass the checks (nothing in ``existing`` repeated; for classification a label
     in ``domain_labels``) are kept, and with ``verify`` = k each is re-answered k times from its input alone
     (any of ``labels`` may be the re-answer) and kept when a strict majority agrees. An example that is not
     usable gets no re-answers: their units are not spent."""
-    judged, ok = _checked_syntheses(engine, requests, stage, domain, real, n, first, existing, advance, domain_labels,
-                                    avoid)
+    judged, ok = _checked_syntheses(
+        engine, requests, stage, domain, real, n, first, existing, advance, domain_labels, avoid
+    )
     if verify:
         if advance and n > len(ok):
             advance((n - len(ok)) * verify)  # re-answers not asked
         asks = [requests.verification(stage, judged[j][1].example, s, labels) for j in ok for s in range(verify)]
         vouts, answers = engine.execute(asks, advance), []
         for m, j in enumerate(ok):
-            mine = vouts[m * verify:(m + 1) * verify]
+            mine = vouts[m * verify : (m + 1) * verify]
             replies = [(None, x.error) if x.reply is None else (x.reply.text, x.reply.error) for x in mine]
             verdict, per = check_verification(judged[j][1].example, replies, labels)
             judged[j] = (judged[j][0], verdict)
@@ -564,24 +717,43 @@ def synthesize_examples(engine: TeacherEngine, requests: RequestBuilder, stage: 
 def _checked_syntheses(engine, requests, stage, domain, real, n, first, existing, advance, domain_labels, avoid=()):
     """Ask (and pay) the ``n`` synthesis requests, check the replies: (judged outcomes, indices of the usable)."""
     t = requests.cfg
-    outs = engine.execute([requests.synthesis(stage, domain, real, first + j, avoid, domain_labels)
-                           for j in range(n)], advance)
+    outs = engine.execute(
+        [requests.synthesis(stage, domain, real, first + j, avoid, domain_labels) for j in range(n)], advance
+    )
     paid = [(first + j, o) for j, o in enumerate(outs) if o.reply is not None]
     prime = requests.synthesis_prime  # a base model continues a prompt ending with it
     verdicts = check_syntheses(
         [(s, None if o.reply.text is None else prime + o.reply.text, o.reply.error) for s, o in paid],
-        domain, stage, existing, t.synthesis_min_chars, t.synthesis_max_chars, domain_labels)
+        domain,
+        stage,
+        existing,
+        t.synthesis_min_chars,
+        t.synthesis_max_chars,
+        domain_labels,
+    )
     judged = list(zip([o for _, o in paid], verdicts))
     return judged, [j for j, (_, v) in enumerate(judged) if v.ok]
 
 
-def verification_asks(engine: TeacherEngine, requests: RequestBuilder, stage: int, domain: str, real: list[Example],
-                      n: int, first: int, existing: list[str], domain_labels: list[str] | None, verify: int,
-                      labels: list[str] | None, avoid: list[str] = ()) -> list:
+def verification_asks(
+    engine: TeacherEngine,
+    requests: RequestBuilder,
+    stage: int,
+    domain: str,
+    real: list[Example],
+    n: int,
+    first: int,
+    existing: list[str],
+    domain_labels: list[str] | None,
+    verify: int,
+    labels: list[str] | None,
+    avoid: list[str] = (),
+) -> list:
     """The verification requests ``synthesize_examples`` will make for a domain (its synthesis replies already
     paid: read from the cache), so that a stage's verification can go out as one batch."""
-    judged, ok = _checked_syntheses(engine, requests, stage, domain, real, n, first, existing, None, domain_labels,
-                                    avoid)
+    judged, ok = _checked_syntheses(
+        engine, requests, stage, domain, real, n, first, existing, None, domain_labels, avoid
+    )
     return [requests.verification(stage, judged[j][1].example, s, labels) for j in ok for s in range(verify)]
 
 
@@ -591,8 +763,9 @@ def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, bac
     Pre-flight first (``runner/preflight.py``): nothing is written, no weights are read and nothing is paid
     until the folder, the data, the config, the prompts, the teacher and the student have been checked."""
     out = Path(out)
-    pf = preflight(cfg, out if dist.is_main() else None, resume, probe=backend is None and dist.is_main(),
-                   student=student is None)
+    pf = preflight(
+        cfg, out if dist.is_main() else None, resume, probe=backend is None and dist.is_main(), student=student is None
+    )
     pf.raise_first()
     if dist.is_main():
         for w in pf.warnings:

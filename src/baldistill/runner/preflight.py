@@ -5,8 +5,9 @@ lists every finding; ``compare`` checks every cell before the first one starts.
 In order: the output folder (and, resuming, the saved config), the data files (format, fields, ids,
 repeats, test overlap, test domains and labels the pool lacks, the reserve the plan needs, a budget the
 pool cannot absorb), the config's consistency, the prompt files, the teacher (its key variable; an HTTP
-teacher gets one cheap probe, ``GET /models``, and with ``teacher.batch`` one ``GET /files``), and the student (alias installed, folder or hub cache,
-safe weight files, config, tokenizer and chat template; its weights are not read here).
+teacher gets one cheap probe, ``GET /models``, and with ``teacher.batch`` one ``GET /files``), and the student
+(alias installed, folder or hub cache, safe weight files, config, tokenizer and chat template; its weights are not
+read here).
 """
 
 from __future__ import annotations
@@ -21,8 +22,20 @@ from .inputs import Inputs
 from .runfolder import RunFolder, RunFolderError
 
 # how the teacher is reached, not what it is asked: these may change when a stopped run is resumed
-TRANSPORT = {f"teacher.{k}" for k in ("base_url", "timeout", "max_retries", "backoff", "backoff_max", "concurrency",
-                                      "api_key_env", "batch_poll", "batch_poll_max")}
+TRANSPORT = {
+    f"teacher.{k}"
+    for k in (
+        "base_url",
+        "timeout",
+        "max_retries",
+        "backoff",
+        "backoff_max",
+        "concurrency",
+        "api_key_env",
+        "batch_poll",
+        "batch_poll_max",
+    )
+}
 # where the run reports, not what it does: may change too
 TRANSPORT |= {"student.train.report_to"}
 
@@ -69,12 +82,21 @@ class Preflight:
         """Stop with the first error, in one line (the others are counted: ``baldistill check`` lists them)."""
         if self.errors:
             more = len(self.errors) - 1
-            raise ConfigError(self.errors[0].line() + (f" (and {more} more problem(s): `baldistill check` lists them)"
-                                                       if more else ""))
+            raise ConfigError(
+                self.errors[0].line()
+                + (f" (and {more} more problem(s): `baldistill check` lists them)" if more else "")
+            )
 
 
-def preflight(cfg: RunConfig, out: Path | None = None, resume: bool = False, *, probe: bool = True,
-              student: bool = True, memo: dict | None = None) -> Preflight:
+def preflight(
+    cfg: RunConfig,
+    out: Path | None = None,
+    resume: bool = False,
+    *,
+    probe: bool = True,
+    student: bool = True,
+    memo: dict | None = None,
+) -> Preflight:
     """Check ``cfg`` (and the run folder ``out``) without writing, loading weights or paying anything.
     ``memo`` lets a comparison probe each teacher and check each student once."""
     pf = Preflight()
@@ -110,8 +132,11 @@ def _check_folder(pf: Preflight, cfg: RunConfig, out: Path, resume: bool) -> Non
             return pf.error("--resume", f"--resume: the saved config cannot be read: {e}")
         changed = [f for f in changed_fields(old, cfg) if f not in TRANSPORT]
         if changed:
-            pf.error("--resume", f"--resume with a different config than {saved}: {', '.join(changed)} changed; resume "
-                                 "with the same settings or start a new --out")
+            pf.error(
+                "--resume",
+                f"--resume with a different config than {saved}: {', '.join(changed)} changed; resume "
+                "with the same settings or start a new --out",
+            )
 
 
 def _check_data(pf: Preflight, cfg: RunConfig) -> None:
@@ -131,16 +156,22 @@ def _check_config(pf: Preflight, cfg: RunConfig) -> None:
     for note in cfg._notes:
         pf.warn(note.split(":", 1)[0], note)
     if t.fresh_samples and t.temperature == 0:
-        pf.warn("teacher.fresh_samples", "with teacher.temperature 0 a new sample repeats the first one; "
-                                         "set a temperature above 0")
+        pf.warn(
+            "teacher.fresh_samples",
+            "with teacher.temperature 0 a new sample repeats the first one; set a temperature above 0",
+        )
     if cfg.selection.response == "reference" and method.selector == "ifd":
-        pf.warn("selection.response", "reference: IFD reads reference text the budget did not pay for; "
-                                      "never use it to compare methods")
+        pf.warn(
+            "selection.response",
+            "reference: IFD reads reference text the budget did not pay for; never use it to compare methods",
+        )
     from .tracking import missing
 
     for name in missing(cfg.student.train.report_to):
-        pf.error("student.train.report_to", f"student.train.report_to: {name} is not installed "
-                                            f"(pip install {name}), or leave it out")
+        pf.error(
+            "student.train.report_to",
+            f"student.train.report_to: {name} is not installed (pip install {name}), or leave it out",
+        )
     if t.kind == "reference" and (t.max_dollars or t.price.input_per_mtok or t.price.output_per_mtok):
         pf.warn("teacher.price", "the reference teacher costs nothing; prices and dollar caps apply to kind: openai")
 

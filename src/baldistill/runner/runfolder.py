@@ -1,11 +1,11 @@
 """The run folder: everything a run writes, in files a person can read, each written and read here.
 
-    stages/<i>/quota.json       the stage's plan: quota, head, tail, real examples left before it
-    stages/<i>/selected.jsonl   real examples selected (and paid copies), ifd.jsonl what IFD scored,
-    stages/<i>/synthetic.jsonl  synthetic examples kept by the check
-    stages/<i>/adapter/         the student after the stage; eval.json its scores (eval_each_stage)
-    stages/<i>/train.jsonl      everything kept so far (cumulative)
-    stages/<i>/done.json        written last: the stage is complete, with what --resume needs
+stages/<i>/quota.json       the stage's plan: quota, head, tail, real examples left before it
+stages/<i>/selected.jsonl   real examples selected (and paid copies), ifd.jsonl what IFD scored,
+stages/<i>/synthetic.jsonl  synthetic examples kept by the check
+stages/<i>/adapter/         the student after the stage; eval.json its scores (eval_each_stage)
+stages/<i>/train.jsonl      everything kept so far (cumulative)
+stages/<i>/done.json        written last: the stage is complete, with what --resume needs
 """
 
 from __future__ import annotations
@@ -43,12 +43,15 @@ def _clean(x):
 @dataclass
 class State:
     """What carries from one stage to the next (and what --resume restores)."""
+
     remaining: dict[str, list[str]]  # unselected real example ids per domain, in pool order
     train: list[Example] = field(default_factory=list)  # everything selected and kept so far
     synth_asked: dict[str, int] = field(default_factory=dict)  # synthesis calls so far per domain (sample index)
     copies: dict[str, int] = field(default_factory=dict)  # duplicate-ft-cot: paid copies so far per real example
     cap_reached: str | None = None  # a token or dollar cap ended the buying (at which stage, which cap)
-    synth_carry: dict[str, int] = field(default_factory=dict)  # units a tail domain left for its next stage (verification)
+    synth_carry: dict[str, int] = field(
+        default_factory=dict
+    )  # units a tail domain left for its next stage (verification)
     unspent: dict[str, dict[str, int]] = field(default_factory=dict)  # per domain and reason: units not spent
 
     def add_unspent(self, domain: str, reason: str, n: int) -> None:
@@ -57,7 +60,7 @@ class State:
             by[reason] = by.get(reason, 0) + n
 
     @classmethod
-    def start(cls, pool: list[Example], domains: list[str]) -> "State":
+    def start(cls, pool: list[Example], domains: list[str]) -> State:
         return cls(remaining={d: [e.id for e in pool if e.domain == d] for d in domains})
 
 
@@ -70,12 +73,14 @@ class RunFolder:
         """Can a run be started (or resumed) in ``path``? Raises RunFolderError; writes nothing."""
         path = Path(path)
         if path.exists() and any(path.iterdir()) and not resume:
-            raise RunFolderError(f"{path} exists and is not empty: choose another --out, or add --resume to continue it")
+            raise RunFolderError(
+                f"{path} exists and is not empty: choose another --out, or add --resume to continue it"
+            )
         if resume and not (path / "config.yaml").exists():
             raise RunFolderError(f"{path} holds no run to resume (no config.yaml)")
 
     @classmethod
-    def create(cls, path: Path, resume: bool = False) -> "RunFolder":
+    def create(cls, path: Path, resume: bool = False) -> RunFolder:
         path = Path(path)
         if not dist.is_main():  # the main process checks and creates the folder
             return cls(path)
@@ -111,14 +116,28 @@ class RunFolder:
     def stage_path(self, i: int) -> Path:
         return self.path / "stages" / str(i)
 
-    def write_stage_choice(self, plan: StagePlan, selected: list[Example], synthetic: list[Example],
-                           scored: list[dict], candidates: dict[str, int] | None = None) -> None:
+    def write_stage_choice(
+        self,
+        plan: StagePlan,
+        selected: list[Example],
+        synthetic: list[Example],
+        scored: list[dict],
+        candidates: dict[str, int] | None = None,
+    ) -> None:
         """What a stage chose, before its teacher replies are checked and the student trained; ``candidates``:
         how many each group (a domain, or "*" for a stage-wide quota) scored with IFD."""
         i = plan.stage
-        self.write_json(f"stages/{i}/quota.json", {"stage": i, "quota": plan.quota.to_json(), "head": plan.head,
-                                                   "tail": plan.tail, "remaining_before": plan.remaining,
-                                                   "candidates": candidates or {}})
+        self.write_json(
+            f"stages/{i}/quota.json",
+            {
+                "stage": i,
+                "quota": plan.quota.to_json(),
+                "head": plan.head,
+                "tail": plan.tail,
+                "remaining_before": plan.remaining,
+                "candidates": candidates or {},
+            },
+        )
         self.write_jsonl(f"stages/{i}/selected.jsonl", selected)
         self.write_jsonl(f"stages/{i}/synthetic.jsonl", synthetic)
         self.write_jsonl(f"stages/{i}/ifd.jsonl", scored)
@@ -126,17 +145,28 @@ class RunFolder:
     def write_stage_eval(self, ev: StageEval) -> None:
         self.write_json(f"stages/{ev.stage}/eval.json", ev.to_json())
 
-    def write_stage_done(self, i: int, state: State, *, kept_new: int, spent: int, training: dict,
-                         seconds: dict | None = None) -> None:
+    def write_stage_done(
+        self, i: int, state: State, *, kept_new: int, spent: int, training: dict, seconds: dict | None = None
+    ) -> None:
         """The training set so far, then done.json: from here on the stage counts as complete."""
         self.write_jsonl(f"stages/{i}/train.jsonl", state.train)
-        self.write_json(f"stages/{i}/done.json", {
-            "stage": i, "kept_new": kept_new, "n_train": len(state.train), "spent": spent, "training": training,
-            "phase_seconds": seconds or {},
-            "remaining": state.remaining, "synth_asked": state.synth_asked, "copies": state.copies,
-            **({"cap_reached": state.cap_reached} if state.cap_reached else {}),
-            **({"synth_carry": state.synth_carry} if state.synth_carry else {}),
-            **({"unspent": state.unspent} if state.unspent else {})})
+        self.write_json(
+            f"stages/{i}/done.json",
+            {
+                "stage": i,
+                "kept_new": kept_new,
+                "n_train": len(state.train),
+                "spent": spent,
+                "training": training,
+                "phase_seconds": seconds or {},
+                "remaining": state.remaining,
+                "synth_asked": state.synth_asked,
+                "copies": state.copies,
+                **({"cap_reached": state.cap_reached} if state.cap_reached else {}),
+                **({"synth_carry": state.synth_carry} if state.synth_carry else {}),
+                **({"unspent": state.unspent} if state.unspent else {}),
+            },
+        )
 
     def completed_stages(self) -> list[int]:
         return sorted(int(p.parent.name) for p in self.path.glob("stages/*/done.json"))
@@ -149,9 +179,15 @@ class RunFolder:
         """The state after completed stage ``i`` (done.json and train.jsonl)."""
         info = self.read_json(f"stages/{i}/done.json")
         train = [Example.from_json(r) for r in read_jsonl(self.stage_path(i) / "train.jsonl")]
-        return State(remaining=info["remaining"], train=train, synth_asked=info.get("synth_asked", {}),
-                     copies=info.get("copies", {}), cap_reached=info.get("cap_reached"),
-                     synth_carry=info.get("synth_carry", {}), unspent=info.get("unspent", {}))
+        return State(
+            remaining=info["remaining"],
+            train=train,
+            synth_asked=info.get("synth_asked", {}),
+            copies=info.get("copies", {}),
+            cap_reached=info.get("cap_reached"),
+            synth_carry=info.get("synth_carry", {}),
+            unspent=info.get("unspent", {}),
+        )
 
     def write_metrics(self, metrics: RunMetrics) -> None:
         self.write_json("metrics.json", metrics.to_json())
@@ -173,12 +209,22 @@ def environment() -> dict:
         except metadata.PackageNotFoundError:
             pkgs[name] = None
     try:
-        git = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent).stdout.strip() or None
+        git = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         git = None
     import torch
 
     device = "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    return {"python": platform.python_version(), "platform": platform.platform(), "packages": pkgs, "git": git,
-            "device": device, "torch_threads": torch.get_num_threads()}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": pkgs,
+        "git": git,
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+    }

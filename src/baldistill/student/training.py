@@ -13,28 +13,60 @@ from ..runner.progress import new_progress
 from .scoring import token_nll
 
 
-def train_adapter(model, tokenizer, features: list[dict], tc, device: torch.device, dtype: torch.dtype, seed: int,
-                  desc: str = "training", callbacks: list | None = None) -> dict:
+def train_adapter(
+    model,
+    tokenizer,
+    features: list[dict],
+    tc,
+    device: torch.device,
+    dtype: torch.dtype,
+    seed: int,
+    desc: str = "training",
+    callbacks: list | None = None,
+) -> dict:
     """Fine-tune ``model`` (a PeftModel) on tokenised features; ``tc`` is the TrainConfig. ``callbacks``: more
     TrainerCallbacks (the run's experiment tracker, ``runner/tracking.py``, which owns ``report_to``: the
     Trainer's own integrations stay off so that one tracker run spans every stage)."""
     with tempfile.TemporaryDirectory(prefix="baldistill-trainer-") as tmp:
         args = TrainingArguments(
-            output_dir=tmp, per_device_train_batch_size=tc.batch_size, gradient_accumulation_steps=tc.grad_accum,
-            num_train_epochs=tc.epochs, learning_rate=tc.lr, lr_scheduler_type=tc.scheduler,
-            warmup_steps=tc.warmup_ratio, weight_decay=tc.weight_decay, max_grad_norm=1.0,
-            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True, seed=seed, data_seed=seed,
-            use_cpu=device.type == "cpu", bf16=dtype == torch.bfloat16 and device.type == "cuda",
-            train_sampling_strategy="group_by_length", remove_unused_columns=False, dataloader_num_workers=0)
+            output_dir=tmp,
+            per_device_train_batch_size=tc.batch_size,
+            gradient_accumulation_steps=tc.grad_accum,
+            num_train_epochs=tc.epochs,
+            learning_rate=tc.lr,
+            lr_scheduler_type=tc.scheduler,
+            warmup_steps=tc.warmup_ratio,
+            weight_decay=tc.weight_decay,
+            max_grad_norm=1.0,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            seed=seed,
+            data_seed=seed,
+            use_cpu=device.type == "cpu",
+            bf16=dtype == torch.bfloat16 and device.type == "cuda",
+            train_sampling_strategy="group_by_length",
+            remove_unused_columns=False,
+            dataloader_num_workers=0,
+        )
         progress = TrainerProgress(desc)
-        trainer = CompletionTrainer(model=model, args=args, train_dataset=features,
-                                    data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-                                    callbacks=[progress, *(callbacks or [])])
+        trainer = CompletionTrainer(
+            model=model,
+            args=args,
+            train_dataset=features,
+            data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+            callbacks=[progress, *(callbacks or [])],
+        )
         trainer.remove_callback(PrinterCallback)
         result = trainer.train()
-    return {"examples": len(features), "steps": result.global_step, "train_loss": float(result.training_loss),
-            "loss_tokens": sum(sum(1 for t in f["labels"] if t != -100) for f in features),
-            "losses": progress.losses}
+    return {
+        "examples": len(features),
+        "steps": result.global_step,
+        "train_loss": float(result.training_loss),
+        "loss_tokens": sum(sum(1 for t in f["labels"] if t != -100) for f in features),
+        "losses": progress.losses,
+    }
 
 
 class CompletionTrainer(Trainer):

@@ -6,5 +6,21 @@ from .engine import Outcome, TeacherEngine, TeacherError, TeacherUnavailable
 from .replies import Reply, Usage, openai_body, parse_body
 from .requests import Request, RequestBuilder
 
-__all__ = ["Backend", "Declined", "Fatal", "Outcome", "Refused", "Reply", "Request", "RequestBuilder",
-           "TeacherEngine", "TeacherError", "TeacherUnavailable", "Unknown", "Usage", "make_backend", "openai_body", "parse_body"]
+__all__ = [
+    "Backend",
+    "Declined",
+    "Fatal",
+    "Outcome",
+    "Refused",
+    "Reply",
+    "Request",
+    "RequestBuilder",
+    "TeacherEngine",
+    "TeacherError",
+    "TeacherUnavailable",
+    "Unknown",
+    "Usage",
+    "make_backend",
+    "openai_body",
+    "parse_body",
+]

@@ -58,8 +58,12 @@ def endpoint(req: Request) -> str:
 def line(req: Request) -> bytes:
     """One request of a batch file: custom_id is the request's cache key, body what ``send`` would post."""
     body = {k: v for k, v in req.payload.items() if k != "sample"}
-    return (json.dumps({"custom_id": req.cache_key, "method": "POST", "url": endpoint(req), "body": body},
-                       ensure_ascii=False) + "\n").encode()
+    return (
+        json.dumps(
+            {"custom_id": req.cache_key, "method": "POST", "url": endpoint(req), "body": body}, ensure_ascii=False
+        )
+        + "\n"
+    ).encode()
 
 
 def split(sizes: list[int], max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES) -> list[range]:
@@ -124,8 +128,11 @@ class BatchAPI:
         return (await self._call(self.client.files.create(file=(name, data), purpose="batch"))).id
 
     async def create(self, file_id: str, endpoint: str, ref: int):
-        return await self._call(self.client.batches.create(
-            input_file_id=file_id, endpoint=endpoint, completion_window="24h", metadata={"baldistill_ref": str(ref)}))
+        return await self._call(
+            self.client.batches.create(
+                input_file_id=file_id, endpoint=endpoint, completion_window="24h", metadata={"baldistill_ref": str(ref)}
+            )
+        )
 
     async def retrieve(self, batch_id: str):
         return await self._call(self.client.batches.retrieve(batch_id))
@@ -188,8 +195,9 @@ class BatchRunner:
             for cid, why in (await self._wait(watch)).items():
                 tries[cid] += 1
                 if tries[cid] > self.cfg.max_retries:
-                    raise TeacherUnavailable(f"teacher unavailable at {self.api.where}: a batch request failed "
-                                             f"{tries[cid]} times ({why})")
+                    raise TeacherUnavailable(
+                        f"teacher unavailable at {self.api.where}: a batch request failed {tries[cid]} times ({why})"
+                    )
             watch = []
         return self._advanced
 
@@ -207,16 +215,30 @@ class BatchRunner:
         made = []
         for part in split([len(x) for x in lines], MAX_REQUESTS, MAX_BYTES):
             reqs = [todo[i] for i in part]
-            asks = [dict(key=r.key, stage=r.stage, domain=r.domain, kind=r.kind, example_id=r.example_id,
-                         prompt_tokens=r.worst_prompt_tokens(), max_tokens=r.max_tokens(), physical=True,
-                         prompt_hash=r.prompt_hash, custom_id=r.cache_key, request=r.payload) for r in reqs]
+            asks = [
+                dict(
+                    key=r.key,
+                    stage=r.stage,
+                    domain=r.domain,
+                    kind=r.kind,
+                    example_id=r.example_id,
+                    prompt_tokens=r.worst_prompt_tokens(),
+                    max_tokens=r.max_tokens(),
+                    physical=True,
+                    prompt_hash=r.prompt_hash,
+                    custom_id=r.cache_key,
+                    request=r.payload,
+                )
+                for r in reqs
+            ]
             try:
-                ref, rows, refused = self.led.submit(asks, stage=reqs[0].stage, kind=reqs[0].kind,
-                                                     endpoint=endpoint(reqs[0]))
+                ref, rows, refused = self.led.submit(
+                    asks, stage=reqs[0].stage, kind=reqs[0].kind, endpoint=endpoint(reqs[0])
+                )
             except BudgetExceeded as e:
                 ref, rows, refused = None, [], str(e)
             if ref is not None:
-                data = b"".join(lines[i] for i in list(part)[:len(rows)])
+                data = b"".join(lines[i] for i in list(part)[: len(rows)])
                 made.append(await self._send(ref, data, endpoint(reqs[0])))
             if refused:
                 if not made and not others_inflight:
@@ -248,7 +270,8 @@ class BatchRunner:
         except (Fatal, Refused, Unknown) as e:
             self._release_all(ref, f"batch not created: {e}")
             raise (TeacherError if isinstance(e, Fatal) else TeacherUnavailable)(
-                f"{e}" if isinstance(e, Fatal) else f"teacher unavailable at {self.api.where}: {e}") from None
+                f"{e}" if isinstance(e, Fatal) else f"teacher unavailable at {self.api.where}: {e}"
+            ) from None
         self.led.update_batch(ref, batch_id=batch.id, state=batch.status)
         log.info("batch %s: %d request(s) submitted (file %s)", batch.id, n, file_id)
         return self._record(ref)
@@ -263,7 +286,7 @@ class BatchRunner:
                 await asyncio.sleep(self._backoff(attempt))
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.cfg.backoff_max, self.cfg.backoff * 2 ** attempt) * random.uniform(0.5, 1.5)
+        return min(self.cfg.backoff_max, self.cfg.backoff * 2**attempt) * random.uniform(0.5, 1.5)
 
     def _record(self, ref: int) -> dict:
         return next(b for b in self.led.batches() if b["ref"] == ref)
@@ -316,8 +339,8 @@ class BatchRunner:
                 states.append(f"{info.status} {c.completed + c.failed}/{c.total}" if c else info.status)
                 if info.status in FINAL:
                     try:
-                        output = await self._retrying(lambda: self._content(info.output_file_id), "download")
-                        errors = await self._retrying(lambda: self._content(info.error_file_id), "download")
+                        output = await self._retrying(lambda i=info: self._content(i.output_file_id), "download")
+                        errors = await self._retrying(lambda i=info: self._content(i.error_file_id), "download")
                     except (Fatal, Refused, Unknown) as e:
                         again.update(self._lost(b, f"batch {b['batch_id']}: its results cannot be read: {e}"))
                     else:
@@ -356,12 +379,19 @@ class BatchRunner:
             else:  # a finished batch that says nothing about it
                 self.led.unknown(row, f"batch {b['batch_id']}: no result for this request")
                 again[cid] = "no result in the batch's files"
-        self.led.update_batch(b["ref"], state="settled", output_file_id=info.output_file_id,
-                              error_file_id=info.error_file_id, note=info.status)
+        self.led.update_batch(
+            b["ref"],
+            state="settled",
+            output_file_id=info.output_file_id,
+            error_file_id=info.error_file_id,
+            note=info.status,
+        )
         log.info("batch %s %s: %d request(s) to submit again", b["batch_id"], info.status, len(again))
         if info.status == "cancelled" and b["ref"] not in self._known_cancelled:
-            raise BatchCancelled(f"batch {b['batch_id']} was cancelled; what it answered is kept and the "
-                                 f"{len(again)} request(s) it did not run were released")
+            raise BatchCancelled(
+                f"batch {b['batch_id']} was cancelled; what it answered is kept and the "
+                f"{len(again)} request(s) it did not run were released"
+            )
         return again
 
     def _settle_row(self, row: int, raw: str) -> None:
@@ -371,8 +401,14 @@ class BatchRunner:
             r = led.row(row)
             led.settle(row, r["prompt_tokens"], r["completion_tokens"], status="parse_error", note=reply.error)
         else:
-            led.settle(row, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens,
-                       status="parse_error" if reply.error else "ok", note=reply.error or "")
+            led.settle(
+                row,
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.reasoning_tokens,
+                status="parse_error" if reply.error else "ok",
+                note=reply.error or "",
+            )
 
     def _lost(self, b: dict, why: str) -> dict[str, str]:
         """A batch that cannot be read back: its requests' worst case stays charged (unknown outcome)."""

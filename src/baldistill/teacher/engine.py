@@ -280,8 +280,11 @@ class TeacherEngine:
                     self._gone = f"teacher unavailable at {self.backend.where}: {e} (gave up after {attempt} attempts)"
                     raise TeacherUnavailable(self._gone) from None
                 after = getattr(e, "retry_after", None)
-                delay = after if after is not None else \
-                    min(self.cfg.backoff_max, self.cfg.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                delay = (
+                    after
+                    if after is not None
+                    else min(self.cfg.backoff_max, self.cfg.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+                )
                 await asyncio.sleep(delay)
                 continue
             if self.cache is not None:
@@ -293,14 +296,28 @@ class TeacherEngine:
 
     def _reserve(self, req: Request, physical: bool) -> int:
         """Charge the worst case of ``req``; raises BudgetExceeded when a cap would be crossed."""
-        return self.ledger.reserve(key=req.key, stage=req.stage, domain=req.domain, kind=req.kind,
-                                   example_id=req.example_id, prompt_tokens=req.worst_prompt_tokens(),
-                                   max_tokens=req.max_tokens(), physical=physical, prompt_hash=req.prompt_hash)
+        return self.ledger.reserve(
+            key=req.key,
+            stage=req.stage,
+            domain=req.domain,
+            kind=req.kind,
+            example_id=req.example_id,
+            prompt_tokens=req.worst_prompt_tokens(),
+            max_tokens=req.max_tokens(),
+            physical=physical,
+            prompt_hash=req.prompt_hash,
+        )
 
     def _settle(self, row: int, req: Request, reply: Reply) -> None:
         u = reply.usage
         if reply.error and not (u.prompt_tokens or u.completion_tokens):  # no usage: keep the worst case
             self.ledger.settle(row, req.worst_prompt_tokens(), req.max_tokens(), status="parse_error", note=reply.error)
         else:
-            self.ledger.settle(row, u.prompt_tokens, u.completion_tokens, u.reasoning_tokens,
-                               status="parse_error" if reply.error else "ok", note=reply.error or "")
+            self.ledger.settle(
+                row,
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.reasoning_tokens,
+                status="parse_error" if reply.error else "ok",
+                note=reply.error or "",
+            )

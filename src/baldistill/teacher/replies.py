@@ -27,9 +27,18 @@ def openai_body(text: str, usage: Usage, kind: str = "chat") -> str:
     """A response body in OpenAI's shape (used by backends that do not speak HTTP)."""
     choice = {"index": 0, "finish_reason": "stop"}
     choice.update({"message": {"role": "assistant", "content": text}} if kind == "chat" else {"text": text})
-    return json.dumps({"object": "chat.completion" if kind == "chat" else "text_completion", "choices": [choice],
-                       "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                                 "total_tokens": usage.prompt_tokens + usage.completion_tokens, "estimated": usage.estimated}})
+    return json.dumps(
+        {
+            "object": "chat.completion" if kind == "chat" else "text_completion",
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+                "estimated": usage.estimated,
+            },
+        }
+    )
 
 
 def parse_body(raw: str) -> Reply:
@@ -42,8 +51,12 @@ def parse_body(raw: str) -> Reply:
         return Reply(None, Usage(), error="response is not a JSON object")
     u = body.get("usage") or {}
     details = u.get("completion_tokens_details") or {}
-    usage = Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0),
-                  int(details.get("reasoning_tokens") or 0), bool(u.get("estimated", False)))
+    usage = Usage(
+        int(u.get("prompt_tokens") or 0),
+        int(u.get("completion_tokens") or 0),
+        int(details.get("reasoning_tokens") or 0),
+        bool(u.get("estimated", False)),
+    )
     choices = body.get("choices") or []
     if not choices:
         return Reply(None, usage, error="no choices in the response")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..budget.cache import request_key
-from ..core import structured
 from ..config import ConfigError
+from ..core import structured
 from ..data import Example, synthetic_id
 from ..prompts import HERE as PROMPTS
 from ..prompts import Prompt, load_prompt
@@ -59,12 +59,17 @@ class Request:
 
 
 # the values each prompt is filled with; a placeholder outside these fails at the first call otherwise
-PLACEHOLDERS = {"annotate_prompt": ("instruction", "input", "answer"),
-                "synthesize_prompt": ("domain", "examples", "avoid", "sample", "format"),
-                "verify.prompt": ("instruction", "input", "labels")}
+PLACEHOLDERS = {
+    "annotate_prompt": ("instruction", "input", "answer"),
+    "synthesize_prompt": ("domain", "examples", "avoid", "sample", "format"),
+    "verify.prompt": ("instruction", "input", "labels"),
+}
 
 # what a synthesis prompt's {format} says when no JSON object is asked for
-TEXT_FORMAT = "Use exactly this format:\nInput: <the new question>\nReasoning: <a short step-by-step solution>\nAnswer: <the final answer>"
+TEXT_FORMAT = (
+    "Use exactly this format:\nInput: <the new question>\nReasoning: <a short step-by-step solution>\n"
+    "Answer: <the final answer>"
+)
 
 
 def _prompt(name: str, key: str) -> Prompt:
@@ -77,20 +82,25 @@ def _prompt(name: str, key: str) -> Prompt:
         else:
             prompt = load_prompt(name)
     except FileNotFoundError:
-        raise ConfigError(f"teacher.{key}: no prompt file named {name!r} in {PROMPTS} "
-                          f"(shipped: {', '.join(sorted(p.stem for p in PROMPTS.glob('*.txt')))}; "
-                          "or give a path ending in .txt)") from None
+        raise ConfigError(
+            f"teacher.{key}: no prompt file named {name!r} in {PROMPTS} "
+            f"(shipped: {', '.join(sorted(p.stem for p in PROMPTS.glob('*.txt')))}; "
+            "or give a path ending in .txt)"
+        ) from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise ConfigError(f"teacher.{key}: {' '.join(str(e).split())}") from None
     allowed = PLACEHOLDERS[key]
     try:
         prompt.messages(**{k: "" for k in allowed})
     except KeyError as e:
-        raise ConfigError(f"teacher.{key}: prompt {name!r} uses the placeholder {{{e.args[0]}}}; it may use "
-                          f"{', '.join('{' + k + '}' for k in allowed)} (write literal braces as {{{{ and }}}})") from None
+        raise ConfigError(
+            f"teacher.{key}: prompt {name!r} uses the placeholder {{{e.args[0]}}}; it may use "
+            f"{', '.join('{' + k + '}' for k in allowed)} (write literal braces as {{{{ and }}}})"
+        ) from None
     except (ValueError, IndexError) as e:
-        raise ConfigError(f"teacher.{key}: prompt {name!r} is not a valid template ({e}); write literal braces "
-                          "as {{ and }}") from None
+        raise ConfigError(
+            f"teacher.{key}: prompt {name!r} is not a valid template ({e}); write literal braces as {{{{ and }}}}"
+        ) from None
     return prompt
 
 
@@ -120,8 +130,17 @@ class RequestBuilder:
             return None if kind == "annotate" else "json_schema"
         return c.structured
 
-    def _payload(self, prompt: Prompt, values: dict, temperature: float, sample: int | str, prime: str = "",
-                 schema: dict | None = None, form: str | None = None, api_seed: int | None = None) -> dict:
+    def _payload(
+        self,
+        prompt: Prompt,
+        values: dict,
+        temperature: float,
+        sample: int | str,
+        prime: str = "",
+        schema: dict | None = None,
+        form: str | None = None,
+        api_seed: int | None = None,
+    ) -> dict:
         """What decides the reply. For a base model (completions) the prompt ends with ``prime``, the
         start of the expected answer, and a blank-lines stop ends the continuation. With a structured
         ``form`` the request carries ``response_format`` and the prompt says what the JSON object holds
@@ -155,12 +174,25 @@ class RequestBuilder:
         copy = ex.meta.get("copy", 0)
         sample = f"seed{self.seed}/copy{copy}" if self.cfg.fresh_samples else 0
         form = self.form("annotate")
-        payload = self._payload(self.annotate_prompt, values, self.cfg.temperature, sample,
-                                schema=structured.answer_schema(labels), form=form)
+        payload = self._payload(
+            self.annotate_prompt,
+            values,
+            self.cfg.temperature,
+            sample,
+            schema=structured.answer_schema(labels),
+            form=form,
+        )
         return Request("annotate", stage, ex.domain, ex.id, payload, self.annotate_prompt.hash, {"example": ex}, copy)
 
-    def synthesis(self, stage: int, domain: str, real: list[Example], sample: int, avoid: list[str] = (),
-                  domain_labels: list[str] | None = None) -> Request:
+    def synthesis(
+        self,
+        stage: int,
+        domain: str,
+        real: list[Example],
+        sample: int,
+        avoid: list[str] = (),
+        domain_labels: list[str] | None = None,
+    ) -> Request:
         """The ``sample``-th synthetic example of ``domain``: few-shot on real examples of the domain in the
         Input/Reasoning/Answer format (or as a JSON object). Requests of a domain differ in content, so a
         deterministic server still makes different examples: each shows another window of ``real`` (a
@@ -171,31 +203,63 @@ class RequestBuilder:
         seeds = [real[(start + i) % len(real)] for i in range(m)]
         shots = "\n\n".join(
             f"Input: {s.input}\n" + (f"Reasoning: {s.rationale}\n" if s.rationale else "") + f"Answer: {s.answer}"
-            for s in seeds)
-        shown = [a if len(a) <= 300 else a[:297] + "..." for a in list(avoid)[-self.cfg.synthesis_avoid:]] \
-            if self.cfg.synthesis_avoid else []
-        avoid_text = ("\nExamples already written for this domain (do not repeat them):\n"
-                      + "\n".join(f"- {a}" for a in shown) + "\n") if shown else ""
+            for s in seeds
+        )
+        shown = (
+            [a if len(a) <= 300 else a[:297] + "..." for a in list(avoid)[-self.cfg.synthesis_avoid :]]
+            if self.cfg.synthesis_avoid
+            else []
+        )
+        avoid_text = (
+            (
+                "\nExamples already written for this domain (do not repeat them):\n"
+                + "\n".join(f"- {a}" for a in shown)
+                + "\n"
+            )
+            if shown
+            else ""
+        )
         form = self.form("synthesize")
         values = {"domain": domain, "examples": shots, "avoid": avoid_text, "sample": sample + 1, "format": TEXT_FORMAT}
-        payload = self._payload(self.synth_prompt, values, self.cfg.synthesis_temperature, sample,
-                                prime=self.synthesis_prime, schema=structured.synthesis_schema(domain_labels),
-                                form=form, api_seed=api_seed(domain, sample))
+        payload = self._payload(
+            self.synth_prompt,
+            values,
+            self.cfg.synthesis_temperature,
+            sample,
+            prime=self.synthesis_prime,
+            schema=structured.synthesis_schema(domain_labels),
+            form=form,
+            api_seed=api_seed(domain, sample),
+        )
         payload.update(self._simulated("synthesize"))
-        return Request("synthesize", stage, domain, synthetic_id(domain, sample), payload, self.synth_prompt.hash,
-                       {"seeds": seeds, "sample": sample})
+        return Request(
+            "synthesize",
+            stage,
+            domain,
+            synthetic_id(domain, sample),
+            payload,
+            self.synth_prompt.hash,
+            {"seeds": seeds, "sample": sample},
+        )
 
     def verification(self, stage: int, ex: Example, sample: int, labels: list[str] | None = None) -> Request:
         """The ``sample``-th re-answer of a synthetic example from its input alone: the proposed answer is not
         shown. For classification the whole label set is (the re-answer may be any label of the task)."""
         shown = f"\nChoose the answer from: {', '.join(labels)}\n" if labels else ""
         values = {"instruction": self.instruction, "input": ex.input, "labels": shown}
-        payload = self._payload(self.verify_prompt, values, self.cfg.verify.temperature, f"{ex.id}/{sample}",
-                                schema=structured.answer_schema(labels), form=self.form("verify"),
-                                api_seed=api_seed(ex.id, sample))
+        payload = self._payload(
+            self.verify_prompt,
+            values,
+            self.cfg.verify.temperature,
+            f"{ex.id}/{sample}",
+            schema=structured.answer_schema(labels),
+            form=self.form("verify"),
+            api_seed=api_seed(ex.id, sample),
+        )
         payload.update(self._simulated("verify"))
-        return Request("verify", stage, ex.domain, ex.id, payload, self.verify_prompt.hash,
-                       {"example": ex, "sample": sample})
+        return Request(
+            "verify", stage, ex.domain, ex.id, payload, self.verify_prompt.hash, {"example": ex, "sample": sample}
+        )
 
     def _simulated(self, kind: str) -> dict:
         """The reference teacher's simulation settings that decide a reply of this kind, so that they key the
@@ -212,7 +276,10 @@ class RequestBuilder:
         if rates:
             out["simulated_noise"] = rates
         if kind == "verify":
-            out["simulated_verifier"] = {"accept_correct": c.verifier.accept_correct, "reject_wrong": c.verifier.reject_wrong}
+            out["simulated_verifier"] = {
+                "accept_correct": c.verifier.accept_correct,
+                "reject_wrong": c.verifier.reject_wrong,
+            }
         return out
 
     @property

@@ -74,8 +74,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["FakeOpenAIServer", "FAULT_KINDS", "ALL_FAULT_KINDS", "canonical_key", "default_reply"]
 
@@ -88,19 +89,21 @@ _GOLD_RE = re.compile(r"^\s*Gold answer:\s*(.+?)\s*$", re.MULTILINE)
 
 _ERRORS: dict[str, dict[str, Any]] = {
     "429": {"message": "rate limited", "type": "rate_limit_error", "code": "rate_limit_exceeded"},
-    "500": {"message": "The server had an error while processing your request.", "type": "server_error",
-            "code": None},
-    "401": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-            "code": "invalid_api_key"},
+    "500": {"message": "The server had an error while processing your request.", "type": "server_error", "code": None},
+    "401": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"},
     "400": {"message": "Bad request", "type": "invalid_request_error", "code": None},
-    "404": {"message": "The model does not exist", "type": "invalid_request_error",
-            "code": "model_not_found"},
+    "404": {"message": "The model does not exist", "type": "invalid_request_error", "code": "model_not_found"},
 }
 
 _ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
 
-SERVER_FORMATS: dict[str, tuple[str, ...]] = {"openai": ("json_schema", "json_object"), "vllm": ("json_schema", "json_object"),
-                                              "llamacpp": ("json_object",), "fastapi": ("json_object",), "plain": ()}
+SERVER_FORMATS: dict[str, tuple[str, ...]] = {
+    "openai": ("json_schema", "json_object"),
+    "vllm": ("json_schema", "json_object"),
+    "llamacpp": ("json_object",),
+    "fastapi": ("json_object",),
+    "plain": (),
+}
 
 
 def canonical_key(body: Any) -> str:
@@ -181,15 +184,28 @@ class FakeOpenAIServer:
     (every received body, in arrival order).
     """
 
-    def __init__(self, *, reply: Callable[[dict], str] | None = None, latency: float = 0.0,
-                 faults: list | Callable[[int, dict], str | None] | None = None, fault_rate: float = 0.0,
-                 fault_kinds=FAULT_KINDS, seed: int = 0, retry_after: float = 0.05,
-                 slow_seconds: float = 2.0, on_request: Callable[[int, dict], Any] | None = None,
-                 model: str = "fake-teacher", api_key: str | None = None,
-                 response_formats: tuple[str, ...] | str | None = None, batch_api: bool = True,
-                 batch_seconds: float = 0.2, batch_slow_seconds: float = 3.0,
-                 batch_faults: list | Callable[[int, list], str | None] | None = None,
-                 on_batch: Callable[[str, Any], Any] | None = None, state_file: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        *,
+        reply: Callable[[dict], str] | None = None,
+        latency: float = 0.0,
+        faults: list | Callable[[int, dict], str | None] | None = None,
+        fault_rate: float = 0.0,
+        fault_kinds=FAULT_KINDS,
+        seed: int = 0,
+        retry_after: float = 0.05,
+        slow_seconds: float = 2.0,
+        on_request: Callable[[int, dict], Any] | None = None,
+        model: str = "fake-teacher",
+        api_key: str | None = None,
+        response_formats: tuple[str, ...] | str | None = None,
+        batch_api: bool = True,
+        batch_seconds: float = 0.2,
+        batch_slow_seconds: float = 3.0,
+        batch_faults: list | Callable[[int, list], str | None] | None = None,
+        on_batch: Callable[[str, Any], Any] | None = None,
+        state_file: str | os.PathLike | None = None,
+    ):
         for k in (list(faults) if isinstance(faults, (list, tuple)) else []) + list(fault_kinds):
             if k is not None and k not in ALL_FAULT_KINDS:
                 raise ValueError(f"unknown fault kind {k!r}; known: {ALL_FAULT_KINDS}")
@@ -207,7 +223,9 @@ class FakeOpenAIServer:
         self.model = model
         self.api_key = api_key
         self.format_profile = response_formats if isinstance(response_formats, str) else None
-        self.response_formats = SERVER_FORMATS[response_formats] if isinstance(response_formats, str) else response_formats
+        self.response_formats = (
+            SERVER_FORMATS[response_formats] if isinstance(response_formats, str) else response_formats
+        )
         self.format_rejections: list[str] = []  # the response_format types refused, in order
         for k in batch_faults if isinstance(batch_faults, (list, tuple)) else []:
             if k is not None and k not in BATCH_FAULT_KINDS:
@@ -249,14 +267,18 @@ class FakeOpenAIServer:
         self.port = 0
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         if self._httpd is not None:
             return self
         self._httpd = _Server(("127.0.0.1", 0), _make_handler(self))
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-openai-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-openai-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -278,7 +300,7 @@ class FakeOpenAIServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -300,9 +322,14 @@ class FakeOpenAIServer:
 
     def stats(self) -> dict:
         with self.lock:
-            return {"received": self.received, "answered": self.answered, "dropped": self.dropped,
-                    "duplicates": len(self.answered_keys) - len(set(self.answered_keys)),
-                    "status_counts": dict(self.status_counts), "fault_counts": dict(self.fault_counts)}
+            return {
+                "received": self.received,
+                "answered": self.answered,
+                "dropped": self.dropped,
+                "duplicates": len(self.answered_keys) - len(set(self.answered_keys)),
+                "status_counts": dict(self.status_counts),
+                "fault_counts": dict(self.fault_counts),
+            }
 
     # ---------------------------------------------------------------- internals
     def _admit(self, body: dict, authorized: bool) -> tuple[int, str | None]:
@@ -355,20 +382,39 @@ class FakeOpenAIServer:
         n = n if isinstance(n, int) and n > 0 else 1
         prompt_tokens = _ntok(len(_prompt_text(body).encode("utf-8")))
         if endpoint == "chat":
-            obj, choices = "chat.completion", [
-                {"index": i, "message": {"role": "assistant", "content": text, "refusal": None},
-                 "logprobs": None, "finish_reason": finish} for i in range(n)]
+            obj, choices = (
+                "chat.completion",
+                [
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": text, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": finish,
+                    }
+                    for i in range(n)
+                ],
+            )
             rid = "chatcmpl-" + uuid.uuid4().hex[:24]
         else:
-            obj, choices = "text_completion", [
-                {"index": i, "text": text, "logprobs": None, "finish_reason": finish} for i in range(n)]
+            obj, choices = (
+                "text_completion",
+                [{"index": i, "text": text, "logprobs": None, "finish_reason": finish} for i in range(n)],
+            )
             rid = "cmpl-" + uuid.uuid4().hex[:24]
         completion_tokens *= n
-        return {"id": rid, "object": obj, "created": int(time.time()), "model": body.get("model") or self.model,
-                "choices": choices,
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens,
-                          "completion_tokens_details": {"reasoning_tokens": 0}}}
+        return {
+            "id": rid,
+            "object": obj,
+            "created": int(time.time()),
+            "model": body.get("model") or self.model,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "completion_tokens_details": {"reasoning_tokens": 0},
+            },
+        }
 
     # ---------------------------------------------------------------- the Batch API
     def _save(self) -> None:
@@ -377,16 +423,31 @@ class FakeOpenAIServer:
             return
         tmp = f"{self.state_file}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"files": self.files, "batches": self.batches, "batch_creates": self.batch_creates,
-                       "batch_submitted": self.batch_submitted, "batch_billed": self.batch_billed,
-                       "uploads": self.uploads}, f)
+            json.dump(
+                {
+                    "files": self.files,
+                    "batches": self.batches,
+                    "batch_creates": self.batch_creates,
+                    "batch_submitted": self.batch_submitted,
+                    "batch_billed": self.batch_billed,
+                    "uploads": self.uploads,
+                },
+                f,
+            )
         os.replace(tmp, self.state_file)
 
     def _new_file(self, name: str, content: str, purpose: str) -> dict:
         fid = "file-" + uuid.uuid4().hex[:24]
-        self.files[fid] = {"id": fid, "object": "file", "bytes": len(content.encode("utf-8")),
-                           "created_at": int(time.time()), "filename": name, "purpose": purpose,
-                           "status": "processed", "_content": content}
+        self.files[fid] = {
+            "id": fid,
+            "object": "file",
+            "bytes": len(content.encode("utf-8")),
+            "created_at": int(time.time()),
+            "filename": name,
+            "purpose": purpose,
+            "status": "processed",
+            "_content": content,
+        }
         return self.files[fid]
 
     def _create_batch(self, body: dict) -> tuple[int, dict]:
@@ -405,12 +466,28 @@ class FakeOpenAIServer:
             fault = self.batch_faults(n, ids)
         bid = "batch_" + uuid.uuid4().hex[:24]
         now = time.time()
-        b = {"id": bid, "object": "batch", "endpoint": body["endpoint"], "errors": None,
-             "input_file_id": f["id"], "completion_window": "24h", "status": "validating",
-             "output_file_id": None, "error_file_id": None, "created_at": int(now), "in_progress_at": None,
-             "expires_at": int(now) + 86400, "completed_at": None, "failed_at": None, "expired_at": None,
-             "cancelled_at": None, "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
-             "metadata": body.get("metadata"), "_t0": now, "_fault": fault}
+        b = {
+            "id": bid,
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "errors": None,
+            "input_file_id": f["id"],
+            "completion_window": "24h",
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(now),
+            "in_progress_at": None,
+            "expires_at": int(now) + 86400,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            "metadata": body.get("metadata"),
+            "_t0": now,
+            "_fault": fault,
+        }
         self.batches[bid] = b
         self.batch_creates.append(bid)
         self.batch_submitted.extend(ids)
@@ -432,11 +509,18 @@ class FakeOpenAIServer:
 
     def _finish(self, b: dict, status: str, now: float) -> dict:
         b["status"] = status
-        b[{"completed": "completed_at", "expired": "expired_at", "failed": "failed_at",
-           "cancelled": "cancelled_at"}[status]] = int(now)
+        b[
+            {"completed": "completed_at", "expired": "expired_at", "failed": "failed_at", "cancelled": "cancelled_at"}[
+                status
+            ]
+        ] = int(now)
         if status == "failed":
-            b["errors"] = {"object": "list", "data": [{"code": "invalid_request", "message": "simulated validation failure",
-                                                       "param": None, "line": None}]}
+            b["errors"] = {
+                "object": "list",
+                "data": [
+                    {"code": "invalid_request", "message": "simulated validation failure", "param": None, "line": None}
+                ],
+            }
             return b
         lines = [json.loads(x) for x in self.files[b["input_file_id"]]["_content"].splitlines() if x.strip()]
         out, err = [], []
@@ -452,19 +536,33 @@ class FakeOpenAIServer:
             elif fault == "partial" and i % 2 == 1:
                 code = "server_error"
             if code:
-                err.append({"id": rid, "custom_id": cid, "response": None,
-                            "error": {"code": code, "message": f"simulated {code}"}})
+                err.append(
+                    {
+                        "id": rid,
+                        "custom_id": cid,
+                        "response": None,
+                        "error": {"code": code, "message": f"simulated {code}"},
+                    }
+                )
                 continue
             body = self._completion(_ENDPOINTS[ln.get("url")], ln.get("body") or {})
-            out.append({"id": rid, "custom_id": cid, "response": {"status_code": 200, "request_id": rid, "body": body},
-                        "error": None})
+            out.append(
+                {
+                    "id": rid,
+                    "custom_id": cid,
+                    "response": {"status_code": 200, "request_id": rid, "body": body},
+                    "error": None,
+                }
+            )
             self.batch_billed.append(cid)
         if out:
-            b["output_file_id"] = self._new_file(f"{b['id']}_output.jsonl", "".join(json.dumps(x) + "\n" for x in out),
-                                                 "batch_output")["id"]
+            b["output_file_id"] = self._new_file(
+                f"{b['id']}_output.jsonl", "".join(json.dumps(x) + "\n" for x in out), "batch_output"
+            )["id"]
         if err:
-            b["error_file_id"] = self._new_file(f"{b['id']}_error.jsonl", "".join(json.dumps(x) + "\n" for x in err),
-                                                "batch_output")["id"]
+            b["error_file_id"] = self._new_file(
+                f"{b['id']}_error.jsonl", "".join(json.dumps(x) + "\n" for x in err), "batch_output"
+            )["id"]
         b["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(err)}
         return b
 
@@ -508,8 +606,9 @@ def _make_handler(server: FakeOpenAIServer):
                     server._conns.discard(self.connection)
 
         # ------------------------------------------------------------ writing
-        def _send(self, status: int, payload: bytes, headers: dict | None = None,
-                  content_type: str = "application/json") -> None:
+        def _send(
+            self, status: int, payload: bytes, headers: dict | None = None, content_type: str = "application/json"
+        ) -> None:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
@@ -584,11 +683,17 @@ def _make_handler(server: FakeOpenAIServer):
             if path == "/v1/models":
                 if not self._authorized():
                     return self._error("401")
-                return self._send_json(200, {"object": "list", "data": [
-                    {"id": server.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+                return self._send_json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": server.model, "object": "model", "created": 0, "owned_by": "fake"}],
+                    },
+                )
             if path.startswith("/v1/models/"):
-                return self._send_json(200, {"id": path[len("/v1/models/"):], "object": "model",
-                                             "created": 0, "owned_by": "fake"})
+                return self._send_json(
+                    200, {"id": path[len("/v1/models/") :], "object": "model", "created": 0, "owned_by": "fake"}
+                )
             if server.batch_api and path.startswith(("/v1/files", "/v1/batches")):
                 if not self._authorized():
                     return self._error("401")
@@ -597,8 +702,16 @@ def _make_handler(server: FakeOpenAIServer):
 
         def _listing(self, items: list[dict]) -> None:
             data = [_public(x) for x in items]
-            self._send_json(200, {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-                                  "last_id": data[-1]["id"] if data else None, "has_more": False})
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "first_id": data[0]["id"] if data else None,
+                    "last_id": data[-1]["id"] if data else None,
+                    "has_more": False,
+                },
+            )
 
         def _batch_get(self, path: str):
             parts = path.split("/")[2:]  # files | files/ID | files/ID/content | batches | batches/ID
@@ -620,8 +733,9 @@ def _make_handler(server: FakeOpenAIServer):
                     server._save()
                     hook = False
                 else:
-                    return self._send_json(404, {"error": dict(_ERRORS["404"], message=f"no such object: {path}",
-                                                               param=None)})
+                    return self._send_json(
+                        404, {"error": dict(_ERRORS["404"], message=f"no such object: {path}", param=None)}
+                    )
             if server.on_batch is not None:
                 server.on_batch("content" if hook else "retrieve", parts[1] if hook else b)
             if hook:
@@ -656,8 +770,11 @@ def _make_handler(server: FakeOpenAIServer):
                 elif len(parts) == 3 and parts[0] == "batches" and parts[2] == "cancel" and parts[1] in server.batches:
                     status, obj, event = 200, server._advance(server.batches[parts[1]], cancel=True), None
                 else:
-                    status, obj, event = 404, {"error": dict(_ERRORS["404"], message=f"no such object: {path}",
-                                                             param=None)}, None
+                    status, obj, event = (
+                        404,
+                        {"error": dict(_ERRORS["404"], message=f"no such object: {path}", param=None)},
+                        None,
+                    )
                 obj = _public(obj)
                 server._save()
             if event and server.on_batch is not None:
@@ -668,8 +785,7 @@ def _make_handler(server: FakeOpenAIServer):
             raw = self._read_body()
             if raw is None:
                 self.close_connection = True
-                return self._send_json(400, {"error": dict(_ERRORS["400"], message="bad Content-Length",
-                                                           param=None)})
+                return self._send_json(400, {"error": dict(_ERRORS["400"], message="bad Content-Length", param=None)})
             path = self.path.split("?", 1)[0].rstrip("/")
             if server.batch_api and path.startswith(("/v1/files", "/v1/batches")):
                 return self._batch_post(path, raw)
@@ -681,8 +797,9 @@ def _make_handler(server: FakeOpenAIServer):
                 if not isinstance(body, dict):
                     raise ValueError("body is not an object")
             except ValueError:
-                return self._send_json(400, {"error": dict(_ERRORS["400"], message="body is not valid JSON",
-                                                           param=None)})
+                return self._send_json(
+                    400, {"error": dict(_ERRORS["400"], message="body is not valid JSON", param=None)}
+                )
             if self._format_rejected(body):
                 return
             n, kind = server._admit(body, self._authorized())
@@ -713,8 +830,17 @@ def _make_handler(server: FakeOpenAIServer):
                 obj = server._completion(endpoint, body, truncate=(kind == "truncated"))
             except Exception as e:  # a faulty reply() callable: report it instead of hanging the client
                 self._count("500", key)
-                return self._send_json(500, {"error": {"message": f"reply() failed: {e!r}",
-                                                       "type": "server_error", "param": None, "code": None}})
+                return self._send_json(
+                    500,
+                    {
+                        "error": {
+                            "message": f"reply() failed: {e!r}",
+                            "type": "server_error",
+                            "param": None,
+                            "code": None,
+                        }
+                    },
+                )
             if kind == "empty_choices":
                 obj["choices"] = []
             self._count("200", key)
@@ -735,17 +861,40 @@ def _make_handler(server: FakeOpenAIServer):
                 server.format_rejections.append(str(kind))
                 server.status_counts["format_rejected"] += 1
             if server.format_profile == "llamacpp":  # llama-cpp-python 0.3.x: validation error as a 500
-                msg = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-                       f"'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}'}}")
-                self._send_json(500, {"error": {"message": msg, "type": "internal_server_error", "param": None,
-                                                "code": None}})
+                msg = (
+                    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                    f"'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}'}}"
+                )
+                self._send_json(
+                    500, {"error": {"message": msg, "type": "internal_server_error", "param": None, "code": None}}
+                )
             elif "json_object" in server.response_formats:  # a FastAPI server: pydantic validation of the body
-                self._send_json(422, {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"],
-                                                  "msg": "Input should be 'text' or 'json_object'", "input": kind}]})
+                self._send_json(
+                    422,
+                    {
+                        "detail": [
+                            {
+                                "type": "literal_error",
+                                "loc": ["body", "response_format", "type"],
+                                "msg": "Input should be 'text' or 'json_object'",
+                                "input": kind,
+                            }
+                        ]
+                    },
+                )
             else:
-                self._send_json(400, {"error": {"message": f"Invalid parameter: 'response_format' of type '{kind}' is "
-                                                           "not supported with this model.",
-                                                "type": "invalid_request_error", "param": "response_format", "code": None}})
+                self._send_json(
+                    400,
+                    {
+                        "error": {
+                            "message": f"Invalid parameter: 'response_format' of type '{kind}' is "
+                            "not supported with this model.",
+                            "type": "invalid_request_error",
+                            "param": "response_format",
+                            "code": None,
+                        }
+                    },
+                )
             return True
 
     return Handler

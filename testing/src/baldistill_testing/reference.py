@@ -33,14 +33,23 @@ def hf_generate(student, texts: list[str], max_new_tokens: int) -> list[tuple[li
     mask = torch.zeros_like(ids)
     mask[:, :skip] = 1
     for row, p in enumerate(prompts):
-        ids[row, width - len(p[skip:]):] = torch.tensor(p[skip:])
-        mask[row, width - len(p[skip:]):] = 1
+        ids[row, width - len(p[skip:]) :] = torch.tensor(p[skip:])
+        mask[row, width - len(p[skip:]) :] = 1
     rec = Record()
     with torch.inference_mode():
-        gen = student.model.generate(input_ids=ids.to(student.device), attention_mask=mask.to(student.device),
-                                     do_sample=False, max_new_tokens=max_new_tokens, pad_token_id=pad,
-                                     eos_token_id=student.eos_ids, temperature=None, top_p=None, top_k=None,
-                                     logits_processor=LogitsProcessorList([rec]), **prefix.rows(len(prompts)))
+        gen = student.model.generate(
+            input_ids=ids.to(student.device),
+            attention_mask=mask.to(student.device),
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad,
+            eos_token_id=student.eos_ids,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            logits_processor=LogitsProcessorList([rec]),
+            **prefix.rows(len(prompts)),
+        )
     lp = torch.stack(rec.steps, 1).tolist()
     out = []
     for row in range(len(prompts)):

@@ -53,8 +53,14 @@ def make_backend(cfg, reserve=None, seed: int = 0) -> Backend:
     if cfg.kind == "reference":
         from .reference import ReferenceTeacher
 
-        return ReferenceTeacher(reserve, cfg.synthesis_noise, seed, cfg.verifier.accept_correct,
-                                cfg.verifier.reject_wrong, verifies=cfg.verify.samples > 0)
+        return ReferenceTeacher(
+            reserve,
+            cfg.synthesis_noise,
+            seed,
+            cfg.verifier.accept_correct,
+            cfg.verifier.reject_wrong,
+            verifies=cfg.verify.samples > 0,
+        )
     from .openai import OpenAICompatible
 
     return OpenAICompatible(cfg.model, cfg.base_url, cfg.api_key_env, cfg.timeout, cfg.concurrency, cfg.structured)

@@ -26,16 +26,25 @@ class OpenAICompatible:
     concurrency = 8
     free = False
 
-    def __init__(self, model: str, base_url: str | None = None, api_key_env: str | None = "OPENAI_API_KEY",
-                 timeout: float = 60.0, concurrency: int = 8, structured: str = "auto"):
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        timeout: float = 60.0,
+        concurrency: int = 8,
+        structured: str = "auto",
+    ):
         self.model, self.base_url, self.key_env = model, base_url, api_key_env
         self.structured = structured
         self.form = "json_schema"  # with structured: auto, the form this server takes (learned, kept for the run)
         self.where = base_url or "the OpenAI API"
         key = os.environ.get(api_key_env) if api_key_env else None
         if api_key_env and not key:
-            raise ConfigError(f"teacher.api_key_env: the environment variable {api_key_env} is not set "
-                              "(set it, or use api_key_env: null for a local server without a key)")
+            raise ConfigError(
+                f"teacher.api_key_env: the environment variable {api_key_env} is not set "
+                "(set it, or use api_key_env: null for a local server without a key)"
+            )
         self.client = openai.AsyncOpenAI(base_url=base_url, api_key=key or "EMPTY", max_retries=0, timeout=timeout)
         self.concurrency = concurrency
         self.label = f"teacher {model}"
@@ -54,13 +63,20 @@ class OpenAICompatible:
             except _FormatRejected as e:
                 if not auto or form == FORMS[-1]:
                     what = params.get("response_format", {}).get("type", "response_format")
-                    raise Fatal(f"{self.where} rejected the structured-output form {what} (HTTP {e.status}): {e.message}; "
-                                "set teacher.structured to auto (falls back by itself) or off") from None
+                    raise Fatal(
+                        f"{self.where} rejected the structured-output form {what} (HTTP {e.status}): {e.message}; "
+                        "set teacher.structured to auto (falls back by itself) or off"
+                    ) from None
                 if self.form == form:  # several requests may learn it at once: move on (and say so) once
                     self.form = FORMS[FORMS.index(form) + 1]
-                    log.info("teacher: %s rejected response_format %s (HTTP %s: %s); using %s for this run",
-                             self.where, form, e.status, e.message,
-                             self.form if self.form != "text" else "plain text")
+                    log.info(
+                        "teacher: %s rejected response_format %s (HTTP %s: %s); using %s for this run",
+                        self.where,
+                        form,
+                        e.status,
+                        e.message,
+                        self.form if self.form != "text" else "plain text",
+                    )
 
     async def _create(self, params: dict) -> str:
         try:
@@ -119,16 +135,21 @@ class OpenAICompatible:
             return "error", f"teacher.base_url: no answer from {where} within {timeout:g} s (GET /models)"
         except openai.APIConnectionError as e:
             cause = type(e.__cause__).__name__ if e.__cause__ else "connection error"
-            return "error", (f"teacher.base_url: cannot reach {where} ({'connection refused' if cause == 'ConnectError' else cause}); "
-                             "start the server or fix the URL")
+            return "error", (
+                f"teacher.base_url: cannot reach {where} "
+                f"({'connection refused' if cause == 'ConnectError' else cause}); "
+                "start the server or fix the URL"
+            )
         except openai.AuthenticationError:
             what = f"the key in ${self.key_env}" if self.key_env else "requests without a key (api_key_env: null)"
             return "error", f"teacher.api_key_env: {where} rejected {what} (HTTP 401)"
         except openai.PermissionDeniedError:
             return "error", f"teacher.api_key_env: {where} refused access (HTTP 403)"
         except openai.NotFoundError:
-            return "error", (f"teacher.base_url: {where} has no /models endpoint (HTTP 404): not the root of an "
-                             "OpenAI-compatible API (does the URL end with /v1?)")
+            return "error", (
+                f"teacher.base_url: {where} has no /models endpoint (HTTP 404): not the root of an "
+                "OpenAI-compatible API (does the URL end with /v1?)"
+            )
         except openai.APIStatusError as e:
             return "warning", f"teacher.base_url: {where} answered HTTP {e.status_code} to GET /models; not checked"
         finally:
@@ -145,8 +166,10 @@ class OpenAICompatible:
         try:
             client.files.list(purpose="batch", limit=1)
         except openai.NotFoundError:
-            return "error", (f"teacher.batch: {self.where} has no /files endpoint (HTTP 404), so no Batch API; "
-                             "set teacher.batch: false to send requests one by one")
+            return "error", (
+                f"teacher.batch: {self.where} has no /files endpoint (HTTP 404), so no Batch API; "
+                "set teacher.batch: false to send requests one by one"
+            )
         except openai.APIStatusError as e:
             return "warning", f"teacher.batch: {self.where} answered HTTP {e.status_code} to GET /files; not checked"
         except openai.OpenAIError as e:

@@ -36,9 +36,15 @@ from . import Declined
 KINDS = ("wrong_answer", "other_domain", "near_copy", "malformed")
 
 # wording changes that keep the content (the first that applies is used)
-_REWORDINGS = [(r"^Solve the following", "Work out the following"), (r"^Solve for", "Find the value of"),
-               (r"^Find the", "Determine the"), (r"^How many", "Count how many"), (r"^What", "Tell me: what"),
-               (r"Give only the", "Give just the"), (r"\bnumbers\b", "integers")]
+_REWORDINGS = [
+    (r"^Solve the following", "Work out the following"),
+    (r"^Solve for", "Find the value of"),
+    (r"^Find the", "Determine the"),
+    (r"^How many", "Count how many"),
+    (r"^What", "Tell me: what"),
+    (r"Give only the", "Give just the"),
+    (r"\bnumbers\b", "integers"),
+]
 
 
 def _tokens(text: str) -> int:
@@ -48,6 +54,7 @@ def _tokens(text: str) -> int:
 @dataclass(frozen=True)
 class Made:
     """One synthetic example as the reference teacher made it: the reply text, and the truth behind it."""
+
     text: str
     kind: str  # clean | wrong_answer | other_domain | near_copy | malformed
     input: str
@@ -70,13 +77,16 @@ def argue_for(rationale: str, answer: str, wrong: str) -> str:
     body, stated = rationale, ""
     m = re.search(r"\s*The answer is\s+.*$", rationale, flags=re.IGNORECASE | re.DOTALL)
     if m:
-        body, stated = rationale[:m.start()], rationale[m.start():]
+        body, stated = rationale[: m.start()], rationale[m.start() :]
     hits = list(re.finditer(rf"(?<![\w.]){re.escape(answer)}(?![\w])", body))
     if hits:
         h = hits[-1]
-        body = body[:h.start()] + wrong + body[h.end():]
-    return (body + (" " if body and not body.endswith(" ") else "") + f"The answer is {wrong}.").strip() \
-        if stated or not hits else body
+        body = body[: h.start()] + wrong + body[h.end() :]
+    return (
+        (body + (" " if body and not body.endswith(" ") else "") + f"The answer is {wrong}.").strip()
+        if stated or not hits
+        else body
+    )
 
 
 class ReferenceTeacher:
@@ -85,8 +95,15 @@ class ReferenceTeacher:
     concurrency = 1
     free = True  # costs nothing and is deterministic: a re-ask needs no cache
 
-    def __init__(self, reserve: list[Example] | None, synthesis_noise=0.0, seed: int = 0,
-                 accept_correct: float = 1.0, reject_wrong: float = 1.0, verifies: bool = False):
+    def __init__(
+        self,
+        reserve: list[Example] | None,
+        synthesis_noise=0.0,
+        seed: int = 0,
+        accept_correct: float = 1.0,
+        reject_wrong: float = 1.0,
+        verifies: bool = False,
+    ):
         if isinstance(synthesis_noise, (int, float)):  # one number: split evenly over the four kinds
             self.rates = {k: float(synthesis_noise) / len(KINDS) for k in KINDS}
         elif hasattr(synthesis_noise, "rates"):
@@ -111,10 +128,15 @@ class ReferenceTeacher:
     @property
     def label(self) -> str:
         """How results made with it are labelled."""
-        synth = "oracle synthesis" if not self.noise else \
-            "simulated synthesis noise " + ", ".join(f"{k} {v:g}" for k, v in self.rates.items() if v)
+        synth = (
+            "oracle synthesis"
+            if not self.noise
+            else "simulated synthesis noise " + ", ".join(f"{k} {v:g}" for k, v in self.rates.items() if v)
+        )
         if self.verifies:
-            synth += f"; simulated verifier (accept_correct {self.accept_correct:g}, reject_wrong {self.reject_wrong:g})"
+            synth += (
+                f"; simulated verifier (accept_correct {self.accept_correct:g}, reject_wrong {self.reject_wrong:g})"
+            )
         return synth
 
     async def send(self, request: Request) -> str:
@@ -124,8 +146,11 @@ class ReferenceTeacher:
         elif request.kind == "verify":
             text = self._verify(request.meta["example"], int(request.meta.get("sample", 0)))
         else:
-            text = self.made(request.domain, int(request.meta.get("sample", request.payload.get("sample", 0))),
-                             request.meta.get("seeds") or []).text
+            text = self.made(
+                request.domain,
+                int(request.meta.get("sample", request.payload.get("sample", 0))),
+                request.meta.get("seeds") or [],
+            ).text
         usage = Usage(_tokens(request.prompt_text()), _tokens(text), estimated=True)
         return openai_body(text, usage, "chat" if "messages" in request.payload else "completions")
 
@@ -141,8 +166,10 @@ class ReferenceTeacher:
         categorical draw for its kind (clean, or one of the noise kinds at their rates)."""
         order = self.order.get(domain, [])
         if j >= len(order):
-            raise Declined(f"reference teacher: no unseen reserve examples left for domain '{domain}' "
-                           f"({len(order)} in the reserve)")
+            raise Declined(
+                f"reference teacher: no unseen reserve examples left for domain '{domain}' "
+                f"({len(order)} in the reserve)"
+            )
         src = order[j]
         rng = random.Random(f"{self.seed}/{domain}/{j}/noise")
         u, kind, acc = rng.random(), "clean", 0.0
@@ -178,7 +205,7 @@ class ReferenceTeacher:
         if kind == "malformed":
             form = rng.randrange(3)
             if form == 0:  # cut short before the answer, as at max_tokens
-                text = f"Input: {inp}\nReasoning: {rationale[:max(1, len(rationale) // 2)]}"
+                text = f"Input: {inp}\nReasoning: {rationale[: max(1, len(rationale) // 2)]}"
             elif form == 1:  # no field labels
                 text = f"Here is a new example for {domain}. {inp} {rationale}"
             else:  # an empty answer
