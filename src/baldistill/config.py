@@ -30,17 +30,72 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    train: Path = Field(description="training pool (JSONL or CSV) with input, answer, domain")
-    test: Path = Field(description="test file, natural distribution")
-    val: Path | None = Field(
-        None, description="validation file, scored beside the test file; choose settings on it, never on test"
+    train: Path = Field(
+        description=(
+            "the training pool: JSONL, a JSON array or CSV, one record per example with input, answer and domain "
+            "(optional id and rationale, the reference teacher's reply); a relative path is resolved against the "
+            "config file's folder"
+        )
     )
-    reserve: Path | None = Field(None, description="unseen examples per domain; used only by the reference teacher")
-    fields: dict[str, str] = Field(default_factory=dict, description="rename fields, e.g. {input: question}")
-    task: Literal["qa", "classification"] = "qa"
-    metric: Literal["accuracy", "token_f1"] = "accuracy"
-    instruction: str = DEFAULT_INSTRUCTION
-    max_test_per_domain: int | None = Field(None, ge=1)
+    test: Path = Field(
+        description=(
+            "the test file (same format), in its natural distribution: scored at the end of the run, per domain, "
+            "head and tail apart; every test domain must be in the pool"
+        )
+    )
+    val: Path | None = Field(
+        None,
+        description=(
+            "a validation file (same format), scored beside the test file in the same run: choose settings on it, "
+            "never on test; unset: none"
+        ),
+    )
+    reserve: Path | None = Field(
+        None,
+        description=(
+            "unseen examples per domain (same format), used only by the reference teacher: it synthesizes tail "
+            "examples by drawing from them; needed by a method that synthesizes with teacher.kind reference"
+        ),
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "rename fields: the record field that holds each of input, answer, domain, id, rationale, "
+            "e.g. {input: question, answer: label}"
+        ),
+    )
+    task: Literal["qa", "classification"] = Field(
+        "qa",
+        description=(
+            "qa: the answer is read from the student's 'The answer is ...' (else its last number or line); "
+            "classification: answers are matched "
+            "against the pool's label set (whole words, the longest label wins), test labels must occur in the "
+            "pool, a synthetic example must carry one of its domain's labels, and macro/micro F1 are reported"
+        ),
+    )
+    metric: Literal["accuracy", "token_f1"] = Field(
+        "accuracy",
+        description=(
+            "how a prediction is scored against the gold answer: accuracy (match after normalisation, numbers "
+            "compared as numbers) or token_f1 (word-level F1, SQuAD-style, for free-form answers)"
+        ),
+    )
+    instruction: str = Field(
+        DEFAULT_INSTRUCTION,
+        description=(
+            "the task instruction, put before every input in the student's prompt (training, IFD, evaluation) "
+            "and given to the teacher's annotation and verification prompts; keep the 'The answer is' ending "
+            "that the answer parser reads"
+        ),
+    )
+    max_test_per_domain: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "score at most this many test items per domain (a seeded random subset) to shorten evaluation; "
+            "the validation file is scored whole; unset: every test item"
+        ),
+    )
     reporting_budget: int | None = Field(
         None,
         ge=1,
@@ -57,7 +112,7 @@ class DataConfig(_Strict):
     test_overlap: Literal["error", "drop", "allow"] = Field(
         "error",
         description=(
-            "pool or reserve inputs that are also test inputs: stop (error), remove them from the pool "
+            "pool or reserve inputs that are also test or validation inputs: stop (error), remove them from the pool "
             "and reserve (drop), or keep them (allow)"
         ),
     )
@@ -71,22 +126,62 @@ class DataConfig(_Strict):
 
 
 class LoraConfig(_Strict):
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] | str = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    r: int = Field(8, ge=1, description="LoRA rank (peft r): the adapter's size; higher learns more and costs more")
+    alpha: int = Field(16, ge=1, description="LoRA scaling (peft lora_alpha): the update is scaled by alpha / r")
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="dropout on the adapter's input while training (peft lora_dropout)"
+    )
+    target_modules: list[str] | str = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj"],
+        description=(
+            "the modules the adapter wraps (peft target_modules): a list of module names, or one string "
+            "(a regular expression over full module names, or all-linear); the default fits Llama-style "
+            "attention layers: change it for a model whose projections are named otherwise"
+        ),
+    )
 
 
 class TrainConfig(_Strict):
-    epochs: float = Field(4, gt=0)
-    lr: float = Field(2e-3, gt=0)
-    batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    scheduler: str = "linear"
-    weight_decay: float = Field(0.0, ge=0)
+    epochs: float = Field(
+        4,
+        gt=0,
+        description=(
+            "passes over the training set per fine-tune (HF num_train_epochs; a fraction is allowed); "
+            "scheme paper trains on everything selected so far at every stage"
+        ),
+    )
+    lr: float = Field(2e-3, gt=0, description="peak learning rate of the adapter's optimiser (HF learning_rate)")
+    batch_size: int = Field(
+        8,
+        ge=1,
+        description="examples per device per step (HF per_device_train_batch_size); lower it when memory is short",
+    )
+    grad_accum: int = Field(
+        1,
+        ge=1,
+        description=(
+            "steps whose gradients are summed before each optimiser update (HF gradient_accumulation_steps): "
+            "the effective batch is batch_size × grad_accum × processes"
+        ),
+    )
+    warmup_ratio: float = Field(
+        0.1, ge=0, lt=1, description="share of the training steps over which the learning rate rises linearly from 0"
+    )
+    scheduler: str = Field(
+        "linear",
+        description=(
+            "the learning-rate schedule after the warm-up, an HF lr_scheduler_type name: linear, cosine, "
+            "constant_with_warmup, ..."
+        ),
+    )
+    weight_decay: float = Field(0.0, ge=0, description="weight decay of the optimiser (HF weight_decay)")
     max_length: int = Field(
-        384, ge=16, description="prompt + response tokens; longer examples are truncated from the left of the prompt"
+        384,
+        ge=16,
+        description=(
+            "prompt + response tokens per training example; a longer example keeps its whole response and loses "
+            "the start of its prompt"
+        ),
     )
     scheme: Literal["paper", "continue", "select-then-train"] = Field(
         "paper",
@@ -129,19 +224,61 @@ class TrainConfig(_Strict):
 
 
 class GenerationConfig(_Strict):
-    max_new_tokens: int = Field(64, ge=1)
-    batch_size: int = Field(64, ge=1, description="prompts per generation batch (rows that end leave it)")
+    max_new_tokens: int = Field(
+        64,
+        ge=1,
+        description=(
+            "most tokens the student writes per greedy rationale: in evaluation, predict, and the rationales IFD "
+            "scores unless selection.max_new_tokens is set"
+        ),
+    )
+    batch_size: int = Field(
+        64,
+        ge=1,
+        description=(
+            "prompts per generation batch, sorted by length (rows that end leave it); lower it when memory is short"
+        ),
+    )
 
 
 class StudentConfig(_Strict):
-    model: str = Field("smollm2-135m-instruct", description="hub name, local folder, or an offline alias")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    device: str = "auto"
-    threads: int | None = Field(None, ge=1)
-    lora: LoraConfig = LoraConfig()
-    train: TrainConfig = TrainConfig()
-    generation: GenerationConfig = GenerationConfig()
-    score_batch_size: int = Field(16, ge=1, description="sequences per IFD forward pass")
+    model: str = Field(
+        "smollm2-135m-instruct",
+        description=(
+            "a Hugging Face causal LM: a hub name, a local folder, or an offline alias (smollm2-135m-instruct, "
+            "installed by scripts/setup.sh; gemma3-270m, a base model)"
+        ),
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="the weights' dtype; auto: bfloat16 on a CUDA GPU that supports it, else float32",
+    )
+    device: str = Field(
+        "auto",
+        description=(
+            "a torch device (cpu, cuda, cuda:1, mps); auto: the process's CUDA GPU (one per process under a "
+            "launcher), else Apple MPS, else the CPU"
+        ),
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "torch CPU threads (torch.set_num_threads); unset: torch's default, the cores; 1 for each of two "
+            "processes sharing a small machine"
+        ),
+    )
+    lora: LoraConfig = Field(LoraConfig(), description="the LoRA adapter (peft) trained on the frozen student")
+    train: TrainConfig = Field(
+        TrainConfig(), description="fine-tuning the adapter with the HF Trainer (loss on the response tokens only)"
+    )
+    generation: GenerationConfig = Field(
+        GenerationConfig(),
+        description="the student's greedy generation: the rationales IFD scores, evaluation and predict",
+    )
+    score_batch_size: int = Field(
+        16, ge=1, description="sequences per IFD forward pass (length-bucketed); lower it when memory is short"
+    )
     trust_remote_code: bool = Field(
         False, description="run Python code shipped with a hub model (only for models you trust)"
     )
@@ -156,7 +293,7 @@ class StudentConfig(_Strict):
 class PriceConfig(_Strict):
     input_per_mtok: float = Field(0.0, ge=0, description="dollars per million prompt tokens")
     output_per_mtok: float = Field(
-        0.0, ge=0, description="dollars per million completion tokens (incl. hidden reasoning)"
+        0.0, ge=0, description="dollars per million completion tokens (hidden reasoning tokens included)"
     )
     batch_discount: float = Field(
         0.5,
@@ -217,8 +354,16 @@ class VerifyConfig(_Strict):
         description="re-answers per synthetic example from its input alone (0 = off); "
         "kept when they agree with its answer (a strict majority for k > 1)",
     )
-    temperature: float = Field(0.0, ge=0, le=2, description="of the re-answers; above 0 when samples > 1")
-    prompt: str = "verify_v1"
+    temperature: float = Field(
+        0.0, ge=0, le=2, description="sampling temperature of the re-answers; must be above 0 when samples > 1"
+    )
+    prompt: str = Field(
+        "verify_v1",
+        description=(
+            "the re-answer prompt: a shipped name or a path ending in .txt (### system / ### user sections; "
+            "relative to the working folder); placeholders {instruction}, {input}, {labels}"
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self):
@@ -233,22 +378,70 @@ class VerifyConfig(_Strict):
 class VerifierConfig(_Strict):
     """The reference teacher's simulated verifier (it knows which of its synthetic examples are right)."""
 
-    accept_correct: float = Field(0.9, ge=0, le=1, description="probability a re-answer agrees with a correct example")
-    reject_wrong: float = Field(0.8, ge=0, le=1, description="probability a re-answer disagrees with a wrong example")
+    accept_correct: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="probability a simulated re-answer agrees with a correct synthetic example (assumed, not measured)",
+    )
+    reject_wrong: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description=(
+            "probability a simulated re-answer disagrees with a wrong synthetic example (assumed, not measured)"
+        ),
+    )
 
 
 class TeacherConfig(_Strict):
-    kind: Literal["reference", "openai"] = "reference"
-    model: str | None = Field(None, description="model name on the server (kind: openai)")
-    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1; None = the OpenAI API")
-    api_key_env: str | None = Field("OPENAI_API_KEY", description="environment variable holding the key; null for none")
-    api: Literal["chat", "completions"] = Field("chat", description="completions: base models behind /v1/completions")
-    token_param: Literal["max_tokens", "max_completion_tokens"] = Field(
-        "max_tokens", description="max_completion_tokens for reasoning models"
+    kind: Literal["reference", "openai"] = Field(
+        "reference",
+        description=(
+            "reference: the offline simulation (replies with the data's own rationales, synthesizes by drawing "
+            "from data.reserve, costs nothing); openai: any OpenAI-compatible server (OpenAI, vLLM, llama.cpp, "
+            "Ollama, SGLang), needs teacher.model"
+        ),
     )
-    max_tokens: int = Field(256, ge=1, description="completion tokens per call (reserved as the worst case)")
-    temperature: float = Field(0.0, ge=0, le=2)
-    synthesis_temperature: float = Field(0.7, ge=0, le=2)
+    model: str | None = Field(None, description="model name on the server; required for kind: openai")
+    base_url: str | None = Field(
+        None, description="kind: openai: the server's API root, e.g. http://127.0.0.1:8000/v1; null: the OpenAI API"
+    )
+    api_key_env: str | None = Field(
+        "OPENAI_API_KEY",
+        description=(
+            "kind: openai: the environment variable holding the API key (never stored); null for a server without one"
+        ),
+    )
+    api: Literal["chat", "completions"] = Field(
+        "chat",
+        description=(
+            "kind: openai: chat sends the prompt's messages to /v1/chat/completions; completions sends one plain "
+            "prompt to /v1/completions, for base models"
+        ),
+    )
+    token_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens",
+        description="the request field that carries max_tokens; max_completion_tokens for reasoning models",
+    )
+    max_tokens: int = Field(
+        256, ge=1, description="completion tokens per call at most (reserved in the ledger as its worst case)"
+    )
+    temperature: float = Field(
+        0.0,
+        ge=0,
+        le=2,
+        description="sampling temperature of annotation requests (kind: openai); 0: greedy; above 0 with fresh_samples",
+    )
+    synthesis_temperature: float = Field(
+        0.7,
+        ge=0,
+        le=2,
+        description=(
+            "sampling temperature of synthesis requests (kind: openai); each request differs in content, so 0 "
+            "still makes different examples"
+        ),
+    )
     fresh_samples: bool = Field(
         False,
         description=(
@@ -256,11 +449,28 @@ class TeacherConfig(_Strict):
             "the cached rationale (use a temperature > 0)"
         ),
     )
-    concurrency: int = Field(8, ge=1)
-    timeout: float = Field(60.0, gt=0, description="seconds per request")
-    max_retries: int = Field(5, ge=0)
+    concurrency: int = Field(
+        8,
+        ge=1,
+        description=(
+            "requests in flight at once (kind: openai; the reference teacher answers one at a time); may change "
+            "on --resume"
+        ),
+    )
+    timeout: float = Field(60.0, gt=0, description="seconds per request before its outcome counts as unknown")
+    max_retries: int = Field(
+        5,
+        ge=0,
+        description=(
+            "retries of a request the server refused (429, connection refused) or whose outcome is unknown "
+            "(timeout, 5xx); then the teacher counts as gone and the run stops with exit 3 (--resume goes on); "
+            "with teacher.batch also how often a failed or expired request is submitted again"
+        ),
+    )
     backoff: float = Field(1.0, ge=0, description="first retry delay in seconds (doubles, with jitter)")
-    backoff_max: float = Field(30.0, ge=0)
+    backoff_max: float = Field(
+        30.0, ge=0, description="longest retry delay in seconds (a server's Retry-After is waited as given)"
+    )
     batch: bool = Field(
         False,
         description="kind: openai: send each stage's requests through the Batch API (/v1/files, "
@@ -269,13 +479,37 @@ class TeacherConfig(_Strict):
     batch_poll: float = Field(10.0, gt=0, description="first wait between two looks at a batch, in seconds (doubles)")
     batch_poll_max: float = Field(300.0, gt=0, description="the longest wait between two looks at a batch, in seconds")
     cache: Path | None = Field(
-        None, description="reply cache file, shareable across runs; default <out>/teacher_cache.sqlite"
+        None,
+        description=(
+            "the reply cache file, shareable across runs (a relative path: against the config file's folder); "
+            "unset: <out>/teacher_cache.sqlite, and no cache for the reference teacher; compare points every run "
+            "at its one shared cache"
+        ),
     )
-    price: PriceConfig = PriceConfig()
-    max_total_tokens: int | None = Field(None, ge=1, description="hard cap on prompt + completion tokens")
-    max_dollars: float | None = Field(None, gt=0, description="hard cap on dollars (needs a price)")
-    annotate_prompt: str = "annotate_v1"
-    synthesize_prompt: str = "synthesize_v2"
+    price: PriceConfig = Field(
+        PriceConfig(), description="what the teacher's tokens cost: for the ledger, estimate and teacher.max_dollars"
+    )
+    max_total_tokens: int | None = Field(
+        None, ge=1, description="hard cap on prompt + completion tokens over the run, never crossed; unset: none"
+    )
+    max_dollars: float | None = Field(
+        None, gt=0, description="hard cap on dollars over the run, never crossed (needs teacher.price); unset: none"
+    )
+    annotate_prompt: str = Field(
+        "annotate_v1",
+        description=(
+            "the annotation prompt: a shipped name or a path ending in .txt (### system / ### user sections; "
+            "relative to the working folder); placeholders {instruction}, {input}, {answer}"
+        ),
+    )
+    synthesize_prompt: str = Field(
+        "synthesize_v2",
+        description=(
+            "the synthesis prompt: a shipped name (synthesize_v1 of earlier versions still loads) or a path "
+            "ending in .txt (relative to the working folder); placeholders {domain}, {examples}, {avoid}, "
+            "{sample}, {format}"
+        ),
+    )
     structured: Literal["auto", "json_schema", "json_object", "off"] = Field(
         "auto",
         description="structured output (kind: openai, api: chat): synthesis and verification ask for a JSON object; "
@@ -296,13 +530,28 @@ class TeacherConfig(_Strict):
             "over the four kinds"
         ),
     )
-    verify: VerifyConfig = VerifyConfig()
-    verifier: VerifierConfig = VerifierConfig()
-    synthesis_seeds: int = Field(
-        3, ge=0, description="real examples of the domain shown to the teacher when synthesizing"
+    verify: VerifyConfig = Field(
+        VerifyConfig(),
+        description=(
+            "verified synthesis, for any method that synthesizes: the teacher re-answers each synthetic example "
+            "that passed the checks; every re-answer is a budget unit"
+        ),
     )
-    synthesis_min_chars: int = Field(1, ge=1)
-    synthesis_max_chars: int = Field(2000, ge=1)
+    verifier: VerifierConfig = Field(
+        VerifierConfig(),
+        description="the reference teacher's simulated verifier: its rates, used when teacher.verify.samples > 0",
+    )
+    synthesis_seeds: int = Field(
+        3,
+        ge=0,
+        description="real examples of the domain shown in each synthesis request (another window of them per request)",
+    )
+    synthesis_min_chars: int = Field(
+        1, ge=1, description="shortest synthetic input kept, in characters; a shorter one is dropped (still paid)"
+    )
+    synthesis_max_chars: int = Field(
+        2000, ge=1, description="longest synthetic input kept, in characters; a longer one is dropped (still paid)"
+    )
 
     @model_validator(mode="after")
     def _check(self):
@@ -329,7 +578,13 @@ class TeacherConfig(_Strict):
 
 
 class SelectionConfig(_Strict):
-    ifd_variant: Literal["ppl_ratio", "loss_ratio"] = "ppl_ratio"
+    ifd_variant: Literal["ppl_ratio", "loss_ratio"] = Field(
+        "ppl_ratio",
+        description=(
+            "how IFD is computed: ppl_ratio, PPL(y | x) / PPL(y) (the paper's); loss_ratio, the ratio of mean "
+            "losses (Cherry-LLM's); the same IFD < 1 cut, but they may rank differently"
+        ),
+    )
     response: Literal["generated", "reference"] = Field(
         "generated",
         description=(
@@ -337,7 +592,12 @@ class SelectionConfig(_Strict):
             "use it in comparisons"
         ),
     )
-    drop_ifd_ge_1: bool = False
+    drop_ifd_ge_1: bool = Field(
+        False,
+        description=(
+            "rank candidates with IFD >= 1 last (Cherry-LLM's rule); they are taken only when too few remain below 1"
+        ),
+    )
     candidate_factor: float = Field(
         4.0,
         ge=1,
@@ -357,14 +617,49 @@ class SelectionConfig(_Strict):
 
 class RunConfig(_Strict):
     _notes: list[str] = PrivateAttr(default_factory=list)  # settings of earlier versions that were translated
-    method: MethodName = "baldistill-n"  # the best on the demo's validation split (docs/results.md)
-    budget: int = Field(..., ge=1, description="teacher budget B in annotated examples (one teacher call = one unit)")
-    stages: int = Field(5, ge=1, description="K; single-stage methods ignore it")
-    seed: int = 0
-    data: DataConfig
-    student: StudentConfig = StudentConfig()
-    teacher: TeacherConfig = TeacherConfig()
-    selection: SelectionConfig = SelectionConfig()
+    method: MethodName = Field(
+        "baldistill-n",
+        description=(
+            "how the budget is spent: one of the method registry's names (listed below; docs/methods.md); "
+            "the default was the best on the demo's validation split (docs/results.md)"
+        ),
+    )
+    budget: int = Field(
+        ...,
+        ge=1,
+        description=(
+            "the teacher budget B in teacher calls (one call, annotation, synthesis or re-answer, is one unit); "
+            "at least stages"
+        ),
+    )
+    stages: int = Field(
+        5, ge=1, description="K, the stages the budget is spread over (B/K each); single-stage methods ignore it"
+    )
+    seed: int = Field(
+        0,
+        description=(
+            "the seed every random draw derives from (candidates, adapter init, the reference teacher, test "
+            "subsets), so --resume repeats an uninterrupted run; compare --seeds N runs seed, seed + 1, ..."
+        ),
+    )
+    data: DataConfig = Field(description="the data files, and how answers are parsed and scored")
+    student: StudentConfig = Field(
+        StudentConfig(), description="the student: the model, its LoRA adapter, training and generation"
+    )
+    teacher: TeacherConfig = Field(
+        TeacherConfig(),
+        description=(
+            "the teacher that annotates, synthesizes and verifies: the offline reference simulation or an "
+            "OpenAI-compatible server; its prompts, retries and spend caps"
+        ),
+    )
+    selection: SelectionConfig = Field(
+        SelectionConfig(),
+        description=(
+            "IFD selection of head-domain examples at stages >= 1 (the staged IFD methods: active-ft-cot, "
+            "baldistill-n, baldistill-a)"
+        ),
+    )
     eval_each_stage: int | None = Field(
         None,
         ge=1,
@@ -419,7 +714,7 @@ def _format(e: ValidationError) -> str:
         loc = ".".join(str(x) for x in err["loc"]) or "config"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see the README's config reference)"
+            msg = "unknown field (check the spelling; docs/config.md lists every field)"
         # a check of the whole config or a section names its fields itself
         errs.append(msg if loc == "config" or msg.startswith(f"{loc}.") else f"{loc}: {msg}")
     return "; ".join(errs)
