@@ -4,6 +4,7 @@ against generate-then-two-passes, same model, candidates, batches and threads, i
 give the same rationales and the same IFD (1e-4 relative).
 
     python benchmarks/ifd_from_generation.py [--model smollm2-135m-instruct] [--n 32] [--repeats 3]
+    python benchmarks/ifd_from_generation.py --smoke   # seconds: a tiny model, 4 candidates
 
 The candidates are demo inputs spread over the domains; y is the student's greedy rationale (its default
 max_new_tokens, 64), without the end-of-sequence token, in both paths.
@@ -11,29 +12,17 @@ max_new_tokens, 64), without the end-of-sequence token, in both paths.
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
 
 import torch
-from generation_speed import demo_inputs
-
-from baldistill.config import StudentConfig
-from baldistill.student import Student
+from _common import demo_inputs, load_student, median, parse, parser, span
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--n", type=int, default=32)
+    ap = parser(__doc__, model=True, threads=True, repeats=3, n=32)
     ap.add_argument("--max-new-tokens", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None)
-    a = ap.parse_args()
-    st = Student(
-        StudentConfig(model=a.model, threads=a.threads, generation={"max_new_tokens": a.max_new_tokens}),
-        instruction="Solve the task.",
-    )
+    a = parse(ap, smoke={"n": 4, "max_new_tokens": 8})
+    st = load_student(a.model, a.threads, generation={"max_new_tokens": a.max_new_tokens})
     texts = demo_inputs(a.n)
     print(
         f"{a.model}, {a.n} candidates, generation batch {st.cfg.generation.batch_size}, scoring batch "
@@ -50,8 +39,9 @@ def main() -> None:
         t = time.perf_counter()
         return gens, st.ifd(texts, [g.ids for g in gens], "ppl_ratio", cond_nll=[g.nll for g in gens]), t
 
-    st.generate(texts[:2], logprobs=True)  # warm-up
-    st.ifd(texts[:2], [[1, 2, 3]] * 2, "ppl_ratio")
+    if a.warmup:
+        st.generate(texts[:2], logprobs=True)
+        st.ifd(texts[:2], [[1, 2, 3]] * 2, "ppl_ratio")
     runs = {
         "generate + two passes": (two_passes, [], []),
         "generate with log-probs + direct pass": (from_generation, [], []),
@@ -76,11 +66,11 @@ def main() -> None:
         )
     tokens = sum(len(g.ids) for g in g1)
     print(f"{tokens} rationale tokens")
-    med = {n: (statistics.median(v[1]), statistics.median(v[2])) for n, v in runs.items()}
+    med = {n: (median(v[1]), median(v[2])) for n, v in runs.items()}
     for n, (_, totals, scoring) in runs.items():
         print(
-            f"{n}: median {med[n][0]:.1f} s ({min(totals):.1f}-{max(totals):.1f}), of which scoring "
-            f"{med[n][1]:.2f} s ({min(scoring):.2f}-{max(scoring):.2f})"
+            f"{n}: median {med[n][0]:.1f} s ({span(totals)}), of which scoring "
+            f"{med[n][1]:.2f} s ({span(scoring, '.2f')})"
         )
     (t2, c2), (t1, c1) = med.values()
     print(f"saving: {100 * (t2 - t1) / t2:.0f}% end to end ({t2 / t1:.2f}x), scoring {c2 / c1:.2f}x faster")

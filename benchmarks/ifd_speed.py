@@ -9,6 +9,7 @@ minimise padding, the prefix every prompt shares (chat template system turn and 
 its keys and values reused, the LM head applied only at response positions.
 
     python benchmarks/ifd_speed.py [--model smollm2-135m-instruct] [--n 64] [--batch 16] [--repeats 5]
+    python benchmarks/ifd_speed.py --smoke   # seconds: a tiny model, 4 candidates, a small matmul probe
 
 The demo data's inputs and reference rationales are the candidates. Also prints the achieved FLOP/s
 against a ``torch.mm`` probe of the machine's fp32 matmul rate: the FLOPs are those of every ``nn.Linear``
@@ -18,20 +19,14 @@ norms and activations not counted), counted with forward hooks in an extra untim
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from _common import demo_rows, describe, load_student, median, parse, parser, set_threads, span, spread_rows, timed
 
-from baldistill.config import StudentConfig
 from baldistill.core.ifd import ifd_from_nll
-from baldistill.student import Student
 from baldistill.student.scoring import ifd_scores
-
-DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo/train.jsonl"
 
 
 @torch.inference_mode()
@@ -81,18 +76,13 @@ def matmul_rate(n=1024, reps=20, rounds=5) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--n", type=int, default=64)
+    ap = parser(__doc__, model=True, threads=True, repeats=5, n=64)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None)
-    a = ap.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    st = Student(StudentConfig(model=a.model, score_batch_size=a.batch), instruction="Solve the task.")
-    rows = [json.loads(line) for line in DEMO.read_text().splitlines()]
-    rows = [rows[k * len(rows) // a.n] for k in range(a.n)]  # spread over the domains
+    ap.add_argument("--probe-size", type=int, default=1024, help="n of the n x n torch.mm probe")
+    a = parse(ap, smoke={"n": 4, "batch": 2, "probe_size": 128})
+    set_threads(a.threads)
+    st = load_student(a.model, score_batch_size=a.batch)
+    rows = spread_rows(demo_rows(), a.n)  # spread over the domains
     prompts = [st.prompt_ids(r["input"]) for r in rows]
     responses = [st.encode(r["rationale"]) for r in rows]
     model = st.model.eval()
@@ -100,35 +90,34 @@ def main() -> None:
     params = sum(p.numel() for p in model.parameters())
     print(
         f"{a.model}: {params / 1e6:.0f}M parameters, {a.n} candidates, {n_tokens} tokens in the two passes "
-        f"(the reference runs them all), {torch.get_num_threads()} threads, {next(model.parameters()).dtype}"
+        f"(the reference runs them all), {describe(model)}"
     )
 
     def ours_run():
         return ifd_scores(model, prompts, responses, st.start_ids, batch_size=a.batch, pad_id=st.tokenizer.pad_token_id)
 
-    ref = reference(model, prompts[:2], responses[:2], st.start_ids)  # warm-up
-    ours = ours_run()
+    if a.warmup:
+        reference(model, prompts[:2], responses[:2], st.start_ids)
+        ours_run()
     t_ref, t_ours = [], []
     for rep in range(a.repeats):
-        t = time.perf_counter()
-        ref = reference(model, prompts, responses, st.start_ids)
-        t_ref.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        ours = ours_run()
-        t_ours.append(time.perf_counter() - t)
+        ref, dt = timed(reference, model, prompts, responses, st.start_ids)
+        t_ref.append(dt)
+        ours, dt = timed(ours_run)
+        t_ours.append(dt)
         worst = max(abs(o.ifd - r) / abs(r) for o, r in zip(ours, ref))
         assert worst <= 1e-4, f"IFD differs: {worst:.2e} relative"
         print(
             f"repeat {rep + 1}: reference {a.n / t_ref[-1]:.2f} ex/s, baldistill {a.n / t_ours[-1]:.2f} ex/s; "
             f"max relative IFD difference {worst:.1e}"
         )
-    mr, mo = statistics.median(t_ref), statistics.median(t_ours)
+    mr, mo = median(t_ref), median(t_ours)
     f_ours = linear_flops(model, ours_run)
     f_ref = linear_flops(model, lambda: reference(model, prompts, responses, st.start_ids))
-    probe = matmul_rate()
+    probe = matmul_rate(a.probe_size, **({"reps": 2, "rounds": 1} if a.smoke else {}))
     print(
         f"median: reference {a.n / mr:.2f} ex/s, baldistill {a.n / mo:.2f} ex/s -> {mr / mo:.2f}x "
-        f"(spread ref {min(t_ref):.1f}-{max(t_ref):.1f} s, ours {min(t_ours):.1f}-{max(t_ours):.1f} s)"
+        f"(spread ref {span(t_ref)} s, ours {span(t_ours)} s)"
     )
     print(f"linear-layer work per scoring: reference {f_ref / 1e12:.2f} TFLOP, baldistill {f_ours / 1e12:.2f} TFLOP")
     print(

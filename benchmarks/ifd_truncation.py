@@ -11,49 +11,56 @@ is at least 0.9 and the mean top-k overlap at least 0.8 (thresholds fixed before
 that passes is printed last; generation time is measured at each length.
 
     python benchmarks/ifd_truncation.py [--lengths 8,16,24,32,48] [--scheme select-then-train] [--threads 2]
+    python benchmarks/ifd_truncation.py --smoke   # seconds: a tiny model, B = 24, 6 validation inputs per domain
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import torch
+from _common import (
+    DEFAULT_STUDENT,
+    demo_config,
+    demo_subset,
+    parse,
+    parser,
+    print_table,
+    set_threads,
+    smoke_sets,
+    timed,
+)
 from scipy.stats import spearmanr
 
-from baldistill.config import load_config
 from baldistill.core.methods import METHODS
 from baldistill.core.plan import plan_run
 from baldistill.data import domain_counts
 from baldistill.runner.pipeline import Distiller
 from baldistill.runner.runfolder import RunFolder, State
 
-DEMO = Path(__file__).parents[1] / "src/baldistill/configs/demo.yaml"
-
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__, model=True, threads=True, default_threads=2)
     ap.add_argument("--lengths", default="8,16,24,32,48")
     ap.add_argument("--scheme", default="select-then-train")
     ap.add_argument("--factor", type=float, default=4.0)
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--draws", type=int, default=20)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(ap, smoke={"lengths": "2,4", "draws": 2})
+    set_threads(args.threads)
     lengths = [int(x) for x in args.lengths.split(",")]
-    cfg = load_config(
-        DEMO,
-        [
-            f"student.train.scheme={args.scheme}",
-            f"student.threads={args.threads}",
-            "data.val=../bundled/demo/val.jsonl",
-        ],
-    )
+    sets = [
+        f"student.train.scheme={args.scheme}",
+        f"student.threads={args.threads}",
+        "data.val=../bundled/demo/val.jsonl",
+    ]
+    if args.model != DEFAULT_STUDENT:
+        sets.append(f"student.model={args.model}")
+    if args.smoke:  # a small budget, one epoch, 8-token rationales, a handful of validation inputs per domain
+        sets += smoke_sets(args.model) + [f"data.val={demo_subset('val', 6)}"]
+    cfg = demo_config(sets)
     full_len = cfg.student.generation.max_new_tokens
     with tempfile.TemporaryDirectory() as tmp:
         d = Distiller(cfg, RunFolder.create(Path(tmp) / "run"))
@@ -62,14 +69,10 @@ def main() -> None:
         student, val = d.student, d.val
         assert val, "the demo config has no data.val"
         texts = [e.input for e in val]
-        t0 = time.perf_counter()
-        gens = student.generate(texts, desc="full rationales", logprobs=True)
-        t_full = time.perf_counter() - t0
+        gens, t_full = timed(student.generate, texts, desc="full rationales", logprobs=True)
         timing = {full_len: t_full}
         for L in lengths:
-            t0 = time.perf_counter()
-            student.generate(texts, desc=f"{L}-token rationales", max_new_tokens=L)
-            timing[L] = time.perf_counter() - t0
+            _, timing[L] = timed(student.generate, texts, desc=f"{L}-token rationales", max_new_tokens=L)
         ifd = {}
         for L in lengths + [full_len]:
             resp = [g.ids[:L] for g in gens]
@@ -86,9 +89,7 @@ def main() -> None:
         f"student after stage 1 ({args.scheme}); {len(val)} validation inputs; full rationale {full_len} tokens "
         f"(mean length {statistics.mean(len(g.ids) for g in gens):.1f})"
     )
-    print("| L | generation s | mean Spearman | min Spearman | mean top-k overlap | passes |")
-    print("|---:|---:|---:|---:|---:|---|")
-    passing = []
+    rows, passing = [], []
     for L in lengths:
         rhos, overlaps = [], []
         for dom, idx in by_dom.items():
@@ -114,8 +115,10 @@ def main() -> None:
         ok = rho >= 0.9 and ov >= 0.8
         if ok:
             passing.append(L)
-        print(f"| {L} | {timing[L]:.1f} | {rho:.3f} | {min(rhos):.3f} | {ov:.3f} | {'yes' if ok else 'no'} |")
-    print(f"| {full_len} (full) | {timing[full_len]:.1f} | 1 | 1 | 1 | - |")
+        rows.append([L, f"{timing[L]:.1f}", f"{rho:.3f}", f"{min(rhos):.3f}", f"{ov:.3f}", "yes" if ok else "no"])
+    rows.append([f"{full_len} (full)", f"{timing[full_len]:.1f}", 1, 1, 1, "-"])
+    header = ["L", "generation s", "mean Spearman", "min Spearman", "mean top-k overlap", "passes"]
+    print_table(header, rows, align="rrrrrl")
     print(f"cheapest passing length: {min(passing) if passing else 'none'}")
 
 

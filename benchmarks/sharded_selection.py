@@ -11,7 +11,8 @@ Three settings, each a fresh process (group) that loads the model, then times th
 It checks that every setting chose the same candidates, wrote the same rationales and predictions, and
 scored IFD within 1e-6, and prints a table of seconds and speed-ups.
 
-    python benchmarks/sharded_selection.py [--batch 16] [--reps 1] [--test-per-domain N]
+    python benchmarks/sharded_selection.py [--batch 16] [--reps 1] [--test-per-domain N] [--settings 2x1,1x2,1x1]
+    python benchmarks/sharded_selection.py --smoke   # seconds: the tiny model, B = 24, settings 2x1 and 1x1
 
 ``--batch`` is student.generation.batch_size and student.score_batch_size: processes get whole batches of
 the one-process cut, so a step of only a few batches cannot be split evenly (the demo's 64-prompt batches
@@ -20,30 +21,29 @@ make 2 batches of candidates and 4 of test items).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-DEMO = Path(__file__).parents[1] / "src/baldistill/configs/demo.yaml"
+from _common import demo_config, median, parse, parser, smoke_sets
 
 
-def random_model(folder: Path) -> Path:
-    """SmolLM2-135M-Instruct's config and tokenizer with random weights (seed 0), saved once in ``folder``."""
+def random_model(folder: Path, name: str) -> Path:
+    """Model ``name``'s config and tokenizer (SmolLM2-135M-Instruct's by default) with random weights (seed 0),
+    saved once in ``folder``."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     from baldistill.student.assets import resolve_model
 
-    out = folder / "smollm2-135m-random"
+    out = folder / "random-model"
     if (out / "model.safetensors").exists():
         return out
-    src = resolve_model("smollm2-135m-instruct")
+    src = resolve_model(name)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(src), dtype=torch.float32)
     model.save_pretrained(out)
@@ -54,22 +54,18 @@ def random_model(folder: Path) -> Path:
 def worker(a) -> None:
     """One setting: load, draw the stage-2 candidates, time scoring and evaluation; the main process prints
     a JSON line with the seconds and what it computed."""
-    from baldistill.config import load_config
     from baldistill.runner import dist
     from baldistill.runner.evaluate import limit_per_domain
     from baldistill.runner.pipeline import Distiller, load_student
     from baldistill.runner.runfolder import RunFolder, State
 
-    threads = a.threads
-    cfg = load_config(
-        DEMO,
-        [
-            f"student.model={a.model}",
-            f"student.threads={threads}",
-            f"student.generation.batch_size={a.batch}",
-            f"student.score_batch_size={a.batch}",
-        ],
-    )
+    sets = [
+        f"student.model={a.model}",
+        f"student.threads={a.threads}",
+        f"student.generation.batch_size={a.batch}",
+        f"student.score_batch_size={a.batch}",
+    ]
+    cfg = demo_config(sets + (smoke_sets(a.model) if a.smoke else []))
     student = load_student(cfg)
     out = Path(a.out)
     folder = RunFolder.create(out / f"run-{os.getpid() if dist.is_main() else 'x'}")
@@ -84,7 +80,7 @@ def worker(a) -> None:
     ids = dist.on_main(stage0)
     test = limit_per_domain(d.test, a.test_per_domain or None, cfg.seed)
     times: dict[str, list[float]] = {"selection": [], "evaluation": []}
-    for _ in range(a.reps):
+    for _ in range(a.repeats):
         dist.barrier()
         t0 = time.perf_counter()
         scored = d.score(1, ids)
@@ -128,11 +124,12 @@ def run_setting(name: str, a, model: Path, out: Path) -> dict:
         "--batch",
         str(a.batch),
         "--reps",
-        str(a.reps),
+        str(a.repeats),
         "--test-per-domain",
         str(a.test_per_domain),
         "--out",
         str(out / name),
+        *(["--smoke"] if a.smoke else []),
     ]
     env = {**os.environ, "BALDISTILL_PROGRESS": "0", "OMP_NUM_THREADS": str(threads)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -143,26 +140,24 @@ def run_setting(name: str, a, model: Path, out: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__, model=True, threads=True, default_threads=1, repeats=1, repeat_flags=("--reps", "--repeats"))
     ap.add_argument("--worker", action="store_true")
-    ap.add_argument("--model", default="")
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--test-per-domain", type=int, default=0, help="at most N test items per domain (0: all)")
     ap.add_argument("--out", default="")
     ap.add_argument("--settings", default="2x1,1x2,1x1")
-    a = ap.parse_args()
+    # smoke: 1x2 is 1x1's code path with two threads (and two threads on a busy machine crawl), so it is left out
+    a = parse(ap, smoke={"batch": 4, "test_per_domain": 1, "settings": "2x1,1x1"})
     if a.worker:
         return worker(a)
     print(f"load average before: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="bd-sharded-") as tmp:
         tmp = Path(tmp)
-        model = random_model(tmp)
+        model = Path(a.model) if a.smoke else random_model(tmp, a.model)  # the smoke model is random already
         res = {}
         for name in a.settings.split(","):
             res[name] = run_setting(name, a, model, tmp)
-            t = {k: round(statistics.median(v), 1) for k, v in res[name]["times"].items()}
+            t = {k: round(median(v), 1) for k, v in res[name]["times"].items()}
             print(f"{name} done: {t}; load average {os.getloadavg()[0]:.2f}", flush=True)
     base = next(iter(res.values()))
     for name, r in res.items():  # the same work and the same results in every setting
@@ -172,10 +167,10 @@ def main() -> None:
         assert r["texts"] == base["texts"], name
     print(
         f"{base['candidates']} candidates (stage 2 of the demo), {base['test_items']} test items; "
-        f"batches of {a.batch}; {a.reps} repetition(s), medians; identical results in every setting"
+        f"batches of {a.batch}; {a.repeats} repetition(s), medians; identical results in every setting"
     )
     print(f"{'setting':8} {'selection s':>12} {'evaluation s':>13}  rows per process")
-    med = {n: {k: statistics.median(v) for k, v in r["times"].items()} for n, r in res.items()}
+    med = {n: {k: median(v) for k, v in r["times"].items()} for n, r in res.items()}
     for n, r in res.items():
         print(f"{n:8} {med[n]['selection']:12.1f} {med[n]['evaluation']:13.1f}  {r['shares'] or '-'}")
     if "2x1" in med:

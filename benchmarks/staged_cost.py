@@ -7,28 +7,24 @@ what a single-stage method pays. One process, one student model, repetitions int
 
     python benchmarks/staged_cost.py [--scheme select-then-train] [--ks 3,5] [--reps 3] [--factor 4]
         [--ifd-tokens N] [--threads 2] [--model smollm2-135m-instruct]
+    python benchmarks/staged_cost.py --smoke   # seconds: a tiny model, B = 24, one epoch, K = 2 and 3, 1 rep
 
 Its last line reads exactly ``K=3: <ratio>x, K=5: <ratio>x``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from _common import demo_config, median, parse, parser, set_threads, smoke_sets, timed
 
-from baldistill.config import load_config
 from baldistill.data import Example, read_jsonl
 from baldistill.runner.pipeline import Distiller
 from baldistill.runner.runfolder import RunFolder, State
 from baldistill.student import Student
-
-DEMO = Path(__file__).parents[1] / "src/baldistill/configs/demo.yaml"
 
 
 def staged(cfg, student: Student, out: Path) -> dict:
@@ -62,16 +58,13 @@ def staged(cfg, student: Student, out: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="smollm2-135m-instruct")
+    ap = parser(__doc__, model=True, threads=True, default_threads=2, repeats=3, repeat_flags=("--reps", "--repeats"))
     ap.add_argument("--scheme", default="select-then-train", choices=["paper", "continue", "select-then-train"])
     ap.add_argument("--ks", default="3,5")
-    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--factor", type=float, default=4.0)
     ap.add_argument("--ifd-tokens", type=int, default=None, help="selection.max_new_tokens (default: the config's)")
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(ap, smoke={"ks": "2,3"})
+    set_threads(args.threads)
     ks = [int(k) for k in args.ks.split(",")]
     sets = [
         f"student.model={args.model}",
@@ -80,9 +73,11 @@ def main() -> None:
         f"selection.candidate_factor={args.factor}",
         "selection.candidates_per_domain=null",
     ]
+    if args.smoke:  # a small budget, one epoch, short rationales
+        sets += smoke_sets(args.model)
     if args.ifd_tokens:
         sets.append(f"selection.max_new_tokens={args.ifd_tokens}")
-    base = load_config(DEMO, sets)
+    base = demo_config(sets)
     student = Student(base.student, base.data.instruction, base.seed)
     print(
         f"scheme {args.scheme}, candidate factor {args.factor}, IFD response "
@@ -92,14 +87,12 @@ def main() -> None:
     )
     ratios: dict[int, list[float]] = {k: [] for k in ks}
     with tempfile.TemporaryDirectory() as tmp:
-        for rep in range(args.reps):
+        for rep in range(args.repeats):
             for k in ks:
-                cfg = load_config(DEMO, sets + [f"stages={k}"])
+                cfg = demo_config(sets + [f"stages={k}"])
                 run = staged(cfg, student, Path(tmp) / f"r{rep}-k{k}")
                 student.new_adapter(cfg.seed)  # what a single-stage method does, on the same final training set
-                t0 = time.perf_counter()
-                ref = student.fit(run["train"], seed=cfg.seed, desc="reference fine-tune")
-                t_ref = time.perf_counter() - t0
+                ref, t_ref = timed(student.fit, run["train"], seed=cfg.seed, desc="reference fine-tune")
                 ratio = run["total"] / t_ref
                 ratios[k].append(ratio)
                 parts = ", ".join(f"{name} {s:.1f} s" for name, s in run["parts"].items())
@@ -113,10 +106,10 @@ def main() -> None:
                 )
     for k in ks:
         print(
-            f"K={k}: median {statistics.median(ratios[k]):.2f}x over {len(ratios[k])} reps "
+            f"K={k}: median {median(ratios[k]):.2f}x over {len(ratios[k])} reps "
             f"({', '.join(f'{r:.2f}' for r in ratios[k])})"
         )
-    print(", ".join(f"K={k}: {statistics.median(ratios[k]):.2f}x" for k in ks))
+    print(", ".join(f"K={k}: {median(ratios[k]):.2f}x" for k in ks))
 
 
 if __name__ == "__main__":

@@ -3,24 +3,23 @@
 
     .venv/bin/python benchmarks/startup_time.py                 # the installed package
     .venv/bin/python benchmarks/startup_time.py --src OTHER/src  # another checkout, e.g. an older commit
+    .venv/bin/python benchmarks/startup_time.py --smoke          # one run of each command
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _common import median, parse, parser, timed
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__, repeats=10, repeat_flags=("--runs", "--repeats"))
     ap.add_argument("--src", type=Path, default=None, help="a checkout's src/ folder to import baldistill from")
-    ap.add_argument("--runs", type=int, default=10)
-    a = ap.parse_args()
+    a = parse(ap)
     env = {**os.environ, "BALDISTILL_PROGRESS": "0"}
     if a.src:
         env["PYTHONPATH"] = str(a.src.resolve())
@@ -40,15 +39,14 @@ def main() -> None:
     print(f"baldistill from {pkg}")
     for name, args in cmds.items():
         times = []
-        for _ in range(a.runs):
-            t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "baldistill.cli", *args], env=env, capture_output=True, text=True)
-            times.append(time.perf_counter() - t0)
+        for _ in range(a.repeats):
+            cmd = [sys.executable, "-m", "baldistill.cli", *args]
+            r, dt = timed(subprocess.run, cmd, env=env, capture_output=True, text=True)
+            times.append(dt)
             if r.returncode:
                 raise SystemExit(f"{name} failed: {r.stderr[-500:]}")
         print(
-            f"{name}: median {statistics.median(times):.2f} s over {a.runs} runs "
-            f"(min {min(times):.2f}, max {max(times):.2f})"
+            f"{name}: median {median(times):.2f} s over {a.repeats} runs (min {min(times):.2f}, max {max(times):.2f})"
         )
 
 

@@ -16,11 +16,19 @@ Run it once with the code under test and once with an earlier checkout to compar
     PYTHONPATH=/path/to/old/checkout/src .venv/bin/python benchmarks/structured_synthesis.py
 The code version is detected: without ``baldistill.core.structured`` it is the earlier one (one set of seed
 examples per domain, identical request bodies, text format only).
+
+    .venv/bin/python benchmarks/structured_synthesis.py --smoke
+runs BalDistill's side alone, in seconds: the fake OpenAI server (``baldistill_testing``, from
+``bash scripts/setup.sh test``) stands in for llama.cpp's, answering each synthesis request with an example of the
+domain's template, and each setting makes one call per topic or domain.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
+import json
 import math
 import random
 import re
@@ -31,6 +39,8 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
+
+from _common import parse, parser, skipped
 
 from baldistill.budget.ledger import Ledger
 from baldistill.config import TeacherConfig
@@ -133,6 +143,42 @@ def serve() -> tuple[subprocess.Popen, str]:
     raise SystemExit("llama.cpp server did not start")
 
 
+@contextlib.contextmanager
+def llama_cpp_server():
+    proc, base = serve()
+    try:
+        yield base
+    finally:
+        proc.terminate()
+
+
+@contextlib.contextmanager
+def fake_server():
+    """Smoke: the fake OpenAI-compatible server with :func:`fake_teacher`'s replies."""
+    from baldistill_testing.fake_openai import FakeOpenAIServer
+
+    with FakeOpenAIServer(reply=fake_teacher) as server:
+        yield server.base_url
+
+
+def fake_teacher(body: dict) -> str:
+    """A new example of the domain a synthesis request names, in that domain's question template where
+    :func:`truth` knows one (so the correctness check runs too); a JSON object when the request asks for one."""
+    text = "\n".join(str(m.get("content")) for m in body.get("messages") or [])
+    m = re.search(r'examples from the domain "([^"]+)"', text)
+    domain = m.group(1) if m else "unknown"
+    h = int(hashlib.sha256(text.encode()).hexdigest()[:6], 16) % 1000 + 2
+    q, a = {
+        "count_bits": (f"How many 1 bits are there in the binary representation of the number {h}?", bin(h).count("1")),
+        "lcm": (f"Find the Least Common Multiple (LCM) of these numbers: {h}, 6", math.lcm(h, 6)),
+        "letter_counting": (f'How many times does the letter "a" appear in the text: "a banana {h}"?', 4),
+        "simple_equations": (f"Solve for x: x + {h} = {h + 3}", 3),
+    }.get(domain, (f"A new sentence number {h} about {domain}.", domain))
+    if "response_format" in body:
+        return json.dumps({"input": q, "reasoning": "Work it out step by step.", "answer": str(a)})
+    return f"Input: {q}\nReasoning: Work it out step by step.\nAnswer: {a}"
+
+
 def synthesize(
     base: str,
     pools: dict[str, list[Example]],
@@ -197,31 +243,32 @@ def synthesize(
 
 
 def main() -> None:
+    a = parse(parser(__doc__))
     version = "after (structured auto, distinct requests)" if NEW else "before (text format, identical requests)"
     print(f"code: {version}")
-    proc, base = serve()
-    try:
+    topic_calls, tail_calls = (1, 1) if a.smoke else (3, 6)
+    if a.smoke:
+        skipped("llama.cpp's server with SmolLM2", "smoke run: the fake OpenAI server stands in for a real teacher")
+    with fake_server() if a.smoke else llama_cpp_server() as base:
         topics = {t: [Example(f"{t}{k}", t, x, t) for k, x in enumerate(xs)] for t, xs in TOPICS.items()}
         t0 = time.time()
         r = synthesize(
             base,
             {t: topics[t] for t in ("weather", "cooking")},
-            3,
+            topic_calls,
             0.7,
             60,
             1,
             "Which topic is this sentence about: sports, weather or cooking?",
             labels=sorted(TOPICS),
         )
-        print(f"topics, 6 calls, T=0.7: {r}  ({time.time() - t0:.0f} s)")
+        print(f"topics, {2 * topic_calls} calls, T=0.7: {r}  ({time.time() - t0:.0f} s)")
         pool = [Example.from_json(x) for x in read_jsonl(DEMO / "train.jsonl")]
         tails = {d: [e for e in pool if e.domain == d] for d in TAIL}
         for temp in (0.7, 0.0):
             t0 = time.time()
-            r = synthesize(base, tails, 6, temp, 160, 3)
-            print(f"demo tail, 30 calls, T={temp}: {r}  ({time.time() - t0:.0f} s)")
-    finally:
-        proc.terminate()
+            r = synthesize(base, tails, tail_calls, temp, 160, 3)
+            print(f"demo tail, {len(TAIL) * tail_calls} calls, T={temp}: {r}  ({time.time() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

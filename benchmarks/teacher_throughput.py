@@ -2,14 +2,15 @@
 a local OpenAI-compatible server with a fixed latency; checks that the server's request count equals
 the client's. Target (issue: 0.8 * concurrency / latency): 64 calls/s at concurrency 16, 200 ms.
 
-    python benchmarks/teacher_throughput.py [--calls 320] [--concurrency 16] [--latency 0.2]
+    python benchmarks/teacher_throughput.py [--calls 320] [--concurrency 16] [--latency 0.2] [--repeats 3]
+    python benchmarks/teacher_throughput.py --smoke   # seconds: 16 calls, 10 ms latency, no warm-up run
+
+Needs ``baldistill_testing`` (its fake server): ``bash scripts/setup.sh test``.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
+from _common import median, parse, parser, timed
 
 from baldistill.budget.ledger import Ledger
 from baldistill.config import TeacherConfig
@@ -21,15 +22,14 @@ from baldistill_testing.fake_openai import FakeOpenAIServer
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__, repeats=3)
     ap.add_argument("--calls", type=int, default=320)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--latency", type=float, default=0.2)
-    ap.add_argument("--repeats", type=int, default=3)
-    a = ap.parse_args()
+    a = parse(ap, smoke={"calls": 16, "concurrency": 4, "latency": 0.01})
     rates = []
     with FakeOpenAIServer(latency=a.latency) as server:
-        for rep in range(a.repeats + 1):  # the first repetition warms up connections
+        for rep in range(0 if a.warmup else 1, a.repeats + 1):  # repetition 0 warms up connections
             tc = TeacherConfig(
                 kind="openai",
                 model="fake-teacher",
@@ -48,9 +48,7 @@ def main() -> None:
                 for k in range(a.calls)
             ]
             before = server.received
-            t0 = time.perf_counter()
-            kept = annotate_examples(engine, requests, 0, exs)
-            dt = time.perf_counter() - t0
+            kept, dt = timed(annotate_examples, engine, requests, 0, exs)
             sent = server.received - before
             assert sent == a.calls == engine.ledger.spent, (sent, engine.ledger.spent)
             assert len(kept) == a.calls
@@ -63,7 +61,7 @@ def main() -> None:
                 f"server count {sent} == client count {engine.ledger.spent}"
             )
     target = 0.8 * a.concurrency / a.latency
-    med = statistics.median(rates)
+    med = median(rates)
     print(
         f"median {med:.1f} calls/s at concurrency {a.concurrency}, latency {a.latency * 1000:.0f} ms; "
         f"ideal {a.concurrency / a.latency:.0f}, target {target:.0f}: {'OK' if med >= target else 'BELOW TARGET'}"

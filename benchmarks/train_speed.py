@@ -4,6 +4,7 @@ schedule, seed, dtype and threads, in one process.
 
     python benchmarks/train_speed.py [--model smollm2-135m-instruct] [--n 64] [--batch 8] [--repeats 5]
     python benchmarks/train_speed.py --trl-group-by-length   # TRL with BalDistill's batches: same loss curve
+    python benchmarks/train_speed.py --smoke   # seconds: a tiny model, 8 examples; TRL's side only if TRL is installed
 
 Data: n demo examples (inputs with their reference rationales), in TRL's conversational prompt-completion
 format (user turn / assistant turn), so TRL applies the same chat template as BalDistill; the script checks
@@ -29,25 +30,14 @@ difference is the loss head's.
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
+import importlib.util
 import tempfile
-import time
-from pathlib import Path
 
 import torch
+from _common import demo_pairs, describe, load_student, median, parse, parser, skipped, timed
 
-from baldistill.config import StudentConfig
 from baldistill.student import Student
 from baldistill.student.scoring import token_nll
-
-DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo/train.jsonl"
-
-
-def demo_pairs(n: int) -> list[tuple[str, str]]:
-    rows = [json.loads(line) for line in DEMO.read_text().splitlines()]
-    return [(rows[k * len(rows) // n]["input"], rows[k * len(rows) // n]["rationale"]) for k in range(n)]
 
 
 @torch.inference_mode()
@@ -118,24 +108,20 @@ def trl_run(st: Student, pairs, a) -> tuple[dict, list]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--n", type=int, default=64)
+    ap = parser(__doc__, model=True, threads=True, repeats=5, n=64)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trl-group-by-length", action="store_true", help="give TRL BalDistill's length-grouped batches")
-    a = ap.parse_args()
-    st = Student(
-        StudentConfig(model=a.model, threads=a.threads, train={"batch_size": a.batch, "epochs": a.epochs}),
-        instruction="Solve the task.",
-    )
+    a = parse(ap, smoke={"n": 8, "batch": 4})
+    has_trl = importlib.util.find_spec("trl") is not None
+    if not has_trl and not a.smoke:
+        raise SystemExit("train_speed.py compares against TRL: pip install trl (--smoke runs BalDistill's side alone)")
+    st = load_student(a.model, a.threads, train={"batch_size": a.batch, "epochs": a.epochs})
     pairs = demo_pairs(a.n)
     print(
         f"{a.model}, {a.n} examples, batch {a.batch}, {a.epochs} epoch(s), LoRA r={st.cfg.lora.r}, "
-        f"lr {st.cfg.train.lr}, {torch.get_num_threads()} threads, {next(st.model.parameters()).dtype}; TRL batches "
+        f"lr {st.cfg.train.lr}, {describe(st.model)}; TRL batches "
         + ("length-grouped like BalDistill's" if a.trl_group_by_length else "shuffled (its default)")
     )
 
@@ -148,35 +134,42 @@ def main() -> None:
         st.new_adapter(a.seed)
         return trl_run(st, pairs, a)[0]
 
-    st.new_adapter(a.seed)
-    _, seqs = trl_run(st, pairs[: 2 * a.batch], a)  # warm-up, and the tokenisation check
-    ours_seqs = [st.train_features(x, y) for x, y in pairs[: 2 * a.batch]]
-    assert seqs == [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in ours_seqs], (
-        "TRL tokenises or masks the examples differently"
-    )
-    st.new_adapter(a.seed)
-    st.fit(pairs[: 2 * a.batch], a.seed)
+    if has_trl:  # the tokenisation check (and TRL's warm-up)
+        st.new_adapter(a.seed)
+        _, seqs = trl_run(st, pairs[: 2 * a.batch], a)
+        ours_seqs = [st.train_features(x, y) for x, y in pairs[: 2 * a.batch]]
+        assert seqs == [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in ours_seqs], (
+            "TRL tokenises or masks the examples differently"
+        )
+    else:
+        skipped("TRL's SFTTrainer", "TRL is not installed; smoke run of BalDistill's side only")
+    if a.warmup:
+        st.new_adapter(a.seed)
+        st.fit(pairs[: 2 * a.batch], a.seed)
     runs = {"baldistill": ([], [], ours), "trl": ([], [], trl)}
+    if not has_trl:
+        del runs["trl"]
     tokens, curves = {}, {}
     for rep in range(a.repeats):
         line = []
         for name, (times, finals, fn) in runs.items():
-            t = time.perf_counter()
-            stats = fn()
-            times.append(time.perf_counter() - t)
+            stats, dt = timed(fn)
+            times.append(dt)
             finals.append(mean_loss(st, pairs))
             tokens[name], curves[name] = stats["loss_tokens"], stats["losses"]
             line.append(
                 f"{name} {tokens[name] / times[-1]:.0f} tok/s ({stats['steps']} steps, final loss {finals[-1]:.4f})"
             )
         print(f"repeat {rep + 1}: " + "; ".join(line))
-    med = {k: statistics.median(v[0]) for k, v in runs.items()}
+    med = {k: median(v[0]) for k, v in runs.items()}
     for name, (times, finals, _) in runs.items():
         rates = sorted(tokens[name] / t for t in times)
         print(
             f"{name}: median {tokens[name] / med[name]:.0f} loss tok/s (min-max {rates[0]:.0f}-{rates[-1]:.0f}), "
-            f"median {med[name]:.1f} s per run, final loss {statistics.median(finals):.4f}"
+            f"median {med[name]:.1f} s per run, final loss {median(finals):.4f}"
         )
+    if not has_trl:
+        return
     assert tokens["baldistill"] == tokens["trl"], tokens
     steps = list(zip(curves["baldistill"], curves["trl"]))
     print(
@@ -184,7 +177,7 @@ def main() -> None:
         + ", ".join(f"{x:.3f}/{y:.3f}" for x, y in steps)
         + f"; largest relative difference {max(abs(x - y) / y for x, y in steps):.1%}"
     )
-    fb, ft = statistics.median(runs["baldistill"][1]), statistics.median(runs["trl"][1])
+    fb, ft = median(runs["baldistill"][1]), median(runs["trl"][1])
     print(
         f"baldistill / trl: {med['trl'] / med['baldistill']:.2f}x loss tokens/s; "
         f"final loss differs by {100 * abs(fb - ft) / ft:.2f}%"
