@@ -54,10 +54,10 @@ def random_model(folder: Path, name: str) -> Path:
 def worker(a) -> None:
     """One setting: load, draw the stage-2 candidates, time scoring and evaluation; the main process prints
     a JSON line with the seconds and what it computed."""
-    from baldistill.runner import dist
     from baldistill.runner.evaluate import limit_per_domain
     from baldistill.runner.pipeline import Distiller, load_student
     from baldistill.runner.runfolder import RunFolder, State
+    from baldistill.runtime import dist
 
     sets = [
         f"student.model={a.model}",

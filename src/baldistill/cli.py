@@ -35,12 +35,12 @@ from .core.results import RunMetrics, Summary
 from .data import DataError, domain_counts, load_examples, read_records
 from .report.terminal import print_table, results_table, run_table, stats_table
 from .runner import compare as comparison
-from .runner.dist import is_main
 from .runner.estimate import estimate as estimate_rows
 from .runner.evaluate import Evaluator
-from .runner.progress import console
 from .runner.runfolder import RunFolderError
-from .teacher.engine import TeacherError
+from .runtime.dist import is_main
+from .runtime.progress import console
+from .teacher.errors import TeacherError
 
 DEBUG = False  # --debug anywhere on the command line, or BALDISTILL_DEBUG=1: tracebacks for every error
 
@@ -398,7 +398,7 @@ def export(
     merge: Annotated[bool, typer.Option(help="merge LoRA into the weights (a plain HF model in safetensors)")] = False,
 ):
     """The student as a Hugging Face folder that transformers, vLLM and the HF tooling load directly."""
-    from .student.export import export_student  # torch and transformers
+    from .runner.export import export_student  # torch and transformers
 
     export_student(run, out, merge)
     console.print(f"wrote {'merged model' if merge else 'LoRA adapter'} to {out}")

@@ -15,7 +15,7 @@ from baldistill.core import structured
 from baldistill.core.checks import annotation_from, check_annotation, check_syntheses, check_verification
 from baldistill.data import Example
 from baldistill.teacher.backends.openai import OpenAICompatible
-from baldistill.teacher.engine import TeacherError
+from baldistill.teacher.errors import TeacherError
 from baldistill.teacher.requests import RequestBuilder
 from baldistill_testing.fake_openai import FakeOpenAIServer
 

@@ -36,13 +36,13 @@ from ..core.methods import METHODS
 from ..core.plan import StagePlan, plan_stage
 from ..core.results import SCHEMA_VERSION, RunMetrics, StageEval
 from ..data import Example, domain_counts
+from ..runtime import dist
+from ..runtime.progress import PhaseClock, bar, console
 from ..student import Student
 from ..teacher import RequestBuilder, TeacherEngine, make_backend
-from . import dist
 from .evaluate import Evaluator, limit_per_domain
 from .inputs import Inputs
 from .preflight import preflight
-from .progress import PhaseClock, bar, console
 from .runfolder import RunFolder, State, environment
 from .tracking import Tracker, flat_params, resolve
 

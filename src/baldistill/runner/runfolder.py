@@ -22,7 +22,7 @@ from pathlib import Path
 from ..core.plan import StagePlan
 from ..core.results import RunMetrics, StageEval
 from ..data import Example, read_jsonl, write_jsonl
-from . import dist
+from ..runtime import dist
 
 
 class RunFolderError(ValueError):

@@ -21,9 +21,9 @@ from transformers.utils import logging as hf_logging
 
 from ..config import StudentConfig
 from ..core.ifd import IFDScore
-from ..runner import dist
-from ..runner.dist import local_rank
-from ..runner.progress import bar
+from ..runtime import dist
+from ..runtime.dist import local_rank
+from ..runtime.progress import bar
 from .assets import resolve_model
 from .scoring import SharedPrefix, cache_arg, ifd_scores
 from .training import train_adapter

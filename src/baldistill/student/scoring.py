@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.ifd import IFDScore, buckets, ifd_from_nll
-from ..runner import dist
+from ..runtime import dist
 
 
 def _head_logits(model, hidden: torch.Tensor) -> torch.Tensor:

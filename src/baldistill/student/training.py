@@ -9,7 +9,7 @@ import torch
 from rich.progress import Progress
 from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
-from ..runner.progress import new_progress
+from ..runtime.progress import new_progress
 from .scoring import token_nll
 
 

@@ -2,12 +2,14 @@
 backends that send them (an OpenAI-compatible server, or the offline reference simulation)."""
 
 from .backends import Backend, Declined, Fatal, Refused, Unknown, make_backend
-from .engine import Outcome, TeacherEngine, TeacherError, TeacherUnavailable
+from .engine import Outcome, TeacherEngine
+from .errors import BatchCancelled, TeacherError, TeacherUnavailable
 from .replies import Reply, Usage, openai_body, parse_body
 from .requests import Request, RequestBuilder
 
 __all__ = [
     "Backend",
+    "BatchCancelled",
     "Declined",
     "Fatal",
     "Outcome",

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from ..budget.ledger import BudgetExceeded
 from .backends import Fatal, Refused, Unknown
-from .engine import TeacherError, TeacherUnavailable
+from .errors import BatchCancelled, TeacherError, TeacherUnavailable
 from .replies import parse_body
 from .requests import Request
 
@@ -44,10 +44,6 @@ log = logging.getLogger("baldistill")
 MAX_REQUESTS = 50_000  # requests per batch file (the API's limit)
 MAX_BYTES = 200 * 1024 * 1024  # bytes per batch file (the API's limit)
 FINAL = ("completed", "expired", "cancelled", "failed")  # the server's states of a finished batch
-
-
-class BatchCancelled(TeacherError):
-    """A batch of this run was cancelled outside it (``baldistill batch cancel``, or on the server)."""
 
 
 # ---- pure: lines, files, results ------------------------------------------------------------------------

@@ -22,19 +22,11 @@ from ..budget.cache import ReplyCache
 from ..budget.ledger import BudgetExceeded, Ledger
 from ..core.checks import Verdict
 from .backends import Backend, Declined, Fatal, Refused, Unknown
+from .errors import TeacherError, TeacherUnavailable
 from .replies import Reply, parse_body
 from .requests import Request
 
 log = logging.getLogger("baldistill")
-
-
-class TeacherError(RuntimeError):
-    """The run cannot buy from its teacher now: a reply retrying cannot fix (bad key, unknown model, bad
-    request), or the teacher is unavailable. Nothing paid is lost; the stage is not recorded done."""
-
-
-class TeacherUnavailable(TeacherError):
-    """A request used up its retries on refused connections or unknown outcomes: the server is gone."""
 
 
 @dataclass
@@ -117,7 +109,7 @@ class TeacherEngine:
         so that the ``execute`` calls that ask them later find them paid and cached. A no-op otherwise."""
         if not (self.batching and requests):
             return
-        from ..runner.progress import bar
+        from ..runtime.progress import bar
 
         with bar(desc, len(requests)) as advance:
             done = self._run(self._fill(requests, advance))

@@ -1,7 +1,7 @@
 """The helpers that split work between the processes of a launcher (rank and world size from the
 environment, as torchrun and accelerate set them)."""
 
-from baldistill.runner import dist
+from baldistill.runtime import dist
 
 
 def test_shard_gives_each_rank_every_nth_item(monkeypatch):

@@ -1,6 +1,6 @@
 """Progress bars: one per long step, silent when BALDISTILL_PROGRESS=0."""
 
-from baldistill.runner import progress
+from baldistill.runtime import progress
 
 
 def test_bar_counts_and_can_be_switched_off(monkeypatch):

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from ..config import load_config
-from ..runner.runfolder import RunFolderError
-from .model import Student
+from ..student import Student
+from .runfolder import RunFolderError
 
 
 def export_student(run: Path, out: Path, merge: bool = False) -> Path:

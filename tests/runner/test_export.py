@@ -2,8 +2,8 @@
 
 import pytest
 
+from baldistill.runner.export import export_student
 from baldistill.runner.runfolder import RunFolderError
-from baldistill.student.export import export_student
 
 
 def test_export_needs_a_finished_run_and_an_empty_destination(tmp_path):
