@@ -74,7 +74,7 @@ def worker(a) -> None:
 
     def stage0() -> list[str]:  # stage 1 picks at random (no student yet): what stage 2 draws from
         plan = d.draw(0, state)
-        d.select(plan.plan, state, plan, [], plan.rng)
+        d.select(state, plan, [])
         return d.draw(1, state).ids
 
     ids = dist.on_main(stage0)
@@ -100,7 +100,7 @@ def worker(a) -> None:
                     "candidates": len(ids),
                     "test_items": len(test),
                     "shares": d.shares,
-                    "scored": [[s["id"], s["ifd"], s["response"]] for s in scored],
+                    "scored": [[s.id, s.ifd, s.response] for s in scored],
                     "texts": texts,
                 }
             ),

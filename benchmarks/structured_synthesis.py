@@ -45,7 +45,7 @@ from _common import parse, parser, skipped
 from baldistill.budget.ledger import Ledger
 from baldistill.config import TeacherConfig
 from baldistill.data import Example, read_jsonl
-from baldistill.runner.pipeline import synthesize_examples
+from baldistill.runner.teaching import SynthesisAsk, Teaching, synthesize_examples
 from baldistill.teacher import RequestBuilder, TeacherEngine, make_backend
 
 NEW = importlib.util.find_spec("baldistill.core.structured") is not None
@@ -208,11 +208,9 @@ def synthesize(
         b = RequestBuilder(cfg, instruction)
         for d, real in pools.items():
             shown = rng.sample(real, len(real)) if NEW else rng.sample(real, min(seeds, len(real)))
-            extra = {"domain_labels": [d]} if labels else {}
-            made = synthesize_examples(
-                engine, b, 0, d, shown, calls, 0, [e.input for e in real], labels=labels, **extra
-            )
-            kept += made.examples if hasattr(made, "examples") else made
+            ask = SynthesisAsk(d, calls, shown, 0, [e.input for e in real], own_labels=[d] if labels else None)
+            made = synthesize_examples(Teaching(engine, b, 0, labels), ask)
+            kept += made.examples
     finally:
         engine.close()
     rows = [r for r in led.rows() if r["kind"] == "synthesize"]

@@ -15,7 +15,7 @@ from _common import median, parse, parser, timed
 from baldistill.budget.ledger import Ledger
 from baldistill.config import TeacherConfig
 from baldistill.data import Example
-from baldistill.runner.pipeline import annotate_examples
+from baldistill.runner.teaching import Teaching, annotate_examples
 from baldistill.teacher import RequestBuilder, TeacherEngine
 from baldistill.teacher.backends.openai import OpenAICompatible
 from baldistill_testing.fake_openai import FakeOpenAIServer
@@ -48,7 +48,7 @@ def main() -> None:
                 for k in range(a.calls)
             ]
             before = server.received
-            kept, dt = timed(annotate_examples, engine, requests, 0, exs)
+            kept, dt = timed(annotate_examples, Teaching(engine, requests, 0), exs)
             sent = server.received - before
             assert sent == a.calls == engine.ledger.spent, (sent, engine.ledger.spent)
             assert len(kept) == a.calls

@@ -132,7 +132,9 @@ def comparison(tiny_model, tmp_path_factory):
     """A comparison of every method over two seeds on the tiny model (B=48, K=2, one shared teacher cache):
     (folder, base config, spec, result rows, the spend estimate made before it ran)."""
     from baldistill import load_config
-    from baldistill.runner.compare import compare, estimate, make_spec
+    from baldistill.runner.compare import compare
+    from baldistill.runner.estimate import estimate_comparison as estimate
+    from baldistill.runner.sweeps import make_spec
 
     out = tmp_path_factory.mktemp("cmp") / "c"
     base = load_config(tiny_config(tiny_model, budget=48, stages=2))

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from typer.core import TyperGroup
 
 try:  # typer >= 0.20 carries its own copy of click
@@ -33,11 +32,25 @@ from .core.answers import parse_answer
 from .core.plan import check_budget
 from .core.results import RunMetrics, Summary
 from .data import DataError, domain_counts, load_examples, read_records
-from .report.terminal import print_table, results_table, run_table, stats_table
-from .runner import compare as comparison
+from .report.terminal import (
+    batches_table,
+    compare_estimate_table,
+    elapsed,
+    estimate_table,
+    ledger_table,
+    prepare_table,
+    print_table,
+    results_table,
+    run_table,
+    stats_table,
+)
+from .runner.compare import compare as run_comparison
 from .runner.estimate import estimate as estimate_rows
+from .runner.estimate import estimate_comparison
 from .runner.evaluate import Evaluator
+from .runner.results import write_outputs, write_results
 from .runner.runfolder import RunFolderError
+from .runner.sweeps import make_spec
 from .runtime.dist import is_main
 from .runtime.progress import console
 from .teacher.errors import TeacherError
@@ -155,21 +168,7 @@ def _guard(fn):
 
 def _open_batches(out) -> int:
     """Batches of the run in ``out`` still open on the server (read without touching the ledger)."""
-    import sqlite3
-
-    path = Path(out) / "ledger.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            from .budget.ledger import BATCH_DONE
-
-            return db.execute(f"SELECT COUNT(*) FROM batches WHERE state NOT IN {BATCH_DONE}").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
+    return Ledger.open_batches(Path(out) / "ledger.sqlite")
 
 
 def _run(cfg, out: Path, resume: bool):
@@ -412,36 +411,7 @@ def estimate(
 ):
     """Expected teacher calls, tokens and dollars per stage, before anything is spent (no network)."""
     cfg = load_config(config, set_ or [])
-    rows = estimate_rows(cfg)
-    tc = cfg.teacher
-    via = f"; Batch API, {tc.price.batch_discount:.0%} off the listed prices" if tc.batch else ""
-    t = Table(
-        title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {tc.kind}"
-        f" {tc.model or ''} (max {tc.max_tokens} completion tokens per call{via})"
-    )
-    for col in (
-        "stage",
-        "annotate",
-        "synthesize",
-        "verify",
-        "calls",
-        "prompt tokens (est.)",
-        "completion tokens (max)",
-        "$ (max)",
-    ):
-        t.add_column(col, justify="right")
-    for r in rows + [{"stage": "total", **{k: sum(r[k] for r in rows) for k in rows[0] if k != "stage"}}]:
-        t.add_row(
-            str(r["stage"] if r["stage"] == "total" else r["stage"] + 1),
-            str(r["annotate"]),
-            str(r["synthesize"]),
-            str(r["verify"]),
-            str(r["calls"]),
-            f"{r['prompt_tokens']:,}",
-            f"{r['completion_tokens_max']:,}",
-            f"{r['dollars_max']:.4f}",
-        )
-    print_table(t)
+    print_table(estimate_table(cfg, estimate_rows(cfg)))
 
 
 @app.command()
@@ -457,33 +427,15 @@ def ledger(
         _fail(f"{run}: no ledger.sqlite (not a run folder, or a run without teacher calls)")
     led = Ledger(Caps(0), path, recover=False)  # a reader: a run may be live beside it
     s = led.summary()
-    t = Table(
-        title=f"{run}: {s['spent']} calls charged, {s['prompt_tokens']:,} + {s['completion_tokens']:,} tokens, "
-        f"${s['dollars']:.4f}; sent to the server: {s['physical']['calls']} calls, ${s['physical']['dollars']:.4f}"
-    )
-    for col in ("group", "calls", "dropped", "prompt tokens", "completion tokens", "$"):
-        t.add_column(col, justify="left" if col == "group" else "right")
-    for name in ("by_stage", "by_kind", "by_domain"):
-        for k, g in s[name].items():
-            label = f"stage {int(k) + 1}" if name == "by_stage" else k
-            t.add_row(
-                label,
-                str(g["units"]),
-                str(g["dropped"]),
-                f"{g['prompt_tokens']:,}",
-                f"{g['completion_tokens']:,}",
-                f"{g['dollars']:.4f}",
-            )
-        t.add_section()
-    print_table(t)
-    if s["unknown_outcome"]:
+    print_table(ledger_table(run, s))
+    if s.unknown_outcome:
         console.print(
-            f"{s['unknown_outcome']} call(s) had an unknown outcome (timeout, cut connection, 5xx) "
+            f"{s.unknown_outcome} call(s) had an unknown outcome (timeout, cut connection, 5xx) "
             "and stay charged at their worst case"
         )
-    if s["submitted"]:
+    if s.submitted:
         console.print(
-            f"{s['submitted']} call(s) are in a teacher batch not yet read back: charged at their worst case "
+            f"{s.submitted} call(s) are in a teacher batch not yet read back: charged at their worst case "
             f"until it is (baldistill batch status {run}; --resume reads it)",
             soft_wrap=True,
             highlight=False,
@@ -528,9 +480,7 @@ def batch_status(
 
     led, client = _batch_run(run)
     rows = led.batches(open_only=not all_)
-    t = Table(title=f"{run}: {len(rows)} {'' if all_ else 'open '}batch(es)")
-    for col in ("batch", "stage", "kind", "requests", "recorded", "server", "done/failed/total"):
-        t.add_column(col, justify="right" if col in ("stage", "requests") else "left")
+    shown = []
     for b in rows:
         server, counts = "", ""
         if b["batch_id"] and b["state"] not in ("settled", "lost", "abandoned"):
@@ -540,16 +490,8 @@ def batch_status(
                 server, counts = info.status, (f"{c.completed}/{c.failed}/{c.total}" if c else "")
             except openai.OpenAIError as e:
                 server = f"unreachable ({type(e).__name__})"
-        t.add_row(
-            b["batch_id"] or f"(not created, file {b['file_id'] or 'not uploaded'})",
-            str(b["stage"] + 1),
-            b["kind"],
-            str(len(b["custom_ids"])),
-            b["state"],
-            server,
-            counts,
-        )
-    print_table(t)
+        shown.append((b, server, counts))
+    print_table(batches_table(run, shown, all_))
     client.close()
 
 
@@ -640,49 +582,16 @@ def compare(
         if not (r / "compare.json").exists():
             _fail(f"--reuse {r}: not a comparison folder (no compare.json)")
     base = load_config(path, set_ or [])
-    spec = comparison.make_spec(
-        path, base, methods, seeds, stages, budgets, students, stage_eval or None, sweep or [], reference
-    )
+    spec = make_spec(path, base, methods, seeds, stages, budgets, students, stage_eval or None, sweep or [], reference)
     if estimate_only:
-        e = comparison.estimate(base, spec, out, reuse or [])
-        reused = f" ({e['reused']} served by --reuse)" if e["reused"] else ""
-        t = Table(
-            title=f"compare: {e['todo']} of {e['cells']} runs to do{reused}; teacher {base.teacher.kind} "
-            f"{base.teacher.model or ''}; {e['cached_replies']} replies already cached"
-        )
-        for col in (
-            "spend",
-            "calls",
-            "annotate",
-            "synthesize",
-            "verify",
-            "prompt tokens (est.)",
-            "completion tokens (max)",
-            "$ (max)",
-        ):
-            t.add_column(col, justify="right")
-        for name, r in (
-            ("logical (charged to the runs)", e["logical"]),
-            ("physical (sent, at most)", e["physical_max"]),
-        ):
-            t.add_row(
-                name,
-                str(r["calls"]),
-                str(r["annotate"]),
-                str(r["synthesize"]),
-                str(r["verify"]),
-                f"{r['prompt_tokens']:,}",
-                f"{r['completion_tokens_max']:,}",
-                f"{r['dollars_max']:.4f}",
-            )
-        print_table(t)
+        print_table(compare_estimate_table(estimate_comparison(base, spec, out, reuse or []), base))
         return
     logging.getLogger("baldistill").setLevel(logging.INFO)
     t0 = time.time()
 
     def on_cell(n, total, rid, resume):
         console.print(
-            f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {comparison.elapsed(t0)}",
+            f"[bold][{n}/{total}][/bold] {rid}{' (resuming)' if resume else ''}  elapsed {elapsed(t0)}",
             highlight=False,
         )
 
@@ -692,7 +601,7 @@ def compare(
         )
 
     try:
-        comparison.compare(base, spec, out, on_cell, reuse=reuse or [], on_reuse=on_reuse)
+        run_comparison(base, spec, out, on_cell, reuse=reuse or [], on_reuse=on_reuse)
     except KeyboardInterrupt:
         console.print(
             f"\n[yellow]interrupted.[/yellow] Finished runs are kept; run the same command again to "
@@ -703,7 +612,7 @@ def compare(
     console.print((out / "table.md").read_text(), highlight=False, markup=False)
     console.print(
         f"comparison folder: {out} (results.csv, results.json, table.md, table_generalization.md, "
-        f"plots/, report.html); wall time {comparison.elapsed(t0)}"
+        f"plots/, report.html); wall time {elapsed(t0)}"
     )
 
 
@@ -713,8 +622,8 @@ def report(folder: Annotated[Path, typer.Argument(help="comparison folder writte
     """Rebuild the tables, plots and the self-contained report.html of a comparison folder."""
     if not (folder / "compare.json").exists():
         _fail(f"{folder}: no compare.json (not a comparison folder written by `baldistill compare`)")
-    comparison.write_results(folder)
-    comparison.write_outputs(folder)
+    write_results(folder)
+    write_outputs(folder)
     console.print(f"wrote {folder / 'report.html'}")
 
 
@@ -775,18 +684,7 @@ def prepare(
         **{k: v for k, v in given.items() if v is not None},
     )
     doms = s["domains"]
-    tail = set(policies.reporting_tail({d: c["train"] for d, c in doms.items()}, s["budget"]))
-    t = Table(title=f"{fmt}: {len(doms)} domains")
-    for col in ("domain", "train", "test", "split"):
-        t.add_column(col, justify="right" if col in ("train", "test") else "left")
-    names = list(doms)
-    shown = names if len(names) <= 30 else names[:12] + [None] + names[-12:]
-    for d in shown:
-        if d is None:
-            t.add_row(f"... {len(names) - 24} more", "", "", "")
-        else:
-            t.add_row(d, str(doms[d]["train"]), str(doms[d]["test"]), "tail" if d in tail else "head")
-    print_table(t)
+    print_table(prepare_table(fmt, doms, s["budget"]))
     dropped = f"; {s['dropped_test']} test examples dropped (domain not in train)" if s["dropped_test"] else ""
     console.print(
         f"{s['train']} train / {s['test']} test examples; task {s['task']}, metric {s['metric']}; "

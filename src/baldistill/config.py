@@ -697,7 +697,7 @@ def changed_fields(old: RunConfig, new: RunConfig) -> list[str]:
     return list(diff(old.model_dump(mode="json"), new.model_dump(mode="json")))
 
 
-def _set_dotted(d: dict, key: str, value) -> None:
+def set_dotted(d: dict, key: str, value) -> None:
     parts = key.split(".")
     cur = d
     for p in parts[:-1]:
@@ -783,7 +783,7 @@ def load_config(source: str | Path | dict, overrides: list[str] | None = None) -
             value = yaml.safe_load(v) if v.strip() else ""
         except yaml.YAMLError:
             raise ConfigError(f"--set {k.strip()}: the value {v!r} is not valid YAML (quote it)") from None
-        _set_dotted(raw, k.strip(), value)
+        set_dotted(raw, k.strip(), value)
     data = raw.get("data")
     if isinstance(data, dict):
         for key in ("train", "test", "val", "reserve"):

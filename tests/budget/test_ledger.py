@@ -96,9 +96,9 @@ def test_summary_logical_vs_physical_and_export(tmp_path):
         led.settle(row, 1000, 10)
     led.mark(2, "dropped", "answer mismatch")  # the call for domain b
     s = led.summary()
-    assert s["spent"] == 3 and s["physical"]["calls"] == 2
-    assert s["by_domain"]["a"]["units"] == 2 and s["by_domain"]["b"]["dropped"] == 1
-    assert s["by_stage"]["0"]["units"] == 2 and s["dollars"] == pytest.approx(3 * 1000 / 1e6)
+    assert s.spent == 3 and s.physical.calls == 2
+    assert s.by_domain["a"].units == 2 and s.by_domain["b"].dropped == 1
+    assert s.by_stage["0"].units == 2 and s.dollars == pytest.approx(3 * 1000 / 1e6)
     led.export(tmp_path / "l.csv")
     led.export(tmp_path / "l.jsonl")
     assert len((tmp_path / "l.csv").read_text().splitlines()) == 4

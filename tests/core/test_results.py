@@ -4,8 +4,9 @@ import json
 import math
 from pathlib import Path
 
+from baldistill.core.comparison import ResultRow
 from baldistill.core.metrics import Scored, summarize
-from baldistill.core.results import SCHEMA_VERSION, ResultRow, RunMetrics, StageEval, Summary
+from baldistill.core.results import SCHEMA_VERSION, RunMetrics, StageEval, Summary
 
 GOLDEN = Path(__file__).parents[1] / "runner" / "golden"
 

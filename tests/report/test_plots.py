@@ -84,8 +84,8 @@ def test_error_bars_only_with_two_or_more_seeds():
 def test_frontier_only_with_several_budgets_and_its_bars_are_the_intervals(tmp_path):
     from test_tables import HI, LO
 
+    from baldistill.core.comparison import Results
     from baldistill.report.plots import frontier_points
-    from baldistill.report.tables import Intervals
 
     make_results(tmp_path / "one", methods=("random-ft-cot", "baldistill-a"))
     assert "frontier.png" not in _names(write_plots(tmp_path / "one"))
@@ -94,9 +94,9 @@ def test_frontier_only_with_several_budgets_and_its_bars_are_the_intervals(tmp_p
     )
     paths = write_plots(folder)
     assert "frontier.png" in _names(paths) and _decodes(folder / "plots/frontier.png")
-    data = json.loads((folder / "results.json").read_text())
-    rows = [r for r in data["rows"] if r["method"] == "baldistill-a" and r["stages"] == 3]
-    pts = frontier_points(rows, "macro", Intervals(data["intervals"]))
+    res = Results.from_json(json.loads((folder / "results.json").read_text()))
+    rows = [r for r in res.rows if r.method == "baldistill-a" and r.stages == 3]
+    pts = frontier_points(rows, "macro", res.intervals)
     # x: units spent (= B here), y: the mean, bars: down to lo and up to hi (2 and 3 points)
     assert [p[0] for p in pts] == [48, 96, 192]
     assert [round(p[1], 6) for p in pts] == [round(100 * (0.31 + 0.001 * (b - 96)), 6) for b in (48, 96, 192)]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from baldistill.core.comparison import Intervals, ResultRow, Results, Spec, load_results
 from baldistill.report.tables import (
-    Intervals,
     differences_grid,
     domains_grid,
     frontier_grid,
@@ -175,9 +175,9 @@ def constructed_intervals(rows: list[dict]) -> dict:
     return {"resamples": 2000, "level": 0.95, "seed": 1, "groups": out, "differences": diffs}
 
 
-def _load(folder: Path) -> tuple[list[dict], dict]:
-    data = json.loads((folder / "results.json").read_text())
-    return data["rows"], data["spec"]
+def _load(folder: Path) -> tuple[list[ResultRow], Spec]:
+    res = load_results(folder)
+    return res.rows, res.spec
 
 
 def _cells(md: str) -> list[list[str]]:
@@ -247,8 +247,8 @@ def test_frontier_table_budget_by_method_with_units_and_tail(tmp_path):
         make_results(tmp_path / "b", methods=("baldistill-a", "random-ft-cot", "zero-shot"), budgets=(96, 48))
     )
     for r in rows:  # a run that spent less than its budget: the units are the mean over seeds
-        if (r["budget"], r["method"], r["seed"]) == (48, "baldistill-a", 0):
-            r["spent_units"] = 45
+        if (r.budget, r.method, r.seed) == (48, "baldistill-a", 0):
+            r.spent_units = 45
     grid = frontier_grid(rows, spec)
     assert grid.header == ["budget", "method", "teacher units", "macro", "head", "tail"]
     # budgets in increasing order; zero-shot calls no teacher and is left out, as in the frontier plot
@@ -264,7 +264,7 @@ def test_frontier_table_budget_by_method_with_units_and_tail(tmp_path):
     # bold is the best within each budget: random-ft-cot's head, baldistill-a's macro
     assert (0, 4) in grid.bold and (1, 3) in grid.bold and (0, 3) not in grid.bold
     assert "one head/tail split for every budget" in grid.caption
-    rows[0]["tail_domains"] = ["gcd"]  # runs split at their own B: the caption says so
+    rows[0].tail_domains = ["gcd"]  # runs split at their own B: the caption says so
     assert "each run's own B" in frontier_grid(rows, spec).caption
 
 
@@ -280,7 +280,7 @@ def test_write_tables(tmp_path):
 def test_cells_show_the_interval_where_results_json_has_one(tmp_path):
     folder = make_results(tmp_path, methods=("random-ft-cot", "baldistill-a", "zero-shot"), intervals=True)
     rows, spec = _load(folder)
-    iv = Intervals(json.loads((folder / "results.json").read_text())["intervals"])
+    iv = Intervals.model_validate(json.loads((folder / "results.json").read_text())["intervals"])
     md = table_main(rows, spec, iv)
     by = {r[0]: r[1:] for r in _cells(md)[2:]}
     # baldistill-a macro: mean of 0.30, 0.31, 0.32 = 31.0; bounds 2 below and 3 above
@@ -295,8 +295,8 @@ def test_a_cell_without_an_interval_falls_back_and_the_caption_says_so(tmp_path)
     folder = make_results(tmp_path, intervals=True)
     data = json.loads((folder / "results.json").read_text())
     data["intervals"]["groups"] = [g for g in data["intervals"]["groups"] if g["method"] != "random-ft-cot"]
-    rows, spec = data["rows"], data["spec"]
-    grid = main_grid(rows, spec, Intervals(data["intervals"]))
+    res = Results.from_json(data)
+    grid = main_grid(res.rows, res.spec, res.intervals)
     by = {r[0]: r[1:] for r in grid.body}
     assert by["random-ft-cot"][0] == "21.0 ± 1.0" and by["baldistill-a"][0] == "31.0 [29.0, 34.0]"
     assert "cells without an interval are mean ± sample std" in grid.caption
@@ -305,7 +305,7 @@ def test_a_cell_without_an_interval_falls_back_and_the_caption_says_so(tmp_path)
 def test_per_domain_table_with_intervals_and_tail_marked(tmp_path):
     folder = make_results(tmp_path, intervals=True)
     rows, spec = _load(folder)
-    grid = domains_grid(rows, spec, Intervals(json.loads((folder / "results.json").read_text())["intervals"]))
+    grid = domains_grid(rows, spec, load_results(folder).intervals)
     assert grid.header == ["method", "products", "sports", "lcm (tail)", "gcd (tail)"]  # by pool size
     by = {r[0]: r[1:] for r in grid.body}
     assert by["baldistill-a"] == ["82.0 [80.0, 85.0]", "82.0 [80.0, 85.0]", "12.0 [10.0, 15.0]", "12.0 [10.0, 15.0]"]
@@ -316,7 +316,7 @@ def test_per_domain_table_with_intervals_and_tail_marked(tmp_path):
 def test_differences_table_against_the_reference_method(tmp_path):
     folder = make_results(tmp_path, methods=("zero-shot", "random-ft-cot", "baldistill-a"), intervals=True)
     rows, spec = _load(folder)
-    iv = Intervals(json.loads((folder / "results.json").read_text())["intervals"])
+    iv = Intervals.model_validate(json.loads((folder / "results.json").read_text())["intervals"])
     grid = differences_grid(rows, spec, iv)
     assert grid.header == ["comparison", "setting", "macro", "head", "tail"]
     by = {r[0]: r[1:] for r in grid.body}
@@ -346,7 +346,8 @@ def test_a_budget_difference_is_named_by_its_two_budgets(tmp_path):
             "test": {"macro": {"mean": 0.104, "lo": 0.09, "hi": 0.12}, "head_macro": None, "tail_macro": None},
         }
     )
-    grid = differences_grid(data["rows"], data["spec"], Intervals(data["intervals"]))
+    res = Results.from_json(data)
+    grid = differences_grid(res.rows, res.spec, res.intervals)
     by = {r[0]: r[1:] for r in grid.body}
     # the budget is the comparison, so it is not repeated in the setting column
     assert by["baldistill-a: B = 200 − 96"][:2] == ["default", "+10.4 [+9.0, +12.0]"]

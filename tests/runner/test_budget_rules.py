@@ -65,7 +65,7 @@ def test_every_training_example_is_paid_by_a_unit_of_its_own(tiny_model, tmp_pat
     assert m.spent == budget == len(train) and all(units[e["id"]] == 1 for e in train)
     assert set(units) == {e["id"] for e in train} and min(m.shortfall_by_domain.values()) == 0
     assert sent == 20  # the 20 distinct requests were sent once; repeats and twins were served from the cache
-    assert sum(r["physical"] for r in rows) == 20 and m.ledger["physical"]["calls"] == 20
+    assert sum(r["physical"] for r in rows) == 20 and m.ledger.physical.calls == 20
     assert m.n_train_by_domain["twins"] == 4  # the same input in another domain is another example
     assert m.data["repeats"] == {"products": 6} and m.data["dedupe"] == dedupe
     assert m.data["pool_used"] == (30 if not dedupe else 24)

@@ -14,7 +14,9 @@ from baldistill.budget.ledger import Caps, Ledger
 from baldistill.cli import app
 from baldistill.config import ConfigError
 from baldistill.core.methods import METHOD_ORDER as ORDER
-from baldistill.runner.compare import compare, estimate, make_spec
+from baldistill.runner.compare import compare
+from baldistill.runner.estimate import estimate_comparison as estimate
+from baldistill.runner.sweeps import make_spec
 
 
 def base_cfg(model, **over):
@@ -28,17 +30,17 @@ def done(comparison):
 
 def test_every_method_and_seed_has_a_row(done):
     out, _, _, rows, _ = done
-    assert [(r["method"], r["seed"]) for r in rows] == [(m, s) for s in (0, 1) for m in ORDER]
+    assert [(r.method, r.seed) for r in rows] == [(m, s) for s in (0, 1) for m in ORDER]
     with (out / "results.csv").open() as f:
         table = list(csv.DictReader(f))
     assert len(table) == 16 and {r["method"] for r in table} == set(ORDER)
     doc = json.loads((out / "results.json").read_text())
     assert doc["spec"]["methods"] == ORDER and len(doc["rows"]) == 16
     for r in rows:
-        assert 0 <= r["macro"] <= 1 and set(r["per_domain"]) == set(r["pool_sizes"])
-        assert r["wall_seconds"] > 0  # loading, training and evaluation all count
-        trained_with_teacher = r["method"] not in ("zero-shot", "random-ft")
-        assert r["spent_units"] == (48 if trained_with_teacher else 0), r["cell"]
+        assert 0 <= r.macro <= 1 and set(r.per_domain) == set(r.pool_sizes)
+        assert r.wall_seconds > 0  # loading, training and evaluation all count
+        trained_with_teacher = r.method not in ("zero-shot", "random-ft")
+        assert r.spent_units == (48 if trained_with_teacher else 0), r.cell
     for name in ("table.md", "table_generalization.md", "report.html"):
         assert (out / name).stat().st_size > 0
 
@@ -46,11 +48,11 @@ def test_every_method_and_seed_has_a_row(done):
 def test_multi_stage_methods_are_scored_after_every_stage(done):
     _, _, _, rows, _ = done
     for r in rows:
-        stages = [s["stage"] for s in r["stage_scores"]]
-        assert stages == ([1, 2] if r["method"] in ("active-ft-cot", "baldistill-n", "baldistill-a") else [])
+        stages = [s.stage for s in r.stage_scores]
+        assert stages == ([1, 2] if r.method in ("active-ft-cot", "baldistill-n", "baldistill-a") else [])
         if stages:
-            assert r["stage_scores"][0]["n_test"] <= 2 * len(r["pool_sizes"])  # the per-stage subset
-            assert r["stage_scores"][-1]["macro"] == r["macro"]
+            assert r.stage_scores[0].n_test <= 2 * len(r.pool_sizes)  # the per-stage subset
+            assert r.stage_scores[-1].macro == r.macro
 
 
 def test_shared_cache_each_reply_is_paid_once(done):
@@ -64,23 +66,20 @@ def test_shared_cache_each_reply_is_paid_once(done):
     # a later run re-uses what an earlier one paid: its ledger charges units without sending them
     second = Ledger(
         Caps(0),
-        out
-        / "runs/"
-        / next(r["run"] for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 1)
-        / "ledger.sqlite",
+        out / "runs/" / next(r.run for r in rows if r.method == "random-ft-cot" and r.seed == 1) / "ledger.sqlite",
     ).summary()
-    assert second["spent"] == 48 and second["physical"]["calls"] < 48
+    assert second.spent == 48 and second.physical.calls < 48
 
 
 def test_duplicate_ft_cot_pays_each_copy_but_sends_it_once(done):
     out, _, _, rows, _ = done
-    r = next(r for r in rows if r["method"] == "duplicate-ft-cot" and r["seed"] == 0)
-    assert r["n_train_duplicate"] > 0 and r["n_train_synthetic"] == 0 and r["spent_units"] == 48
-    led = Ledger(Caps(0), out / "runs" / r["run"] / "ledger.sqlite")
+    r = next(r for r in rows if r.method == "duplicate-ft-cot" and r.seed == 0)
+    assert r.n_train_duplicate > 0 and r.n_train_synthetic == 0 and r.spent_units == 48
+    led = Ledger(Caps(0), out / "runs" / r.run / "ledger.sqlite")
     copies = [x for x in led.rows() if "#copy" in x["key"]]
-    assert len(copies) == r["n_train_duplicate"] and all(x["units"] == 1 and not x["physical"] for x in copies)
+    assert len(copies) == r.n_train_duplicate and all(x["units"] == 1 and not x["physical"] for x in copies)
     # tail domains reach their naive quota (48 / 8 = 6) through copies of their few real examples
-    train = [json.loads(line) for line in (out / "runs" / r["run"] / "stages/0/train.jsonl").open()]
+    train = [json.loads(line) for line in (out / "runs" / r.run / "stages/0/train.jsonl").open()]
     fam = [t for t in train if t["domain"] == "family_relationships"]
     assert len(fam) == 6 and len({t["input"] for t in fam}) == 2
 
@@ -95,7 +94,7 @@ def test_estimate_before_and_after(done):
 
 def test_rerun_skips_finished_and_resumes_a_cut_cell(done, tiny_model):
     out, base, spec, rows, _ = done
-    cut = out / "runs" / next(r["run"] for r in rows if r["method"] == "baldistill-a" and r["seed"] == 1)
+    cut = out / "runs" / next(r.run for r in rows if r.method == "baldistill-a" and r.seed == 1)
     (cut / "metrics.json").unlink()
     import shutil
 
@@ -133,10 +132,10 @@ def test_sweeps_make_one_row_per_stage_count_and_budget(tiny_model, tmp_path):
         tmp_path / "c.yaml", base, "random-ft,baldistill-n", seeds=1, stages="1,2", budgets="16,32", stage_eval=None
     )
     rows = compare(base, spec, tmp_path / "c")
-    assert sorted((r["method"], r["budget"], r["stages"]) for r in rows) == sorted(
+    assert sorted((r.method, r.budget, r.stages) for r in rows) == sorted(
         (m, b, k) for m in ("random-ft", "baldistill-n") for b in (16, 32) for k in (1, 2)
     )
-    runs = {r["run"] for r in rows}
+    runs = {r.run for r in rows}
     assert len(runs) == 2 + 4  # random-ft is single-stage: one run per budget serves every K
     assert (tmp_path / "c/table_generalization.md").exists()
 
@@ -230,12 +229,12 @@ def test_results_carry_bootstrap_intervals_from_the_runs_predictions(done):
     groups = {g["method"]: g for g in iv["groups"]}
     assert set(groups) == set(ORDER)
     for m, g in groups.items():
-        mine = [r for r in rows if r["method"] == m]
+        mine = [r for r in rows if r.method == m]
         assert g["seeds"] == [0, 1]
         t = g["test"]
-        assert abs(t["macro"]["mean"] - sum(r["macro"] for r in mine) / 2) < 1e-9
+        assert abs(t["macro"]["mean"] - sum(r.macro for r in mine) / 2) < 1e-9
         assert t["macro"]["lo"] <= t["macro"]["mean"] <= t["macro"]["hi"]
-        assert set(t["per_domain"]) == set(mine[0]["per_domain"])
+        assert set(t["per_domain"]) == set(mine[0].per_domain)
     diffs = [d for d in iv["differences"] if d["kind"] == "method"]
     assert sorted(d["a"]["method"] for d in diffs) == sorted(m for m in ORDER if m != "random-ft-cot")
     assert all(d["b"]["method"] == "random-ft-cot" and d["seeds"] == [0, 1] for d in diffs)
@@ -256,7 +255,7 @@ def test_several_reference_methods_pair_each_method_with_each_and_two_references
     against both, baldistill-n against random-ft-cot once (not also the other way), in that order in the table."""
     import shutil
 
-    from baldistill.runner.compare import write_outputs, write_results
+    from baldistill.runner.results import write_outputs, write_results
 
     out, _, _, _, _ = done
     again = tmp_path / "again"
@@ -408,34 +407,34 @@ def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, t
         )
     )
     assert len(rows) == 8  # 2 methods x 4 combinations, one row each
-    assert len({r["run"] for r in rows if r["method"] == "random-ft-cot"}) == 1  # it never synthesizes
-    assert {tuple(r["settings"].items()) for r in rows} == {
+    assert len({r.run for r in rows if r.method == "random-ft-cot"}) == 1  # it never synthesizes
+    assert {tuple(r.settings.items()) for r in rows} == {
         (("teacher.verify.samples", v), ("teacher.synthesis_noise.wrong_answer", n)) for v in (0, 1) for n in (0, 0.5)
     }
     by = {
-        (r["method"], r["settings"]["teacher.verify.samples"], r["settings"]["teacher.synthesis_noise.wrong_answer"]): r
+        (r.method, r.settings["teacher.verify.samples"], r.settings["teacher.synthesis_noise.wrong_answer"]): r
         for r in rows
     }
     for (m, v, n), r in by.items():
-        cfg = load_config(out / "runs" / r["run"] / "config.yaml")
+        cfg = load_config(out / "runs" / r.run / "config.yaml")
         synth = m == "balance-ft-cot"
         assert cfg.teacher.verify.samples == (v if synth else 0)
         assert cfg.teacher.synthesis_noise.wrong_answer == (n if synth else 0)
         assert str(cfg.teacher.cache) == str(cache.resolve())  # one cache for every cell
-        kinds = Ledger(Caps(0), out / "runs" / r["run"] / "ledger.sqlite").summary()["by_kind"]
+        kinds = Ledger(Caps(0), out / "runs" / r.run / "ledger.sqlite").summary().by_kind
         assert ("verify" in kinds) == (synth and v == 1)
 
     # the noisy cells got their own synthetic examples, not the oracle run's replies from the shared cache
     def synthetic(key):
-        train = (out / "runs" / by[key]["run"] / "stages/0/train.jsonl").read_text().splitlines()
+        train = (out / "runs" / by[key].run / "stages/0/train.jsonl").read_text().splitlines()
         return {(t["input"], t["answer"]) for t in map(json.loads, train) if t["source"] == "synthetic"}
 
     assert synthetic(("balance-ft-cot", 0, 0)) and synthetic(("balance-ft-cot", 0, 0.5)) != synthetic(
         ("balance-ft-cot", 0, 0)
     )
     # one shared cache: the new runs sent only what it lacked, and physical spend is the cache's size
-    new = [r for r in rows if r["run"] in {s for s in seen}]
-    assert all(r["physical_calls"] < r["spent_units"] for r in new)
+    new = [r for r in rows if r.run in {s for s in seen}]
+    assert all(r.physical_calls < r.spent_units for r in new)
     replies = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM replies").fetchone()[0]
     doc = json.loads((out / "results.json").read_text())
     assert replies > replies_before and doc["spend"]["physical_calls"] == replies
@@ -454,8 +453,8 @@ def test_sweep_cells_share_the_cache_and_an_earlier_folder_resumes(tiny_model, t
     )
     # results made with the simulated verifier say so, with its rates, in the rows and in the Teacher table
     assert all(
-        ("simulated verifier (accept_correct 0.9, reject_wrong 0.8)" in r["teacher"])
-        == (r["method"] == "balance-ft-cot" and r["settings"]["teacher.verify.samples"] == 1)
+        ("simulated verifier (accept_correct 0.9, reject_wrong 0.8)" in r.teacher)
+        == (r.method == "balance-ft-cot" and r.settings["teacher.verify.samples"] == 1)
         for r in rows
     )
     verified = [line for line in table[table.index("## Teacher") :].splitlines() if "simulated verifier (" in line]
@@ -475,7 +474,7 @@ def test_reporting_budget_fixes_the_split_over_budgets_and_compare_draws_the_fro
     rows = compare(base, spec, tmp_path / "c")
     # B/l at 96 is 12: every domain with fewer than 12 pool examples is tail, whatever the run's own B
     five = ["count_bits", "family_relationships", "lcm", "letter_counting", "simple_equations"]
-    assert [sorted(r["tail_domains"]) for r in rows] == [five, five]
+    assert [sorted(r.tail_domains) for r in rows] == [five, five]
     unfixed = base_cfg(tiny_model)
     assert unfixed.reporting_budget == 48 and base.reporting_budget == 96
     assert (tmp_path / "c/plots/frontier.png").exists()
@@ -559,14 +558,14 @@ def test_two_processes_on_one_folder_share_the_cells(tiny_model, tmp_path):
 def test_a_reporting_budget_equal_to_the_runs_own_budget_is_the_same_run_for_reuse(tiny_model):
     """A frontier comparison fixes the head/tail split with data.reporting_budget=96; its B = 96 cells are the
     runs of a comparison without that setting (both split at B = 96) and may be reused; its B = 48 cells not."""
-    from baldistill.runner.compare import _reuse_key
+    from baldistill.runner.compare import reuse_key
 
     plain = base_cfg(tiny_model)  # B = 48
     same = base_cfg(tiny_model, **{"data.reporting_budget": 48})
     other = base_cfg(tiny_model, **{"data.reporting_budget": 96})
     assert same.data.reporting_budget == 48 and plain.data.reporting_budget is None
-    assert _reuse_key(same) == _reuse_key(plain)
-    assert _reuse_key(other) != _reuse_key(plain)  # reported on another split: not the same run
+    assert reuse_key(same) == reuse_key(plain)
+    assert reuse_key(other) != reuse_key(plain)  # reported on another split: not the same run
 
 
 def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_same(done, tiny_model):
@@ -597,18 +596,18 @@ def test_reuse_serves_cells_from_another_folder_only_where_the_config_is_the_sam
         reuse=[out],
         on_reuse=lambda ids, total: told.append((ids, total)),
     )
-    old_rft = next(r for r in rows if r["method"] == "random-ft-cot" and r["seed"] == 0)
+    old_rft = next(r for r in rows if r.method == "random-ft-cot" and r.seed == 0)
     assert [s.split("/", 2)[2] for s in seen] == [
         "K1/random-ft-cot/seed0",
         "K2/baldistill-n/seed0",
         f"K2/student.train.lr={lr}/baldistill-n/seed0",
     ]
-    reused = next(r for r in got if r["method"] == "random-ft-cot" and r["settings"]["student.train.lr"] == lr)
-    assert reused["run"] != old_rft["run"]
-    assert told == [([reused["run"]], 4)]  # the caller is told which cell was served
-    src, dst = out / "runs" / old_rft["run"] / "predictions.jsonl", new / "runs" / reused["run"] / "predictions.jsonl"
+    reused = next(r for r in got if r.method == "random-ft-cot" and r.settings["student.train.lr"] == lr)
+    assert reused.run != old_rft.run
+    assert told == [([reused.run], 4)]  # the caller is told which cell was served
+    src, dst = out / "runs" / old_rft.run / "predictions.jsonl", new / "runs" / reused.run / "predictions.jsonl"
     assert dst.read_bytes() == src.read_bytes() and dst.stat().st_ino == src.stat().st_ino  # a hard link
-    assert reused["macro"] == old_rft["macro"]
+    assert reused.macro == old_rft.macro
 
 
 def test_a_rerun_may_not_change_the_base_config_but_for_its_method(tiny_model, tmp_path):

@@ -73,7 +73,7 @@ def _csv(text: str) -> list[dict]:
 
 
 def test_a_comparisons_results_tables_and_report_match_their_golden_copies(comparison, tmp_path):
-    from baldistill.runner.compare import write_outputs, write_results
+    from baldistill.runner.results import write_outputs, write_results
 
     folder = frozen_copy(comparison[0], tmp_path / "c")
     write_results(folder)
@@ -127,7 +127,7 @@ def test_the_read_only_commands_print_what_their_golden_copies_hold(comparison, 
         GOLDEN / "compare-estimate.txt",
         _invoke(["compare", str(cfg), "--seeds", "2", "--estimate", "--out", str(tmp_path / "none")]),
     )
-    run = out / "runs" / next(r["run"] for r in rows if r["method"] == "baldistill-n" and r["seed"] == 0)
+    run = out / "runs" / next(r.run for r in rows if r.method == "baldistill-n" and r.seed == 0)
     (tmp_path / "run").mkdir()
     for db in run.glob("ledger.sqlite*"):  # with its write-ahead log, if any
         shutil.copy(db, tmp_path / "run" / db.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from baldistill.core.comparison import ResultRow, Spec
 from baldistill.runner.intervals import compute_intervals
 
 DOMAINS = ("products", "lcm")
@@ -20,18 +21,30 @@ def _run(runs: Path, name: str, scores: dict[str, list[float]]) -> str:
     return name
 
 
-def _row(run: str, method: str, seed: int, budget: int = 96, stages: int = 3) -> dict:
-    return {
-        "dataset": "demo",
-        "student": "s",
-        "budget": budget,
-        "stages": stages,
-        "method": method,
-        "settings": {},
-        "seed": seed,
-        "run": run,
-        "tail_domains": ["lcm"],
-    }
+def _row(run: str, method: str, seed: int, budget: int = 96, stages: int = 3) -> ResultRow:
+    """A result row of the run (its scores are not read: the intervals come from the predictions)."""
+    return ResultRow.model_validate(
+        {
+            "cell": f"s/B{budget}/K{stages}/{method}/seed{seed}",
+            "run": run,
+            "dataset": "demo",
+            "student": "s",
+            "budget": budget,
+            "stages": stages,
+            "effective_stages": stages,
+            "method": method,
+            "seed": seed,
+            "metric": "accuracy",
+            "settings": {},
+            **dict.fromkeys(("macro", "micro", "head_macro", "head_micro", "tail_macro", "tail_micro"), 0.0),
+            "per_domain": dict.fromkeys(DOMAINS, 0.0),
+            "pool_sizes": {"products": 300, "lcm": 2},
+            "tail_domains": ["lcm"],
+            "spent_units": budget,
+            "n_train": budget,
+            "n_test": 8,
+        }
+    )
 
 
 def test_each_budget_and_k_is_paired_with_the_default_and_one_run_under_every_k_is_not(tmp_path):
@@ -49,15 +62,16 @@ def test_each_budget_and_k_is_paired_with_the_default_and_one_run_under_every_k_
         one = _run(runs, f"r-{seed}", {d: [1, 1, 0, 0] for d in DOMAINS})
         rows += [_row(one, "random-ft-cot", seed), _row(one, "random-ft-cot", seed, stages=5)]
     spec = {
+        "config": "c.yaml",
         "methods": ["random-ft-cot", "baldistill-n"],
         "budgets": [96, 192],
         "stages": [3, 5],
         "students": ["s"],
         "reference": "random-ft-cot",
         "sweep": {},
-        "default": {"budget": 96, "stages": 3, "student": "s"},
+        "seeds": [0, 1],
     }
-    diffs = compute_intervals(runs, rows, spec)["differences"]
+    diffs = compute_intervals(runs, rows, Spec.from_json(spec)).to_json()["differences"]
     budget = [d for d in diffs if d["kind"] == "budget"]
     assert [(d["a"]["method"], d["a"]["budget"], d["b"]["budget"]) for d in budget] == [("baldistill-n", 192, 96)]
     t = budget[0]["test"]
@@ -70,5 +84,7 @@ def test_each_budget_and_k_is_paired_with_the_default_and_one_run_under_every_k_
     assert abs(stages[0]["test"]["macro"]["mean"] - 0.25) < 1e-9
     # a single budget gives no budget differences
     assert not [
-        d for d in compute_intervals(runs, rows, {**spec, "budgets": [96]})["differences"] if d["kind"] == "budget"
+        d
+        for d in compute_intervals(runs, rows, Spec.from_json({**spec, "budgets": [96]})).to_json()["differences"]
+        if d["kind"] == "budget"
     ]

@@ -63,7 +63,9 @@ def test_each_group_scores_factor_times_its_take_and_takes_exactly_the_top_k(tmp
     remaining = {g: list(state.remaining[g]) for g in d.domains}
     draw = d.draw(1, state)  # the main process draws, every process scores its share, the main one selects
     assert draw.plan == plan
-    picked, scored, counts = d.select(plan, state, draw, d.score(1, draw.ids), draw.rng)
+    scored = d.score(1, draw.ids)
+    picked = d.select(state, draw, scored)
+    counts = {g: len(c) for g, c in draw.cands.items()}
     groups = {"*": [x for g in d.domains for x in remaining[g]]} if plan.quota.is_global else remaining
     for g, take in plan.take.items():
         left = len(groups[g])
@@ -72,18 +74,18 @@ def test_each_group_scores_factor_times_its_take_and_takes_exactly_the_top_k(tmp
             assert g not in counts
             continue
         drawn = min(left, math.ceil(factor * take))
-        mine = [s for s in scored if g == "*" or s["domain"] == g]
+        mine = [s for s in scored if g == "*" or s.domain == g]
         if cap is None:
             assert counts[g] == drawn, (g, counts[g], drawn)
         elif g != "*":  # at most the cap, never fewer than the take
             assert counts[g] == min(drawn, max(cap, take)), (g, counts[g])
         else:  # a stage-wide quota: at most the cap per domain, unless the take needs more
-            per = [sum(s["domain"] == dom for s in mine) for dom in d.domains]
+            per = [sum(s.domain == dom for s in mine) for dom in d.domains]
             assert take <= counts[g] <= drawn and (max(per) <= cap or counts[g] == take)
-        assert len(mine) == counts[g] and len({s["id"] for s in mine}) == counts[g]
-        best = sorted(mine, key=lambda s: -s["ifd"])[:take]
+        assert len(mine) == counts[g] and len({s.id for s in mine}) == counts[g]
+        best = sorted(mine, key=lambda s: -s.ifd)[:take]
         got = [e.id for e in picked if g == "*" or e.domain == g]
-        assert sorted(got) == sorted(s["id"] for s in best)  # exactly the top-k of the constructed values
+        assert sorted(got) == sorted(s.id for s in best)  # exactly the top-k of the constructed values
     assert len(d.student.scored) == sum(counts.values())
     q = plan.quota.to_json()
     assert sum(len([e for e in picked if plan.quota.is_global or e.domain == g]) for g in q) == sum(plan.take.values())
@@ -100,7 +102,8 @@ def test_equal_ifd_takes_the_candidates_in_the_order_drawn(tmp_path):
     d._student = Flat()
     state = State.start(d.pool, d.domains)
     draw = d.draw(1, state)
-    picked, scored, counts = d.select(draw.plan, state, draw, d.score(1, draw.ids), draw.rng)
-    assert counts and [s["id"] for s in scored] == draw.ids
+    scored = d.score(1, draw.ids)
+    picked = d.select(state, draw, scored)
+    assert draw.cands and [s.id for s in scored] == draw.ids
     for g, cands in draw.cands.items():
         assert [e.id for e in picked if e.domain == g] == cands[: draw.plan.take[g]]

@@ -40,8 +40,8 @@ def test_tensorboard_holds_the_loss_and_the_spend_of_every_stage(tiny_model, tmp
     # beside it, at each stage's last step: the stage, its spend (what the ledger holds), quotas, candidates
     ends = [steps[0], steps[0] + steps[1]]
     assert sc["stage"] == [(ends[0], 1.0), (ends[1], 2.0)]
-    by_stage = Ledger(32, out / "ledger.sqlite").summary()["by_stage"]
-    assert sc["spend/stage_units"] == [(ends[i], float(by_stage[str(i)]["units"])) for i in (0, 1)]
+    by_stage = Ledger(32, out / "ledger.sqlite").summary().by_stage
+    assert sc["spend/stage_units"] == [(ends[i], float(by_stage[str(i)].units)) for i in (0, 1)]
     assert [v for _, v in sc["spend/stage_units"]] == [16.0, 16.0]
     assert sc["spend/units"] == [(ends[0], 16.0), (ends[1], 32.0)]
     quota = __import__("json").loads((out / "stages/1/quota.json").read_text())

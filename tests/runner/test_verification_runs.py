@@ -52,8 +52,8 @@ def test_a_verified_run_spends_within_each_domains_quota_and_equals_its_estimate
     for d in m.pool_sizes:
         units = sum(r["units"] for r in rows if r["domain"] == d and r["status"] != "released")
         assert units + sum(m.unspent_by_domain.get(d, {}).values()) == sum(q.per_domain[d] for q in quotas), d
-    by_kind = m.ledger["by_kind"]
-    assert by_kind["verify"]["units"] == k * by_kind["synthesize"]["units"] > 0
+    by_kind = m.ledger.by_kind
+    assert by_kind["verify"].units == k * by_kind["synthesize"].units > 0
     assert m.spent + sum(sum(v.values()) for v in m.unspent_by_domain.values()) == 48
     assert "simulated verifier" in m.teacher
     for d, n in m.shortfall_by_domain.items():  # every unit that is no training example has its reason

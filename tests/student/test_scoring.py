@@ -143,5 +143,5 @@ def test_distiller_scores_generated_rationales_with_generation_logprobs(student,
     texts = [d.by_id[x].input for x in ids]
     gens = student.generate(texts)
     two = student.ifd(texts, [g.ids for g in gens], d.cfg.selection.ifd_variant)
-    assert [r["response"] for r in rows] == [g.text for g in gens]
-    assert [r["ifd"] for r in rows] == pytest.approx([s.ifd for s in two], rel=1e-4)
+    assert [r.response for r in rows] == [g.text for g in gens]
+    assert [r.ifd for r in rows] == pytest.approx([s.ifd for s in two], rel=1e-4)

@@ -1,6 +1,6 @@
 """A teacher as the pipeline drives it (requests, engine, checks), for the teacher tests."""
 
-from baldistill.runner.pipeline import annotate_examples, synthesize_examples
+from baldistill.runner.teaching import SynthesisAsk, Teaching, annotate_examples, synthesize_examples
 from baldistill.teacher import RequestBuilder, TeacherEngine
 
 
@@ -11,21 +11,12 @@ class Client:
         self.ledger, self.labels = ledger, labels
 
     def annotate(self, stage, examples):
-        return annotate_examples(self.engine, self.requests, stage, examples, self.labels)
+        return annotate_examples(Teaching(self.engine, self.requests, stage, self.labels), examples)
 
     def synthesize(self, stage, domain, seeds, n, first, existing):
-        return synthesize_examples(
-            self.engine,
-            self.requests,
-            stage,
-            domain,
-            seeds,
-            n,
-            first,
-            existing,
-            verify=self.requests.cfg.verify.samples,
-            labels=self.labels,
-        ).examples
+        ask = SynthesisAsk(domain, n, seeds, first, existing)
+        step = Teaching(self.engine, self.requests, stage, self.labels)
+        return synthesize_examples(step, ask, verify=self.requests.cfg.verify.samples).examples
 
     def execute(self, requests):
         return self.engine.execute(requests)

@@ -183,7 +183,7 @@ def test_cache_rerun_sends_nothing_and_shared_cache_charges_logically(tmp_path):
         b.annotate(0, examples(6))
         assert s.received == 6
         sb = b.ledger.summary()
-        assert sb["spent"] == 6 and sb["physical"]["calls"] == 0 and sb["prompt_tokens"] > 0
+        assert sb.spent == 6 and sb.physical.calls == 0 and sb.prompt_tokens > 0
         # a changed sample index (fresh samples) is a different request
         b.execute([b.requests.synthesis(0, "d", examples(2), sample=7)])
         assert s.received == 7

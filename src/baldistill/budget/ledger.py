@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.spend import PhysicalSpend, Spend, SpendGroup
+
 CHARGED = ("reserved", "submitted", "ok", "unknown", "dropped", "parse_error")
 # a batch in one of these states is finished: its rows are settled, released or unknown
 BATCH_DONE = ("settled", "lost", "abandoned")
@@ -180,6 +182,7 @@ class Ledger:
                 time.time(),
             ),
         )
+        assert cur.lastrowid is not None  # an INSERT always sets it
         return cur.lastrowid
 
     # ---- batches (the Batch API) -----------------------------------------------------------------
@@ -322,42 +325,58 @@ class Ledger:
         cur = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM calls ORDER BY id")
         return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
 
-    def summary(self) -> dict:
+    def summary(self) -> Spend:
+        """Units, tokens and dollars of the charged calls: in all, sent to a server (physical), and per stage,
+        domain and kind."""
         rows = [r for r in self.rows() if r["status"] in CHARGED]
 
-        def group(key):
-            out: dict = {}
+        def group(key: str) -> dict[str, SpendGroup]:
+            out: dict[str, SpendGroup] = {}
             for r in rows:
-                g = out.setdefault(
-                    str(r[key]), {"units": 0, "dropped": 0, "prompt_tokens": 0, "completion_tokens": 0, "dollars": 0.0}
-                )
-                g["units"] += r["units"]
-                g["dropped"] += r["status"] in ("dropped", "parse_error")
-                g["prompt_tokens"] += r["prompt_tokens"]
-                g["completion_tokens"] += r["completion_tokens"]
-                g["dollars"] += r["dollars"]
+                g = out.setdefault(str(r[key]), SpendGroup())
+                g.units += r["units"]
+                g.dropped += r["status"] in ("dropped", "parse_error")
+                g.prompt_tokens += r["prompt_tokens"]
+                g.completion_tokens += r["completion_tokens"]
+                g.dollars += r["dollars"]
             return out
 
         phys = [r for r in rows if r["physical"]]
-        return {
-            "budget": self.caps.calls,
-            "spent": sum(r["units"] for r in rows),
-            "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
-            "completion_tokens": sum(r["completion_tokens"] for r in rows),
-            "dollars": round(sum(r["dollars"] for r in rows), 6),
-            "unknown_outcome": sum(r["status"] == "unknown" for r in rows),
-            "submitted": sum(r["status"] == "submitted" for r in rows),
-            "over_reservation": sum(r["note"].startswith("usage above the reservation") for r in rows),
-            "physical": {
-                "calls": len(phys),
-                "prompt_tokens": sum(r["prompt_tokens"] for r in phys),
-                "completion_tokens": sum(r["completion_tokens"] for r in phys),
-                "dollars": round(sum(r["dollars"] for r in phys), 6),
-            },
-            "by_stage": group("stage"),
-            "by_domain": group("domain"),
-            "by_kind": group("kind"),
-        }
+        return Spend(
+            budget=self.caps.calls,
+            spent=sum(r["units"] for r in rows),
+            prompt_tokens=sum(r["prompt_tokens"] for r in rows),
+            completion_tokens=sum(r["completion_tokens"] for r in rows),
+            dollars=round(sum(r["dollars"] for r in rows), 6),
+            unknown_outcome=sum(r["status"] == "unknown" for r in rows),
+            submitted=sum(r["status"] == "submitted" for r in rows),
+            over_reservation=sum(r["note"].startswith("usage above the reservation") for r in rows),
+            physical=PhysicalSpend(
+                calls=len(phys),
+                prompt_tokens=sum(r["prompt_tokens"] for r in phys),
+                completion_tokens=sum(r["completion_tokens"] for r in phys),
+                dollars=round(sum(r["dollars"] for r in phys), 6),
+            ),
+            by_stage=group("stage"),
+            by_domain=group("domain"),
+            by_kind=group("kind"),
+        )
+
+    @staticmethod
+    def open_batches(path: Path | str) -> int:
+        """How many teacher batches of the ledger at ``path`` are still open, read without touching the ledger
+        (0 when there is no ledger or it cannot be read)."""
+        path = Path(path)
+        if not path.exists():
+            return 0
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                return db.execute(f"SELECT COUNT(*) FROM batches WHERE state NOT IN {BATCH_DONE}").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return 0
 
     def shortfall_reasons(self) -> dict[str, dict[str, int]]:
         """Per domain: the units paid that did not become a training example, by reason (the check's verdict,

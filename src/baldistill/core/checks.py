@@ -197,7 +197,7 @@ def check_verification(
             text = rationale_from(got["reasoning"], got["answer"]) if got and got["answer"] else None
             error = error or (None if text else "re-answer breaks the JSON schema (needs reasoning, answer)")
         stated = text is not None and (labels is not None or answer_span(text) is not None)
-        answer = parse_answer(text.strip(), labels) if stated else None  # qa: it must say "The answer is ..."
+        answer = parse_answer(text.strip(), labels) if stated and text is not None else None  # qa: "The answer is"
         if answer is None:
             per.append(Verdict("parse_error", error or "no final answer in the re-answer"))
         else:

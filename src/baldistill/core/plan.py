@@ -47,7 +47,8 @@ class StagePlan:
     @property
     def deficits(self) -> dict[str, int]:
         """Per tail domain: quota minus the real examples left."""
-        return {d: self.quota.per_domain[d] - self.remaining.get(d, 0) for d in self.tail}
+        per = self.quota.per_domain or {}
+        return {d: per[d] - self.remaining.get(d, 0) for d in self.tail}
 
     @property
     def calls(self) -> int:
@@ -79,16 +80,21 @@ def plan_stage(
 ) -> StagePlan:
     """``verify``: re-answers per synthetic example; ``carry``: units each domain left at its last stage."""
     remaining, carry = dict(remaining), dict(carry or {})
-    synth, ver, left = {}, {}, {}
-    if quota.is_global:
+    synth: dict[str, int] = {}
+    ver: dict[str, int] = {}
+    left: dict[str, int] = {}
+    tail: list[str]
+    dup: dict[str, int]
+    if quota.per_domain is None:  # a stage-wide quota
         take = {"*": min(quota.total, sum(remaining.values()))}
         head, tail, dup = list(remaining), [], {}
     else:
-        head, tail = policies.tail_split(quota.per_domain, remaining)
-        take = {d: min(q, remaining.get(d, 0)) for d, q in quota.per_domain.items()}
-        deficits = {d: quota.per_domain[d] - remaining.get(d, 0) for d in tail}
+        per = quota.per_domain
+        head, tail = policies.tail_split(per, remaining)
+        take = {d: min(q, remaining.get(d, 0)) for d, q in per.items()}
+        deficits = {d: per[d] - remaining.get(d, 0) for d in tail}
         if method.synthesize:
-            for d in sorted(set(deficits) | {d for d, c in carry.items() if c}, key=list(quota.per_domain).index):
+            for d in sorted(set(deficits) | {d for d, c in carry.items() if c}, key=list(per).index):
                 synth[d], v, c = split_synthesis(deficits.get(d, 0) + carry.get(d, 0), verify)
                 if v:
                     ver[d] = v
@@ -106,9 +112,10 @@ def plan_run(
     """Every stage of a run, planned ahead: each stage takes its real examples out of the pool. For a
     stage-wide quota the split of a random pick over the domains is its expectation (largest remainder).
     With verification, as if every synthesis reply parses and passes the checks (an upper bound)."""
-    if not method.train:
+    if not method.train or method.policy is None:
         return []
-    remaining, carry = dict(pool_sizes), {}
+    remaining: dict[str, int] = dict(pool_sizes)
+    carry: dict[str, int] = {}
     out = []
     for i, quota in enumerate(policies.allocate(method.policy, pool_sizes, budget, stages)):
         p = plan_stage(method, quota, remaining, i, verify, carry)

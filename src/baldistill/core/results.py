@@ -1,7 +1,6 @@
-"""The results a run writes (``metrics.json``, ``stages/<i>/eval.json``) and a comparison collects
-(``results.json`` rows), as typed, versioned models: the pipeline writes them, ``compare``, the tables,
-the plots and the report read them. Files written before the schema version existed (version 0) still
-load: fields they lack take the defaults below.
+"""The results a run writes (``metrics.json``, ``stages/<i>/eval.json``), as typed, versioned models: the
+pipeline writes them, ``compare`` reads them into its result rows (``core/comparison.py``). Files written before
+the schema version existed (version 0) still load: fields they lack take the defaults below.
 
 Scores are fractions; a score with nothing to average (e.g. the tail macro of a split with no tail
 domain) is NaN in memory and null in the file.
@@ -12,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .spend import RunSpend
 
 SCHEMA_VERSION = 1
 NAN = math.nan
@@ -108,9 +108,7 @@ class RunMetrics(Summary):
     pool_sizes: dict[str, int] = Field(default_factory=dict)
     wall_seconds: float = 0.0  # this process: the stages it ran and the evaluation
     spend_by_stage_domain: dict[str, dict[str, int]] = Field(default_factory=dict)
-    ledger: dict = Field(
-        default_factory=dict
-    )  # the ledger's summary (spent, tokens, dollars, physical, by_stage, by_kind)
+    ledger: RunSpend = Field(default_factory=RunSpend)  # the ledger's summary: spent, tokens, dollars, physical, ...
     cap_reached: str | None = None  # a token or dollar cap ended the buying: "cap reached at stage i: ..."
     data: dict = Field(default_factory=dict)  # data hygiene: pool rows read and used, repeats, test overlap
     val: Summary | None = None  # the final student on the validation split (data.val)
@@ -155,67 +153,3 @@ _FIRST = [
     "shortfall_by_domain",
     "n_test",
 ]
-
-
-class ResultRow(_Model):
-    """One row of a comparison's ``results.json``: a cell (student, budget, K, method, seed) and its run."""
-
-    cell: str
-    run: str
-    dataset: str
-    student: str
-    budget: int
-    stages: int
-    effective_stages: int
-    method: str
-    seed: int
-    metric: str
-    settings: dict[str, Any] = Field(default_factory=dict)  # the cell's other swept settings (compare --sweep)
-    teacher: str = ""  # the run's teacher label, e.g. "reference (oracle synthesis; simulated verifier (...))"
-    macro: float | None
-    micro: float | None
-    head_macro: float | None
-    head_micro: float | None
-    tail_macro: float | None
-    tail_micro: float | None
-    macro_f1: float | None = None
-    micro_f1: float | None = None
-    per_domain: dict[str, float | None]
-    pool_sizes: dict[str, int]
-    tail_domains: list[str]
-    spent_units: int
-    physical_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    dollars: float = 0.0
-    physical_dollars: float = 0.0
-    spend_by_stage_domain: dict[str, dict[str, int]] = Field(default_factory=dict)
-    stage_scores: list[dict] = Field(default_factory=list)
-    n_train: int
-    n_train_synthetic: int = 0
-    n_train_duplicate: int = 0
-    n_test: int
-    wall_seconds: float = 0.0
-    val_macro: float | None = None  # the validation split (data.val), where the run scored one
-    val_micro: float | None = None
-    val_head_macro: float | None = None
-    val_tail_macro: float | None = None
-    n_val: int = 0
-
-
-def load_results(folder: str | Path) -> tuple[list[dict], dict]:
-    """(rows, spec) of a comparison's ``results.json``; each row validated (and completed with defaults)."""
-    data = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
-    return [ResultRow.model_validate(r).model_dump() for r in data["rows"]], data.get("spec", {})
-
-
-def load_intervals(folder: str | Path) -> dict:
-    """The ``intervals`` of a comparison's ``results.json`` ({} when it has none: written before them, or
-    from runs without per-item predictions)."""
-    data = json.loads((Path(folder) / "results.json").read_text(encoding="utf-8"))
-    return data.get("intervals") or {}
-
-
-def references(spec: dict) -> list[str]:
-    """A comparison's reference methods (compare.json ``reference``, comma-separated), in the order given."""
-    return [r for r in (spec.get("reference") or "").split(",") if r]

@@ -13,19 +13,10 @@ import math
 from html import escape
 from pathlib import Path
 
+from ..core.comparison import ResultRow, Spec, load_results, value_text
 from ..core.methods import method_rank
-from ..core.results import load_intervals
 from .plots import NAMES, write_plots
-from .tables import (
-    Grid,
-    Intervals,
-    datasets_of,
-    extra_grids,
-    generalization_grid,
-    load,
-    main_grid,
-    write_tables,
-)
+from .tables import Grid, datasets_of, extra_grids, generalization_grid, main_grid, write_tables
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 .3em;font-size:14px}
@@ -66,19 +57,12 @@ def grid_html(grid: Grid) -> str:
     )
 
 
-def _value(row: dict, key: str) -> str:
+def _value(row: ResultRow, key: str) -> str:
     """A row field for the appendix: scores ×100 with one decimal, wall time one decimal, '–' when absent."""
     if key.startswith("settings."):  # a swept setting, as written on the command line
-        settings = row.get("settings") or {}
         name = key.removeprefix("settings.")
-        return (
-            "–"
-            if name not in settings
-            else settings[name]
-            if isinstance(settings[name], str)
-            else json.dumps(settings[name])
-        )
-    v = row.get(key)
+        return value_text(row.settings[name]) if name in row.settings else "–"
+    v = getattr(row, key)
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if key in ("macro", "micro", "tail_macro"):
@@ -86,23 +70,23 @@ def _value(row: dict, key: str) -> str:
     return f"{v:.1f}" if key == "wall_seconds" else str(v)
 
 
-def appendix_grid(rows: list[dict], spec: dict) -> Grid:
+def appendix_grid(rows: list[ResultRow], spec: Spec) -> Grid:
     """Every cell of the comparison, one row each (dataset column only when there are several)."""
     cols = list(APPENDIX)
-    keys = list(spec.get("sweep") or {})
+    keys = list(spec.sweep)
     cols[5:5] = [(k, f"settings.{k}") for k in keys]  # the swept settings, after the classic axes
-    if len(datasets_of(rows, spec)) > 1:
+    if len(datasets_of(rows)) > 1:
         cols.insert(0, ("dataset", "dataset"))
     order = sorted(
         rows,
         key=lambda r: (
-            str(r.get("dataset")),
-            str(r["student"]),
-            r["budget"],
-            r["stages"],
-            json.dumps([(r.get("settings") or {}).get(k) for k in keys]),
-            method_rank(r["method"]),
-            r["seed"],
+            r.dataset,
+            r.student,
+            r.budget,
+            r.stages,
+            json.dumps([r.settings.get(k) for k in keys]),
+            method_rank(r.method),
+            r.seed,
         ),
     )
     body = [[_value(r, key) for _, key in cols] for r in order]
@@ -111,7 +95,7 @@ def appendix_grid(rows: list[dict], spec: dict) -> Grid:
 
 
 def spec_html(spec: dict) -> str:
-    """The spec as a definition list (lists joined by commas, dicts as JSON)."""
+    """The spec (as compare.json holds it) as a definition list (lists joined by commas, dicts as JSON)."""
     items = []
     for k, v in spec.items():
         text = ", ".join(map(str, v)) if isinstance(v, list) else json.dumps(v) if isinstance(v, dict) else str(v)
@@ -142,13 +126,14 @@ def _plot_key(path: Path) -> tuple[int, str]:
 def write_report(folder: str | Path) -> Path:
     """Write DIR/report.html (spec, tables, plots, per-cell appendix) and return its path."""
     folder = Path(folder)
-    rows, spec = load(folder)
+    res = load_results(folder)
+    rows, spec, iv = res.rows, res.spec, res.intervals
     pngs = _ensure_outputs(folder)
-    iv = Intervals(load_intervals(folder))
     grids = [main_grid(rows, spec, iv), *extra_grids(rows, spec, iv), generalization_grid(rows, spec, iv)]
+    saved = json.loads((folder / "results.json").read_text(encoding="utf-8"))["spec"]
     parts = [
-        f"<h1>BalDistill comparison: {escape(str(spec.get('dataset', folder.name)))}</h1>",
-        spec_html(spec),
+        f"<h1>BalDistill comparison: {escape(spec.dataset)}</h1>",
+        spec_html(saved),
         *(grid_html(g) for g in grids),
     ]
     if pngs:

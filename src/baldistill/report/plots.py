@@ -18,26 +18,16 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
+from ..core.comparison import Intervals, ResultRow, Setting, load_results
 from ..core.methods import METHOD_ORDER
-from ..core.results import load_intervals
-from .tables import (
-    Intervals,
-    at_default,
-    dataset_of,
-    datasets_of,
-    default_setting,
-    domain_order,
-    load,
-    mean_std,
-    methods_of,
-    split_text,
-)
+from .tables import at_default, datasets_of, domain_order, mean_std, methods_of, split_text
 
 NAMES = ("per_domain", "stages", "spend", "stage_sweep", "frontier")
 
@@ -56,7 +46,7 @@ def method_color(name: str) -> str:
     return COLORS.get(name) or f"C{6 + 2 * (sum(map(ord, name)) % 2)}"
 
 
-def _domain_colors(domains: list[str]) -> dict[str, object]:
+def _domain_colors(domains: list[str]) -> dict[str, Any]:
     """Distinct colours per domain: tab10 up to ten domains, tab20 (cycled) beyond."""
     if len(domains) <= 10:
         return {d: f"C{i}" for i, d in enumerate(domains)}
@@ -70,13 +60,13 @@ def _percent_axis(ax, label: str) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def _subtitle(d: dict, ds: str) -> str:
-    return f"dataset {ds}, student {d['student']}, budget B = {d['budget']}, K = {d['stages']} stages"
+def _subtitle(d: Setting, ds: str) -> str:
+    return f"dataset {ds}, student {d.student}, budget B = {d.budget}, K = {d.stages} stages"
 
 
-def plot_per_domain(rows: list[dict], d: dict, ds: str) -> Figure | None:
+def plot_per_domain(rows: list[ResultRow], d: Setting, ds: str) -> Figure | None:
     """Grouped bars: domains on x (pool size descending, tail shaded), one bar per method."""
-    cell = [r for r in rows if r.get("per_domain")]
+    cell = [r for r in rows if r.per_domain]
     if not cell:
         return None
     domains, pools, tail = domain_order(cell)
@@ -88,7 +78,7 @@ def plot_per_domain(rows: list[dict], d: dict, ds: str) -> Figure | None:
         if dom in tail:
             ax.axvspan(i - 0.5, i + 0.5, color="0.88", zorder=0)
     for j, m in enumerate(methods):
-        stats = [_pct(r["per_domain"].get(dom) for r in cell if r["method"] == m) for dom in domains]
+        stats = [_pct(r.per_domain.get(dom) for r in cell if r.method == m) for dom in domains]
         xs = [i - 0.4 + width * (j + 0.5) for i in range(len(domains))]
         ax.bar(
             xs,
@@ -112,27 +102,27 @@ def plot_per_domain(rows: list[dict], d: dict, ds: str) -> Figure | None:
     return fig
 
 
-def _by_stage(rows: list[dict], key: str) -> tuple[list, list, list]:
+def _by_stage(rows: list[ResultRow], key: str) -> tuple[list, list, list]:
     """(stages, means, stds) ×100 of stage_scores[key] over rows."""
     vals: dict[int, list] = {}
     for r in rows:
-        for s in r.get("stage_scores") or []:
-            vals.setdefault(s["stage"], []).append(s.get(key))
+        for s in r.stage_scores:
+            vals.setdefault(s.stage, []).append(getattr(s, key))
     stages = sorted(vals)
     stats = [_pct(vals[s]) for s in stages]
     return stages, [m for m, _ in stats], [s for _, s in stats]
 
 
-def plot_stages(rows: list[dict], d: dict, ds: str) -> Figure | None:
+def plot_stages(rows: list[ResultRow], d: Setting, ds: str) -> Figure | None:
     """Macro and tail macro after each stage, one line per method (methods without stage scores left out)."""
-    cell = [r for r in rows if r.get("stage_scores")]
+    cell = [r for r in rows if r.stage_scores]
     if not cell:
         return None
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, (key, label) in zip(axes, (("macro", "macro"), ("tail_macro", "tail macro"))):
         for m in methods_of(cell):
-            xs, ys, es = _by_stage([r for r in cell if r["method"] == m], key)
+            xs, ys, es = _by_stage([r for r in cell if r.method == m], key)
             ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=m, color=method_color(m))
         ax.set_xlabel("stage")
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -143,20 +133,20 @@ def plot_stages(rows: list[dict], d: dict, ds: str) -> Figure | None:
     return fig
 
 
-def _spend(rows: list[dict]) -> dict[int, dict[str, float]]:
+def _spend(rows: list[ResultRow]) -> dict[int, dict[str, float]]:
     """Mean teacher units per stage and domain over the rows (seeds)."""
     total: dict[int, dict[str, float]] = {}
     for r in rows:
-        for stage, per in (r.get("spend_by_stage_domain") or {}).items():
+        for stage, per in r.spend_by_stage_domain.items():
             for dom, n in per.items():
                 slot = total.setdefault(int(stage) + 1, {})  # the ledger counts from 0; plots say stage 1..K
                 slot[dom] = slot.get(dom, 0) + (n or 0) / len(rows)
     return total
 
 
-def plot_spend(rows: list[dict], d: dict, ds: str) -> Figure | None:
+def plot_spend(rows: list[ResultRow], d: Setting, ds: str) -> Figure | None:
     """Stacked bars of teacher units per stage and domain; one panel per method that spent anything."""
-    spends = {m: _spend([r for r in rows if r["method"] == m]) for m in methods_of(rows)}
+    spends = {m: _spend([r for r in rows if r.method == m]) for m in methods_of(rows)}
     spends = {m: s for m, s in spends.items() if any(v for per in s.values() for v in per.values())}
     if not spends:
         return None
@@ -203,16 +193,16 @@ def plot_spend(rows: list[dict], d: dict, ds: str) -> Figure | None:
     return fig
 
 
-def plot_stage_sweep(rows: list[dict], d: dict, ds: str) -> Figure | None:
+def plot_stage_sweep(rows: list[ResultRow], d: Setting, ds: str) -> Figure | None:
     """Macro and tail macro against K, one line per method; None with fewer than two K values."""
-    ks = sorted({r["stages"] for r in rows})
+    ks = sorted({r.stages for r in rows})
     if len(ks) < 2:
         return None
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, (key, label) in zip(axes, (("macro", "macro"), ("tail_macro", "tail macro"))):
         for m in methods_of(rows):
-            pts = [(k, *_pct(r.get(key) for r in rows if r["method"] == m and r["stages"] == k)) for k in ks]
+            pts = [(k, *_pct(r.score(key) for r in rows if r.method == m and r.stages == k)) for k in ks]
             pts = [p for p in pts if not math.isnan(p[1])]
             ax.errorbar(
                 [p[0] for p in pts],
@@ -230,35 +220,37 @@ def plot_stage_sweep(rows: list[dict], d: dict, ds: str) -> Figure | None:
     axes[0].legend(fontsize="small")
     fig.suptitle(
         f"Sensitivity to the number of stages K, mean over seeds\n"
-        f"dataset {ds}, student {d['student']}, budget B = {d['budget']}"
+        f"dataset {ds}, student {d.student}, budget B = {d.budget}"
     )
     return fig
 
 
-def frontier_points(rows: list[dict], key: str, iv: Intervals | None = None) -> list[tuple[float, float, float, float]]:
+def frontier_points(
+    rows: list[ResultRow], key: str, iv: Intervals | None = None
+) -> list[tuple[float, float, float, float]]:
     """(mean teacher units spent, mean score, lower bar, upper bar) ×100 per budget of one method's rows,
     by units spent: the bars reach the bootstrap interval where there is one, else ± the sample std."""
     pts = []
-    for b in sorted({r["budget"] for r in rows}):
-        g = [r for r in rows if r["budget"] == b]
-        units = sum(r.get("spent_units") or 0 for r in g) / len(g)
+    for b in sorted({r.budget for r in rows}):
+        g = [r for r in rows if r.budget == b]
+        units = sum(r.spent_units for r in g) / len(g)
         got = iv.get(g[0], key) if iv is not None else None
         if got is not None:
-            m = 100 * got["mean"]
-            pts.append((units, m, m - 100 * got["lo"], 100 * got["hi"] - m))
+            m = 100 * got.mean
+            pts.append((units, m, m - 100 * got.lo, 100 * got.hi - m))
             continue
-        m, sd = _pct(r.get(key) for r in g)
+        m, sd = _pct(r.score(key) for r in g)
         if not math.isnan(m):
             sd = 0.0 if math.isnan(sd) else sd
             pts.append((units, m, sd, sd))
     return sorted(pts)
 
 
-def plot_frontier(rows: list[dict], d: dict, ds: str, iv: Intervals | None = None) -> Figure | None:
+def plot_frontier(rows: list[ResultRow], d: Setting, ds: str, iv: Intervals | None = None) -> Figure | None:
     """Macro and tail macro against the teacher units spent, one line per method that spends any, a point per
     budget; None with fewer than two budgets."""
-    rows = [r for r in rows if r.get("spent_units")]
-    budgets = sorted({r["budget"] for r in rows})
+    rows = [r for r in rows if r.spent_units]
+    budgets = sorted({r.budget for r in rows})
     if len(budgets) < 2:
         return None
     fig = Figure(figsize=(11, 4.5), layout="constrained")
@@ -266,7 +258,7 @@ def plot_frontier(rows: list[dict], d: dict, ds: str, iv: Intervals | None = Non
     intervals = False
     for ax, (key, label) in zip(axes, (("macro", "macro"), ("tail_macro", "tail macro"))):
         for m in methods_of(rows):
-            mine = [r for r in rows if r["method"] == m]
+            mine = [r for r in rows if r.method == m]
             pts = frontier_points(mine, key, iv)
             intervals |= any(iv.get(r, key) is not None for r in mine) if iv is not None else False
             if pts:
@@ -286,7 +278,7 @@ def plot_frontier(rows: list[dict], d: dict, ds: str, iv: Intervals | None = Non
     bars = "bars: 95 % bootstrap interval" if intervals else "bars: sample std"
     fig.suptitle(
         f"Cost–quality frontier, B in {', '.join(map(str, budgets))}; {bars}\n"
-        f"dataset {ds}, student {d['student']}, K = {d['stages']} stages; {split_text(rows)}"
+        f"dataset {ds}, student {d.student}, K = {d.stages} stages; {split_text(rows)}"
     )
     return fig
 
@@ -298,18 +290,18 @@ def _slug(text: str) -> str:
 def write_plots(folder: str | Path) -> list[Path]:
     """Draw every plot whose data is present into DIR/plots/ and return the PNG paths written."""
     folder = Path(folder)
-    rows, spec = load(folder)
+    res = load_results(folder)
+    rows, iv = res.rows, res.intervals
     out_dir = folder / "plots"
     out_dir.mkdir(exist_ok=True)
     for name in NAMES:
         for old in out_dir.glob(f"{name}*.png"):
             old.unlink()
-    d = default_setting(spec, rows)
-    iv = Intervals(load_intervals(folder))
-    dsets = datasets_of(rows, spec)
+    d = res.spec.default
+    dsets = datasets_of(rows)
     written = []
     for ds in dsets:
-        mine = [r for r in rows if dataset_of(r, spec) == ds]
+        mine = [r for r in rows if r.dataset == ds]
         cell = at_default(mine, d)
         sweep = at_default(mine, d, "stages")
         budgets = at_default(mine, d, "budget")

@@ -1,12 +1,18 @@
-"""Terminal tables: the per-domain result of a run (head and tail marked) and a dataset's long-tail profile."""
+"""Every table the command line prints: the per-domain result of a run (head and tail marked), a dataset's
+long-tail profile, the spend estimates, a run's ledger, its teacher batches and a converted data set."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from ..config import RunConfig
 from ..core import policies
 from ..core.results import RunMetrics, Summary
+from ..core.spend import Spend
 
 
 def _f(x) -> str:
@@ -73,7 +79,7 @@ def run_table(m: RunMetrics) -> Table:
     )
 
 
-def stats_table(counts: dict[str, int], budget: int | None, stages: int, policy: str) -> Table:
+def stats_table(counts: dict[str, int], budget: int | None, stages: int, policy: policies.Policy) -> Table:
     total = sum(counts.values())
     tail = set(policies.reporting_tail(counts, budget)) if budget else set()
     t = Table(
@@ -109,3 +115,106 @@ def print_table(t: Table) -> None:
             width=max(console.width, console.measure(t, options=console.options.update_width(1000)).maximum)
         )
     console.print(t)
+
+
+ESTIMATE_COLUMNS = (
+    "annotate",
+    "synthesize",
+    "verify",
+    "calls",
+    "prompt_tokens",
+    "completion_tokens_max",
+    "dollars_max",
+)
+ESTIMATE_HEADERS = ("annotate", "synthesize", "verify", "calls", "prompt tokens (est.)", "completion tokens (max)",
+                    "$ (max)")  # fmt: skip
+
+
+def _spend_cells(r: dict) -> list[str]:
+    """An estimate row's calls, tokens and dollars as the tables show them."""
+    return [str(r["annotate"]), str(r["synthesize"]), str(r["verify"]), str(r["calls"]), f"{r['prompt_tokens']:,}",
+            f"{r['completion_tokens_max']:,}", f"{r['dollars_max']:.4f}"]  # fmt: skip
+
+
+def estimate_table(cfg: RunConfig, rows: list[dict]) -> Table:
+    """``baldistill estimate``: one row per stage (``runner/estimate.py``) and the total."""
+    tc = cfg.teacher
+    via = f"; Batch API, {tc.price.batch_discount:.0%} off the listed prices" if tc.batch else ""
+    t = Table(
+        title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {tc.kind}"
+        f" {tc.model or ''} (max {tc.max_tokens} completion tokens per call{via})"
+    )
+    for col in ("stage", *ESTIMATE_HEADERS):
+        t.add_column(col, justify="right")
+    total = {k: sum(r[k] for r in rows) for k in ESTIMATE_COLUMNS}
+    for r in rows:
+        t.add_row(str(r["stage"] + 1), *_spend_cells(r))
+    t.add_row("total", *_spend_cells(total))
+    return t
+
+
+def compare_estimate_table(e: dict, cfg: RunConfig) -> Table:
+    """``baldistill compare --estimate``: the logical and the (at most) physical spend of the runs to do."""
+    reused = f" ({e['reused']} served by --reuse)" if e["reused"] else ""
+    t = Table(
+        title=f"compare: {e['todo']} of {e['cells']} runs to do{reused}; teacher {cfg.teacher.kind} "
+        f"{cfg.teacher.model or ''}; {e['cached_replies']} replies already cached"
+    )
+    for col in ("spend", *ESTIMATE_HEADERS[3:4], *ESTIMATE_HEADERS[:3], *ESTIMATE_HEADERS[4:]):
+        t.add_column(col, justify="right")
+    for name, r in (("logical (charged to the runs)", e["logical"]), ("physical (sent, at most)", e["physical_max"])):
+        cells = _spend_cells(r)
+        t.add_row(name, cells[3], *cells[:3], *cells[4:])
+    return t
+
+
+def ledger_table(run: Path, s: Spend) -> Table:
+    """``baldistill ledger``: what a run spent, per stage, kind and domain."""
+    t = Table(
+        title=f"{run}: {s.spent} calls charged, {s.prompt_tokens:,} + {s.completion_tokens:,} tokens, "
+        f"${s.dollars:.4f}; sent to the server: {s.physical.calls} calls, ${s.physical.dollars:.4f}"
+    )
+    for col in ("group", "calls", "dropped", "prompt tokens", "completion tokens", "$"):
+        t.add_column(col, justify="left" if col == "group" else "right")
+    for name, groups in (("stage", s.by_stage), ("kind", s.by_kind), ("domain", s.by_domain)):
+        for k, g in groups.items():
+            label = f"stage {int(k) + 1}" if name == "stage" else k
+            t.add_row(label, str(g.units), str(g.dropped), f"{g.prompt_tokens:,}", f"{g.completion_tokens:,}",
+                      f"{g.dollars:.4f}")  # fmt: skip
+        t.add_section()
+    return t
+
+
+def batches_table(run: Path, rows: list[tuple[dict, str, str]], all_: bool) -> Table:
+    """``baldistill batch status``: each batch as the ledger recorded it (a ``Ledger.batches()`` row), with what
+    the server says now (its status and done/failed/total counts; empty when not asked)."""
+    t = Table(title=f"{run}: {len(rows)} {'' if all_ else 'open '}batch(es)")
+    for col in ("batch", "stage", "kind", "requests", "recorded", "server", "done/failed/total"):
+        t.add_column(col, justify="right" if col in ("stage", "requests") else "left")
+    for b, server, counts in rows:
+        t.add_row(b["batch_id"] or f"(not created, file {b['file_id'] or 'not uploaded'})", str(b["stage"] + 1),
+                  b["kind"], str(len(b["custom_ids"])), b["state"], server, counts)  # fmt: skip
+    return t
+
+
+def prepare_table(fmt: str, domains: dict[str, dict[str, int]], budget: int) -> Table:
+    """``baldistill prepare``: the converted data set's domains (train and test counts, head or tail at B);
+    the middle left out beyond 30 domains."""
+    tail = set(policies.reporting_tail({d: c["train"] for d, c in domains.items()}, budget))
+    t = Table(title=f"{fmt}: {len(domains)} domains")
+    for col in ("domain", "train", "test", "split"):
+        t.add_column(col, justify="right" if col in ("train", "test") else "left")
+    names: list[str | None] = list(domains)
+    shown = names if len(names) <= 30 else [*names[:12], None, *names[-12:]]
+    for d in shown:
+        if d is None:
+            t.add_row(f"... {len(names) - 24} more", "", "", "")
+        else:
+            t.add_row(d, str(domains[d]["train"]), str(domains[d]["test"]), "tail" if d in tail else "head")
+    return t
+
+
+def elapsed(t0: float) -> str:
+    """Wall time since ``t0`` (``time.time()``) as 0h01m05s."""
+    s = int(time.time() - t0)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"

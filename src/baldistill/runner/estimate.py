@@ -1,13 +1,16 @@
-"""What a run will spend, per stage, before anything is sent (no network, no torch): calls from the same
-budget plan the pipeline follows (``core/plan.py``), prompt tokens from the real prompts (about 4
-characters per token), completion tokens and dollars as the worst case the ledger reserves."""
+"""What a run, or a comparison's unfinished runs, will spend before anything is sent (no network, no torch):
+calls from the same budget plan the pipeline follows (``core/plan.py``), prompt tokens from the real prompts
+(about 4 characters per token), completion tokens and dollars as the worst case the ledger reserves."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
+from ..budget.cache import ReplyCache
 from ..budget.ledger import Caps
 from ..config import RunConfig
+from ..core.comparison import Spec
 from ..core.methods import METHODS
 from ..core.plan import plan_run
 from ..data import domain_counts
@@ -100,3 +103,54 @@ def estimate(cfg: RunConfig) -> list[dict]:
             }
         )
     return rows
+
+
+SPEND_KEYS = ("calls", "annotate", "synthesize", "verify", "prompt_tokens", "completion_tokens_max", "dollars_max")
+
+
+def estimate_comparison(base: RunConfig, spec: Spec, out: Path, reuse=()) -> dict:
+    """A comparison's teacher spend before anything is sent. Logical: every cell's full budget that is neither
+    finished in `out` nor served by a finished run of a `reuse` folder (``compare.reuse_runs``). Physical: an upper
+    bound, since annotations are shared: at most one request per distinct real example (no sharing across seeds
+    and copies with ``fresh_samples``), plus every synthesis call."""
+    from .compare import finished_runs, reuse_key
+    from .sweeps import cell_configs
+
+    pool = Inputs.load(base).pool
+    logical: dict = dict.fromkeys(SPEND_KEYS, 0)
+    logical["dollars_max"] = 0.0
+    cells = {c.run_id: c for c in spec.cells()}
+    unfinished = {rid: c for rid, c in cells.items() if not (out / "runs" / rid / "metrics.json").exists()}
+    configs = cell_configs(base, spec, out, unfinished)
+    finished = finished_runs(reuse) if reuse else {}
+    todo = [rid for rid in unfinished if reuse_key(configs[rid]) not in finished]
+    for rid in todo:
+        for r in estimate(configs[rid]):
+            for k in logical:
+                logical[k] += r[k]
+    cached = 0
+    if (out / "teacher_cache.sqlite").exists():
+        cache = ReplyCache(out / "teacher_cache.sqlite")
+        cached = len(cache)
+        cache.close()
+    distinct = logical["annotate"] if base.teacher.fresh_samples else len({e.input for e in pool})
+    ann = min(logical["annotate"], distinct)
+    calls = ann + logical["synthesize"] + logical["verify"]
+    share = calls / logical["calls"] if logical["calls"] else 0.0
+    physical = {
+        "calls": calls,
+        "annotate": ann,
+        "synthesize": logical["synthesize"],
+        "verify": logical["verify"],
+        "prompt_tokens": round(logical["prompt_tokens"] * share),
+        "completion_tokens_max": round(logical["completion_tokens_max"] * share),
+        "dollars_max": round(logical["dollars_max"] * share, 4),
+    }
+    return {
+        "cells": len(cells),
+        "todo": len(todo),
+        "reused": len(unfinished) - len(todo),
+        "logical": logical,
+        "physical_max": physical,
+        "cached_replies": cached,
+    }

@@ -19,14 +19,7 @@ Only seeds present on both sides are paired. A group whose runs lack predictions
 they were kept) or were scored on different items per domain gets no interval; the tables then show the
 mean ± sample std as before.
 
-What this writes under ``intervals`` in results.json::
-
-    {"resamples": 2000, "level": 0.95, "seed": ..., "groups": [{"dataset", "student", "budget", "stages",
-     "method", "settings", "seeds", "test": {"macro": {"mean", "lo", "hi"}, "micro", "head_macro",
-     "tail_macro", "per_domain": {domain: {...}}}, "val": {...}}, ...],
-     "differences": [{"kind": "method" | "<swept key>" | "budget" | "stages" | "student", "a": {group fields}, "
-     ""b": {group fields}, "seeds",
-     "test": {...}, "val": {...}}, ...]}
+What this writes under ``intervals`` in results.json is ``core.comparison.Intervals``.
 """
 
 from __future__ import annotations
@@ -35,20 +28,10 @@ import json
 from pathlib import Path
 
 from ..core.bootstrap import LEVEL, RESAMPLES, SEED, Interval, bootstrap, paired_difference
-from ..core.results import references
+from ..core.comparison import CI, Difference, GroupCIs, GroupKey, Intervals, ResultRow, Spec, SplitCIs
 
-GROUP_FIELDS = ("dataset", "student", "budget", "stages", "method")
 SPLITS = (("test", "predictions.jsonl"), ("val", "predictions_val.jsonl"))
-AXES = (("budget", "budgets"), ("stages", "stages"), ("student", "students"))  # group field, compare.json list
-
-
-def group_of(row: dict) -> dict:
-    """The fields that name a row's group (everything but the seed)."""
-    return {**{k: row.get(k) for k in GROUP_FIELDS}, "settings": dict(row.get("settings") or {})}
-
-
-def group_key(group: dict) -> str:
-    return json.dumps([group.get(k) for k in GROUP_FIELDS] + [sorted((group.get("settings") or {}).items())])
+AXES = ("budget", "stages", "student")  # the classic axes, as group fields
 
 
 def read_items(path: Path) -> dict[str, tuple[str, float]] | None:
@@ -63,14 +46,15 @@ def read_items(path: Path) -> dict[str, tuple[str, float]] | None:
     return out
 
 
-def _json(ivs: dict[str, Interval | None]) -> dict:
-    out: dict = {"per_domain": {}}
+def _split(ivs: dict[str, Interval | None]) -> SplitCIs:
+    """``bootstrap``'s statistics ({"macro", ..., "domain:<name>"}) as a split's intervals."""
+    out = SplitCIs()
     for k, iv in ivs.items():
-        value = iv.to_json() if iv is not None else None
+        value = CI(mean=iv.mean, lo=iv.lo, hi=iv.hi) if iv is not None else None
         if k.startswith("domain:"):
-            out["per_domain"][k.removeprefix("domain:")] = value
+            out.per_domain[k.removeprefix("domain:")] = value
         else:
-            out[k] = value
+            setattr(out, k, value)
     return out
 
 
@@ -78,7 +62,8 @@ class _Runs:
     """Per-item scores of the runs, read once."""
 
     def __init__(self, runs_dir: Path):
-        self.dir, self.cache = runs_dir, {}
+        self.dir: Path = runs_dir
+        self.cache: dict[tuple[str, str], dict | None] = {}
 
     def items(self, run: str, file: str):
         if (run, file) not in self.cache:
@@ -86,78 +71,81 @@ class _Runs:
         return self.cache[(run, file)]
 
 
-def compute_intervals(runs_dir: Path, rows: list[dict], spec: dict) -> dict:
+def compute_intervals(runs_dir: Path, rows: list[ResultRow], spec: Spec) -> Intervals:
     """Intervals of every group and the paired differences (see the module doc)."""
     runs = _Runs(Path(runs_dir))
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[ResultRow]] = {}
     for r in rows:
-        groups.setdefault(group_key(group_of(r)), []).append(r)
+        groups.setdefault(r.group.key(), []).append(r)
     for g in groups.values():
-        g.sort(key=lambda r: r["seed"])
+        g.sort(key=lambda r: r.seed)
     out_groups = []
     for g in groups.values():
-        entry = {**group_of(g[0]), "seeds": [r["seed"] for r in g]}
+        entry = GroupCIs(**g[0].group.model_dump(), seeds=[r.seed for r in g])
         for split, file in SPLITS:
-            scores = [runs.items(r["run"], file) for r in g]
+            scores = [runs.items(r.run, file) for r in g]
             if all(s is not None for s in scores):
                 try:
-                    entry[split] = _json(bootstrap(scores, g[0].get("tail_domains") or []))
+                    setattr(entry, split, _split(bootstrap(scores, g[0].tail_domains)))
                 except ValueError:
                     pass
         out_groups.append(entry)
     diffs = []
     for kind, a, b in _pairs(groups, spec):
-        seeds = sorted({r["seed"] for r in a} & {r["seed"] for r in b})
+        seeds = sorted({r.seed for r in a} & {r.seed for r in b})
         if not seeds:
             continue
-        ra = [r for r in a if r["seed"] in seeds]
-        rb = [r for r in b if r["seed"] in seeds]
-        if [r["run"] for r in ra] == [r["run"] for r in rb]:  # one run serves both cells: nothing to compare
+        ra = [r for r in a if r.seed in seeds]
+        rb = [r for r in b if r.seed in seeds]
+        if [r.run for r in ra] == [r.run for r in rb]:  # one run serves both cells: nothing to compare
             continue
-        entry = {"kind": kind, "a": group_of(a[0]), "b": group_of(b[0]), "seeds": seeds}
+        diff = Difference(kind=kind, a=a[0].group, b=b[0].group, seeds=seeds)
         for split, file in SPLITS:
-            sa = [runs.items(r["run"], file) for r in ra]
-            sb = [runs.items(r["run"], file) for r in rb]
+            sa = [runs.items(r.run, file) for r in ra]
+            sb = [runs.items(r.run, file) for r in rb]
             if all(s is not None for s in sa + sb):
                 try:
-                    entry[split] = _json(
-                        paired_difference(sa, sb, ra[0].get("tail_domains") or [], rb[0].get("tail_domains") or [])
-                    )
+                    setattr(diff, split, _split(paired_difference(sa, sb, ra[0].tail_domains, rb[0].tail_domains)))
                 except ValueError:
                     pass
-        if "test" in entry or "val" in entry:
-            diffs.append(entry)
-    return {"resamples": RESAMPLES, "level": LEVEL, "seed": SEED, "groups": out_groups, "differences": diffs}
+        if diff.test is not None or diff.val is not None:
+            diffs.append(diff)
+    return Intervals(resamples=RESAMPLES, level=LEVEL, seed=SEED, groups=out_groups, differences=diffs)
 
 
-def _pairs(groups: dict[str, list[dict]], spec: dict):
+def _other(groups: dict[str, list[ResultRow]], g: GroupKey, **change) -> list[ResultRow] | None:
+    return groups.get(g.model_copy(update=change).key())
+
+
+def _pairs(groups: dict[str, list[ResultRow]], spec: Spec):
     """(kind, rows of A, rows of B) for every paired difference the comparison reports."""
-    refs = references(spec)
+    refs = spec.references
     for rows in groups.values():
-        g = group_of(rows[0])
+        g = rows[0].group
         for n, ref in enumerate(refs):
-            if g["method"] == ref or g["method"] in refs[:n]:  # itself, or a pair already taken the other way
+            if g.method == ref or g.method in refs[:n]:  # itself, or a pair already taken the other way
                 continue
-            other = groups.get(group_key({**g, "method": ref}))
+            other = _other(groups, g, method=ref)
             if other:
                 yield "method", rows, other
-    default = spec.get("default") or {}
-    for axis, listed in AXES:
-        first = default.get(axis)
-        if len(spec.get(listed) or []) < 2 or first is None:
+    default = spec.default
+    listed = {"budget": spec.budgets, "stages": spec.stages, "student": spec.students}
+    for axis in AXES:
+        first = default.model_dump()[axis]
+        if len(listed[axis]) < 2:
             continue
         for rows in groups.values():
-            g = group_of(rows[0])
-            if g[axis] != first:
-                other = groups.get(group_key({**g, axis: first}))
+            g = rows[0].group
+            if g.axis(axis) != first:
+                other = _other(groups, g, **{axis: first})
                 if other:
                     yield axis, rows, other
-    for skey, values in (spec.get("sweep") or {}).items():
+    for skey, values in spec.sweep.items():
         if len(values) < 2:
             continue
         for rows in groups.values():
-            g = group_of(rows[0])
-            if skey in g["settings"] and g["settings"][skey] != values[0]:
-                other = groups.get(group_key({**g, "settings": {**g["settings"], skey: values[0]}}))
+            g = rows[0].group
+            if skey in g.settings and g.settings[skey] != values[0]:
+                other = _other(groups, g, settings={**g.settings, skey: values[0]})
                 if other:
                     yield skey, rows, other

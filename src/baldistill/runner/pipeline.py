@@ -18,51 +18,34 @@ teacher's requests and the engine that pays for them ``teacher/``, every file of
 from __future__ import annotations
 
 import logging
-import math
 import random
 import shutil
 import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..budget.cache import ReplyCache
 from ..budget.ledger import Caps, Ledger
 from ..config import ConfigError, RunConfig, dump_config
 from ..core import policies
-from ..core.checks import check_annotation, check_syntheses, check_verification
-from ..core.ifd import select_top
 from ..core.methods import METHODS
-from ..core.plan import StagePlan, plan_stage
+from ..core.plan import plan_stage
 from ..core.results import SCHEMA_VERSION, RunMetrics, StageEval
+from ..core.spend import SpendGroup
 from ..data import Example, domain_counts
 from ..runtime import dist
 from ..runtime.progress import PhaseClock, bar, console
 from ..student import Student
 from ..teacher import RequestBuilder, TeacherEngine, make_backend
+from . import selection
 from .evaluate import Evaluator, limit_per_domain
 from .inputs import Inputs
 from .preflight import preflight
 from .runfolder import RunFolder, State, environment
+from .selection import Draw, Scored
+from .teaching import SynthesisAsk, Teaching, annotate_examples, synthesize_examples, verification_requests
 from .tracking import Tracker, flat_params, resolve
 
 log = logging.getLogger("baldistill")
-
-
-@dataclass
-class Draw:
-    """A stage's plan and the candidates IFD scores, drawn by the main process with the stage's generator
-    (which goes on to pick the random examples and the synthesis seeds)."""
-
-    plan: StagePlan
-    rng: random.Random
-    groups: dict[str, list[str]]  # group (a domain, or "*" for a stage-wide quota) -> ids left in it
-    ranked: dict[str, bool]  # group -> chosen by IFD
-    cands: dict[str, list[str]]  # ranked group -> its candidates, in the order drawn
-
-    @property
-    def ids(self) -> list[str]:
-        return [x for c in self.cands.values() for x in c]
 
 
 def load_student(cfg: RunConfig) -> Student:
@@ -223,24 +206,14 @@ class Distiller:
                 plan.carry or "none",
             )
         use_ifd = i > 0 and self.method.selector == "ifd"
-        if plan.quota.is_global:  # one ranking over all domains
-            groups = {"*": [x for d in self.domains for x in state.remaining[d]]}
-            ranked = {"*": use_ifd}
-        else:
-            groups = {d: state.remaining[d] for d in self.domains}
-            ranked = {d: use_ifd and 0 < plan.take[d] < len(groups[d]) for d in self.domains}
-        cands = {
-            g: self.candidates(groups[g], plan.take[g], rng, stage_wide=plan.quota.is_global)
-            for g in groups
-            if ranked[g]
-        }
-        return Draw(plan, rng, groups, ranked, cands)
+        return selection.draw(plan, state.remaining, self.domains, rng, use_ifd, self.cfg.selection, self.by_id)
 
-    def choose(self, i: int, state: State, drawn: Draw, scored: list[dict]) -> list[Example]:
+    def choose(self, i: int, state: State, drawn: Draw, scored: list[Scored]) -> list[Example]:
         """The main process: this stage's new training examples from the scored candidates: select,
         synthesize, annotate, check."""
         plan, rng = drawn.plan, drawn.rng
-        selected, scored, candidates = self.select(plan, state, drawn, scored, rng)
+        selected = self.select(state, drawn, scored)
+        candidates = {g: len(c) for g, c in drawn.cands.items()}
         self._chosen[i] = {"quota": plan.quota.to_json(), "candidates": candidates}
         also = [self.requests.annotation(i, e, self.labels) for e in selected] if self.method.rationale else []
         with self.clock.phase(str(i + 1), "teacher"):
@@ -250,7 +223,7 @@ class Distiller:
             for d, n in plan.carry.items():
                 state.add_unspent(d, "verification remainder", n)
         copies = self.duplicates(plan.duplicate, state, rng)
-        self.folder.write_stage_choice(plan, selected + copies, synthetic, scored, candidates)
+        self.folder.write_stage_choice(plan, selected + copies, synthetic, [x.to_json() for x in scored], candidates)
         with self.clock.phase(str(i + 1), "teacher"):
             return self.annotate(i, selected + copies) + synthetic
 
@@ -310,18 +283,18 @@ class Distiller:
         IFD scored, and the spend (this stage's units, tokens and dollars, and the run's so far)."""
         chosen = self._chosen.get(i, {})
         spent = self.ledger.summary()
-        mine = spent["by_stage"].get(str(i), {})
+        mine = spent.by_stage.get(str(i), SpendGroup())
         values = {
             "stage": i + 1,
             "train/examples": len(state.train),
             "train/stage_loss": training.get("train_loss"),
-            "spend/stage_units": mine.get("units", 0),
-            "spend/stage_dollars": mine.get("dollars", 0.0),
-            "spend/stage_prompt_tokens": mine.get("prompt_tokens", 0),
-            "spend/stage_completion_tokens": mine.get("completion_tokens", 0),
-            "spend/units": spent["spent"],
-            "spend/dollars": spent["dollars"],
-            "spend/budget_left": self.cfg.budget - spent["spent"],
+            "spend/stage_units": mine.units,
+            "spend/stage_dollars": mine.dollars,
+            "spend/stage_prompt_tokens": mine.prompt_tokens,
+            "spend/stage_completion_tokens": mine.completion_tokens,
+            "spend/units": spent.spent,
+            "spend/dollars": spent.dollars,
+            "spend/budget_left": self.cfg.budget - spent.spent,
         }
         values |= {f"quota/{d}": n for d, n in chosen.get("quota", {}).items()}
         cands = chosen.get("candidates", {})
@@ -337,50 +310,15 @@ class Distiller:
         return f"The answer is {e.answer}."
 
     # ---- select ----------------------------------------------------------------------------
-    def select(
-        self, plan: StagePlan, state: State, drawn: Draw, scored: list[dict], rng: random.Random
-    ) -> tuple[list[Example], list[dict], dict[str, int]]:
-        """``plan.take`` real examples per group (a domain, or the whole pool under a stage-wide quota):
-        at random, or the top IFD of the current student's candidates once there is a student (stage >= 1).
-        Equal IFD: the candidate drawn first wins (the order of the seeded random draw, the same for any
-        number of processes)."""
-        groups, ranked, cands = drawn.groups, drawn.ranked, drawn.cands
-        counts = {g: len(c) for g, c in cands.items()}
-        cands = {g: set(c) for g, c in cands.items()}
-        picked: list[str] = []
-        for g, ids in groups.items():
-            k = plan.take[g]
-            if not ranked[g]:
-                picked += rng.sample(ids, k)
-                continue
-            mine = [s for s in scored if s["id"] in cands[g]]
-            top = [mine[j]["id"] for j in select_top([s["ifd"] for s in mine], k, self.cfg.selection.drop_ifd_ge_1)]
-            if len(top) < k:  # fewer candidates than the take (cannot happen by the rule above): fill at random
-                top += rng.sample(sorted(set(ids) - set(top)), k - len(top))
-            picked += top
+    def select(self, state: State, drawn: Draw, scored: list[Scored]) -> list[Example]:
+        """The stage's real examples (``selection.pick``), taken out of the pool."""
+        picked = selection.pick(drawn, scored, self.cfg.selection.drop_ifd_ge_1)
         chosen = set(picked)
         for d in self.domains:
             state.remaining[d] = [x for x in state.remaining[d] if x not in chosen]
-        return [self.by_id[x] for x in picked], scored, counts
+        return [self.by_id[x] for x in picked]
 
-    def candidates(self, ids: list[str], take: int, rng: random.Random, stage_wide: bool = False) -> list[str]:
-        """The candidates a group scores to take ``take``: ``candidate_factor`` x take drawn at random (all that
-        are left when fewer), at most ``candidates_per_domain`` per domain but never fewer than ``take``."""
-        s, cap = self.cfg.selection, self.cfg.selection.candidates_per_domain
-        n = min(len(ids), math.ceil(s.candidate_factor * take))
-        if cap is not None and not stage_wide:
-            n = min(n, max(cap, take))
-        drawn = list(ids) if n >= len(ids) else rng.sample(ids, n)
-        if cap is None or not stage_wide:
-            return drawn
-        per, kept, rest = Counter(), [], []  # a stage-wide group: the cap applies to each domain in it
-        for x in drawn:
-            d = self.by_id[x].domain
-            (kept if per[d] < cap else rest).append(x)
-            per[d] += 1
-        return kept + rest[: max(0, take - len(kept))]
-
-    def score(self, i: int, ids: list[str]) -> list[dict]:
+    def score(self, i: int, ids: list[str]) -> list[Scored]:
         """IFD of each candidate under the current student; y = its own generated rationale (default).
         Generation already yields log p(y | x), so then only the direct pass PPL(y) runs. Every process
         calls it: each generates and scores its share of the length-sorted batches (cut as one process cuts
@@ -416,17 +354,7 @@ class Distiller:
             scores = self.student.ifd(
                 texts, responses, self.cfg.selection.ifd_variant, desc=f"stage {i + 1}: IFD", cond_nll=cond, shard=True
             )
-        return [
-            {
-                "id": e.id,
-                "domain": e.domain,
-                "ifd": s.ifd,
-                "cond_nll": s.cond_nll,
-                "direct_nll": s.direct_nll,
-                "response": r,
-            }
-            for e, s, r in zip(exs, scores, shown)
-        ]
+        return [Scored(e.id, e.domain, s.ifd, s.cond_nll, s.direct_nll, r) for e, s, r in zip(exs, scores, shown)]
 
     # ---- teacher ---------------------------------------------------------------------------
     def synthesize(
@@ -444,55 +372,37 @@ class Distiller:
         asks = []  # per domain, in order (the seeded draws are the same with batches or without)
         for d, n in counts.items():
             real = [e for e in self.pool if e.domain == d]
-            order = rng.sample(real, len(real))  # each request shows its own window of it
-            existing = [e.input for e in real] + [e.input for e in state.train if e.domain == d]
-            avoid = [e.input for e in state.train if e.domain == d and e.source == "synthetic"]
-            own = sorted({e.answer for e in real}) if self.labels is not None else None
-            asks.append((d, n, order, existing, state.synth_asked.get(d, 0), own, avoid))
+            asks.append(
+                SynthesisAsk(
+                    domain=d,
+                    n=n,
+                    real=rng.sample(real, len(real)),  # each request shows its own window of it
+                    first=state.synth_asked.get(d, 0),
+                    existing=[e.input for e in real] + [e.input for e in state.train if e.domain == d],
+                    own_labels=sorted({e.answer for e in real}) if self.labels is not None else None,
+                    avoid=[e.input for e in state.train if e.domain == d and e.source == "synthetic"],
+                )
+            )
+        step = Teaching(self.engine, self.requests, i, self.labels)
         if self.engine.batching:  # the stage's synthesis as one batch (with its annotations), then its verification
             self.engine.prefetch(
-                [
-                    self.requests.synthesis(i, d, order, first + j, avoid, own)
-                    for d, n, order, _, first, own, avoid in asks
-                    for j in range(n)
-                ]
-                + list(also),
-                f"stage {i + 1}: teacher batch",
+                [r for a in asks for r in a.requests(step)] + list(also), f"stage {i + 1}: teacher batch"
             )
             if k:
                 self.engine.prefetch(
-                    [
-                        v
-                        for d, n, order, existing, first, own, avoid in asks
-                        for v in verification_asks(
-                            self.engine, self.requests, i, d, order, n, first, existing, own, k, self.labels, avoid
-                        )
-                    ],
+                    [r for a in asks for r in verification_requests(step, a, k)],
                     f"stage {i + 1}: teacher verification batch",
                 )
         with bar(
             f"stage {i + 1}: teacher synthesis" + (" and verification" if k else ""), sum(counts.values()) * (1 + k)
         ) as advance:
-            for d, n, order, existing, first, own, avoid in asks:
-                made = synthesize_examples(
-                    self.engine,
-                    self.requests,
-                    i,
-                    d,
-                    order,
-                    n,
-                    first,
-                    existing,
-                    advance,
-                    domain_labels=own,
-                    verify=k,
-                    labels=self.labels,
-                    avoid=avoid,
-                )
+            step.advance = advance
+            for a in asks:
+                made = synthesize_examples(step, a, verify=k)
                 out += made.examples
                 if made.unverified:
-                    state.add_unspent(d, "not verified (synthesis not usable)", made.unverified * k)
-                state.synth_asked[d] = first + n
+                    state.add_unspent(a.domain, "not verified (synthesis not usable)", made.unverified * k)
+                state.synth_asked[a.domain] = a.first + a.n
         return out
 
     def duplicates(self, counts: dict[str, int], state: State, rng: random.Random) -> list[Example]:
@@ -514,7 +424,7 @@ class Distiller:
         if not self.method.rationale:  # labels only: no teacher calls, no rationale
             return [Example(ex.id, ex.domain, ex.input, ex.answer, None, ex.source, ex.meta) for ex in selected]
         with bar(f"stage {i + 1}: teacher annotation", len(selected)) as advance:
-            return annotate_examples(self.engine, self.requests, i, selected, self.labels, advance)
+            return annotate_examples(Teaching(self.engine, self.requests, i, self.labels, advance), selected)
 
     # ---- resume, evaluate, record ----------------------------------------------------------
     def restore(self, state: State) -> tuple[State, int]:
@@ -584,7 +494,7 @@ class Distiller:
             self.student.save_adapter(final)
         n_by_domain = {d: sum(e.domain == d for e in state.train) for d in self.domains}
         spent = self.ledger.summary()
-        units_by_domain = {d: spent["by_domain"].get(d, {}).get("units", 0) for d in self.domains}
+        units_by_domain = {d: spent.by_domain[d].units if d in spent.by_domain else 0 for d in self.domains}
         metrics = RunMetrics(
             schema_version=SCHEMA_VERSION,
             method=self.method.name,
@@ -613,19 +523,7 @@ class Distiller:
             val=val,
             n_val=len(self.val),
             phase_seconds=self.clock.seconds,
-            ledger={
-                k: spent[k]
-                for k in (
-                    "spent",
-                    "prompt_tokens",
-                    "completion_tokens",
-                    "dollars",
-                    "unknown_outcome",
-                    "physical",
-                    "by_stage",
-                    "by_kind",
-                )
-            },
+            ledger=spent.run_spend(),
         )
         self.folder.write_metrics(metrics)
         if self.tracker is not None:
@@ -645,116 +543,6 @@ class Distiller:
             self.tracker = None
         if self._engine is not None:
             self._engine.close()
-
-
-# ---- the teacher steps, one call each: ask (and pay), check, record the verdicts ------------------
-def annotate_examples(
-    engine: TeacherEngine,
-    requests: RequestBuilder,
-    stage: int,
-    examples: list[Example],
-    labels: list[str] | None = None,
-    advance=None,
-) -> list[Example]:
-    """Teacher rationales for real examples (gold answer given); those whose answer agrees are kept."""
-    outs = engine.execute([requests.annotation(stage, e, labels) for e in examples], advance)
-    judged = [
-        (o, check_annotation(e, o.reply.text, o.reply.finish_reason, o.reply.error, labels))
-        for e, o in zip(examples, outs)
-        if o.reply is not None
-    ]
-    engine.record(judged)
-    return [v.example for _, v in judged if v.ok]
-
-
-@dataclass
-class Synthesis:
-    examples: list[Example]  # kept: parsed, passed the checks and (with verification) verified
-    unverified: int = 0  # synthesis calls whose example got no verification (not usable, or not made)
-
-
-def synthesize_examples(
-    engine: TeacherEngine,
-    requests: RequestBuilder,
-    stage: int,
-    domain: str,
-    real: list[Example],
-    n: int,
-    first: int,
-    existing: list[str],
-    advance=None,
-    domain_labels: list[str] | None = None,
-    verify: int = 0,
-    labels: list[str] | None = None,
-    avoid: list[str] = (),
-) -> Synthesis:
-    """``n`` synthetic examples of ``domain`` (sample indices first..first+n-1), one call each, few-shot
-    on windows of ``real`` (a seeded order of the domain's real examples), listing ``avoid`` (synthetic
-    inputs of earlier stages); those that pass the checks (nothing in ``existing`` repeated; for classification a label
-    in ``domain_labels``) are kept, and with ``verify`` = k each is re-answered k times from its input alone
-    (any of ``labels`` may be the re-answer) and kept when a strict majority agrees. An example that is not
-    usable gets no re-answers: their units are not spent."""
-    judged, ok = _checked_syntheses(
-        engine, requests, stage, domain, real, n, first, existing, advance, domain_labels, avoid
-    )
-    if verify:
-        if advance and n > len(ok):
-            advance((n - len(ok)) * verify)  # re-answers not asked
-        asks = [requests.verification(stage, judged[j][1].example, s, labels) for j in ok for s in range(verify)]
-        vouts, answers = engine.execute(asks, advance), []
-        for m, j in enumerate(ok):
-            mine = vouts[m * verify : (m + 1) * verify]
-            replies = [(None, x.error) if x.reply is None else (x.reply.text, x.reply.error) for x in mine]
-            verdict, per = check_verification(judged[j][1].example, replies, labels)
-            judged[j] = (judged[j][0], verdict)
-            answers += [(x, pv) for x, pv in zip(mine, per) if x.reply is not None]
-        judged += answers
-    engine.record(judged)
-    kept = [v.example for _, v in judged if v.ok and v.example is not None]
-    return Synthesis(kept, n - len(ok) if verify else 0)
-
-
-def _checked_syntheses(engine, requests, stage, domain, real, n, first, existing, advance, domain_labels, avoid=()):
-    """Ask (and pay) the ``n`` synthesis requests, check the replies: (judged outcomes, indices of the usable)."""
-    t = requests.cfg
-    outs = engine.execute(
-        [requests.synthesis(stage, domain, real, first + j, avoid, domain_labels) for j in range(n)], advance
-    )
-    paid = [(first + j, o) for j, o in enumerate(outs) if o.reply is not None]
-    prime = requests.synthesis_prime  # a base model continues a prompt ending with it
-    verdicts = check_syntheses(
-        [(s, None if o.reply.text is None else prime + o.reply.text, o.reply.error) for s, o in paid],
-        domain,
-        stage,
-        existing,
-        t.synthesis_min_chars,
-        t.synthesis_max_chars,
-        domain_labels,
-    )
-    judged = list(zip([o for _, o in paid], verdicts))
-    return judged, [j for j, (_, v) in enumerate(judged) if v.ok]
-
-
-def verification_asks(
-    engine: TeacherEngine,
-    requests: RequestBuilder,
-    stage: int,
-    domain: str,
-    real: list[Example],
-    n: int,
-    first: int,
-    existing: list[str],
-    domain_labels: list[str] | None,
-    verify: int,
-    labels: list[str] | None,
-    avoid: list[str] = (),
-) -> list:
-    """The verification requests ``synthesize_examples`` will make for a domain (its synthesis replies already
-    paid: read from the cache), so that a stage's verification can go out as one batch."""
-    judged, ok = _checked_syntheses(
-        engine, requests, stage, domain, real, n, first, existing, None, domain_labels, avoid
-    )
-    return [requests.verification(stage, judged[j][1].example, s, labels) for j in ok for s in range(verify)]
 
 
 def run(cfg: RunConfig, out: str | Path, resume: bool = False, student=None, backend=None) -> RunMetrics:
