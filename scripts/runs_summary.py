@@ -29,6 +29,8 @@ def gold(run: Path) -> dict[str, str] | None:
     except ConfigError:
         return None
     files = [p for p in (data.train, data.reserve, data.val, data.test) if p]
+    if not all(p.exists() for p in files):
+        return None
     key = json.dumps([str(p) for p in files] + [data.fields])
     if key not in _GOLD:
         _GOLD[key] = {}

@@ -32,7 +32,6 @@ def test_overrides_and_relative_paths(tmp_path):
         (["method=magic"], "method"),
         (["student.lora.rank=8"], "student.lora.rank: unknown field"),
         (["teacher.synthesis_noise=1.5"], "teacher.synthesis_noise"),
-        (["data.train=/nope.jsonl"], "data.train: file not found"),
         (["budget"], "expected key=value"),
     ],
 )
@@ -40,6 +39,18 @@ def test_bad_configs_give_one_line_messages(tiny_model, over, needle):
     with pytest.raises(ConfigError) as e:
         load_config(tiny_config(tiny_model), over)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_config_loads_without_its_data_files_and_the_preflight_reports_them(tiny_model):
+    """A finished run folder is read (reported, exported) without its data files; a run checks them first."""
+    from baldistill.runner.preflight import preflight
+
+    cfg = load_config(tiny_config(tiny_model), ["data.train=/nope.jsonl", "data.val=/nope-val.jsonl"])
+    assert str(cfg.data.train) == "/nope.jsonl"
+    pf = preflight(cfg, probe=False, student=False)
+    assert [f.line() for f in pf.errors] == ["data.train: file not found: /nope.jsonl"]
+    with pytest.raises(ConfigError, match=r"^data.train: file not found: /nope.jsonl$"):
+        pf.raise_first()
 
 
 def test_synthesis_noise_per_kind_a_scalar_and_verification_settings(tmp_path):

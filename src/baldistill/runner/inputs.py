@@ -25,6 +25,10 @@ class Inputs:
         """Read the files named by ``cfg.data`` (a RunConfig's) and apply its hygiene rules. Raises
         DataError naming file, line and setting."""
         d = cfg.data
+        for key in ("train", "test", "val", "reserve"):
+            p = getattr(d, key)
+            if p is not None and not p.exists():
+                raise DataError(f"data.{key}: file not found: {p}")
         pool = load_examples(d.train, d.fields, "train")
         test = load_examples(d.test, d.fields, "test")
         reserve = load_examples(d.reserve, d.fields, "reserve") if d.reserve else []
