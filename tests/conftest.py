@@ -114,31 +114,29 @@ def tiny_config(model: Path, **over) -> dict:
 
 
 @pytest.fixture(scope="session")
-def method_runs(tiny_model, tmp_path_factory):
-    """Every method, run once per session on the tiny model (B=96, K=3): {method: (folder, metrics)}.
-    Multi-stage methods are also scored after each earlier stage (eval_each_stage)."""
-    from baldistill import load_config, run
-    from baldistill.core.methods import METHODS
-
-    root = tmp_path_factory.mktemp("runs")
-    return {
-        m: (root / m, run(load_config(tiny_config(model=tiny_model, budget=96, method=m, eval_each_stage=2)), root / m))
-        for m in METHODS
-    }
-
-
-@pytest.fixture(scope="session")
 def comparison(tiny_model, tmp_path_factory):
-    """A comparison of every method over two seeds on the tiny model (B=48, K=2, one shared teacher cache):
-    (folder, base config, spec, result rows, the spend estimate made before it ran)."""
+    """A comparison of every method over two seeds on the tiny model (B=96, K=3, one shared teacher cache;
+    multi-stage methods also scored after each earlier stage): (folder, base config, spec, result rows, the spend
+    estimate made before it ran). Its seed-0 runs are ``method_runs``."""
     from baldistill import load_config
     from baldistill.runner.compare import compare
     from baldistill.runner.estimate import estimate_comparison as estimate
     from baldistill.runner.sweeps import make_spec
 
     out = tmp_path_factory.mktemp("cmp") / "c"
-    base = load_config(tiny_config(tiny_model, budget=48, stages=2))
+    base = load_config(tiny_config(tiny_model, budget=96, stages=3))
     spec = make_spec(out / "config.yaml", base, "all", seeds=2, stage_eval=2)
     before = estimate(base, spec, out)
     rows = compare(base, spec, out)
     return out, base, spec, rows, before
+
+
+@pytest.fixture(scope="session")
+def method_runs(comparison):
+    """Every method's run at seed 0 in the shared comparison: {method: (folder, metrics)}."""
+    from baldistill.core.results import RunMetrics
+
+    out, _, _, rows, _ = comparison
+    folders = {r.method: out / "runs" / r.run for r in rows if r.seed == 0}
+    return {m: (f, RunMetrics.load(f / "metrics.json")) for m, f in folders.items()}
+

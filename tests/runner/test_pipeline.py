@@ -1,4 +1,4 @@
-"""Full runs of every method on the tiny model over the demo data."""
+"""Full runs of every method on the tiny model over the demo data (the shared comparison's seed-0 runs)."""
 
 import json
 import shutil
@@ -106,7 +106,7 @@ def test_resume_after_a_stage_equals_uninterrupted(runs, tiny_model, tmp_path):
     (part / "metrics.json").unlink()
     shutil.rmtree(part / "adapter")
     # the ledger as the crash left it: stage 2's calls were paid (they stay charged and are not re-bought)
-    m = run(cfg_for(tiny_model, method="baldistill-a"), part, resume=True)
+    m = run(load_config(full / "config.yaml"), part, resume=True)
     assert m.spent == m_full.spent == 96
     assert len(Ledger(96, part / "ledger.sqlite").rows()) == 96
     for i in range(3):
@@ -117,7 +117,7 @@ def test_resume_after_a_stage_equals_uninterrupted(runs, tiny_model, tmp_path):
 
 
 def test_reproducible_with_the_same_seed(runs, tiny_model, tmp_path):
-    m = run(cfg_for(tiny_model, method="random-ft-cot"), tmp_path / "again")
+    m = run(load_config(runs["random-ft-cot"][0] / "config.yaml"), tmp_path / "again")
     a = read_jsonl(runs["random-ft-cot"][0] / "stages/0/train.jsonl")
     b = read_jsonl(tmp_path / "again/stages/0/train.jsonl")
     assert [e["id"] for e in a] == [e["id"] for e in b]
@@ -144,7 +144,7 @@ def test_options_continued_training_reference_response_and_plain_model(tiny_mode
 def test_resume_refuses_a_changed_config(runs, tiny_model):
     folder, _ = runs["random-ft"]
     with pytest.raises(ConfigError, match="budget changed"):
-        run(cfg_for(tiny_model, budget=50, method="random-ft"), folder, resume=True)
+        run(load_config(folder / "config.yaml", ["budget=50"]), folder, resume=True)
 
 
 def test_select_then_train_trains_cheap_selection_students_then_one_final_fine_tune(tiny_model, tmp_path):
