@@ -139,4 +139,3 @@ def method_runs(comparison):
     out, _, _, rows, _ = comparison
     folders = {r.method: out / "runs" / r.run for r in rows if r.seed == 0}
     return {m: (f, RunMetrics.load(f / "metrics.json")) for m, f in folders.items()}
-

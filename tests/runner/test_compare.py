@@ -3,10 +3,11 @@
 import csv
 import json
 import os
+import shutil
 import sqlite3
 
 import pytest
-from conftest import tiny_config
+from conftest import DEMO, DEMO_TEST, tiny_config
 from typer.testing import CliRunner
 
 from baldistill import load_config
@@ -621,3 +622,23 @@ def test_a_rerun_may_not_change_the_base_config_but_for_its_method(tiny_model, t
     _check_same_base(base_cfg(tiny_model, method="random-ft-cot"), tmp_path)
     with pytest.raises(ConfigError, match=r"student\.train\.lr changed"):
         _check_same_base(base_cfg(tiny_model, **{"student.train.lr": base.student.train.lr / 2}), tmp_path)
+
+
+def test_a_comparison_is_reported_without_its_data_files(done, tmp_path):
+    """A finished comparison moved to a machine without the data: `report` rebuilds its results from the run
+    folders alone (configs name data files that do not exist there)."""
+    out = done[0]
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved, ignore=shutil.ignore_patterns("adapter", "*.safetensors"))
+    for cfg in [moved / "config.yaml", *(moved / "runs").glob("**/config.yaml")]:
+        text = cfg.read_text()
+        for name in ("train", "test", "reserve"):
+            text = text.replace(str(DEMO / f"{name}.jsonl"), f"/gone/{name}.jsonl")
+        text = text.replace(str(DEMO_TEST), "/gone/test.jsonl")
+        cfg.write_text(text)
+    assert "/gone/train.jsonl" in (moved / "config.yaml").read_text()
+    res = CliRunner().invoke(app, ["report", str(moved)])
+    assert res.exit_code == 0, res.output
+    again = json.loads((moved / "results.json").read_text())
+    assert [r["macro"] for r in again["rows"]] == [r.macro for r in done[3]]
+    assert (moved / "report.html").stat().st_size > 0
