@@ -203,57 +203,18 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: Seq
 
 
 # ---- the smoke model ------------------------------------------------------------------------------------------
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 _tiny: Path | None = None
 _tmp: Path | None = None
 
 
 def make_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """A randomly initialised Llama (hidden 64, 2 layers, vocab 512) with a ChatML chat template and a byte-level
-    BPE tokenizer trained on the demo texts, saved in ``folder`` (a small copy of ``tests/conftest.py``'s
-    ``make_tiny_model``: the tests' own corpus file is not needed here)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    """The tests' tiny model (``baldistill_testing.tiny``: a random Llama, hidden 64, 2 layers, a 512-token BPE
+    vocabulary, ChatML) with its tokenizer trained on the demo texts; needs the test set-up
+    (``bash scripts/setup.sh test``)."""
+    from baldistill_testing.tiny import make_tiny_model as make
 
     texts = [r[k] for split in ("train", "test", "reserve") for r in demo_rows(split) for k in ("input", "rationale")]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    special = ["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
-    tok.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=512,
-            special_tokens=special,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        ),
-    )
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="<|im_end|>", pad_token="<pad>")
-    hf.chat_template = CHATML
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=max(hf.vocab_size, len(hf)),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=hf.bos_token_id,
-        eos_token_id=hf.eos_token_id,
-        pad_token_id=hf.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(cfg)
-    model.generation_config.eos_token_id = hf.eos_token_id
-    model.save_pretrained(folder)
-    hf.save_pretrained(folder)
-    return folder
+    return make(folder, texts, chat=True, seed=seed)
 
 
 def temp_dir() -> Path:

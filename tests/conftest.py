@@ -16,10 +16,6 @@ DEMO = Path(__file__).parents[1] / "src/baldistill/bundled/demo"
 # The demo's test split as it was before it grew to 50 items per domain: the tiny model's tokenizer is trained
 # on it and tiny_config evaluates on it, so the golden runs and the tests built on them stay as recorded.
 DEMO_TEST = Path(__file__).parent / "fixtures/demo_test_201.jsonl"
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 
 
 def _corpus() -> list[str]:
@@ -32,43 +28,10 @@ def _corpus() -> list[str]:
 
 
 def make_tiny_model(folder: Path, chat: bool, seed: int = 0) -> Path:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    """The tiny model (``baldistill_testing.tiny``) with its tokenizer trained on the demo texts."""
+    from baldistill_testing.tiny import make_tiny_model as make
 
-    special = ["<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(
-        _corpus(),
-        trainers.BpeTrainer(
-            vocab_size=512, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-        ),
-    )
-    eos = "<|im_end|>" if chat else "</s>"
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token=eos, pad_token="<pad>")
-    if chat:
-        hf.chat_template = CHATML
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=hf.vocab_size if len(hf) <= hf.vocab_size else len(hf),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=hf.bos_token_id,
-        eos_token_id=hf.eos_token_id,
-        pad_token_id=hf.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(cfg)
-    model.generation_config.eos_token_id = hf.eos_token_id
-    model.save_pretrained(folder)
-    hf.save_pretrained(folder)
-    return folder
+    return make(folder, _corpus(), chat=chat, seed=seed)
 
 
 @pytest.fixture(scope="session")
