@@ -18,6 +18,7 @@ from pathlib import Path
 from ..config import ConfigError, RunConfig, changed_fields, load_config
 from ..core.methods import METHODS
 from ..data import DataError
+from ..runtime import dist
 from .inputs import Inputs
 from .runfolder import RunFolder, RunFolderError
 
@@ -174,6 +175,13 @@ def _check_config(pf: Preflight, cfg: RunConfig) -> None:
         )
     if t.kind == "reference" and (t.max_dollars or t.price.input_per_mtok or t.price.output_per_mtok):
         pf.warn("teacher.price", "the reference teacher costs nothing; prices and dollar caps apply to kind: openai")
+    n, bs = dist.world_size(), cfg.student.train.batch_size
+    if method.train and bs % n:
+        pf.error(
+            "student.train.batch_size",
+            f"student.train.batch_size: {bs} is not divisible by the {n} processes (the batch is the global one, "
+            f"split over them); use a multiple of {n}, e.g. {n * -(-bs // n)}",
+        )
 
 
 def _check_teacher(pf: Preflight, cfg: RunConfig, probe: bool, memo: dict) -> None:

@@ -8,7 +8,9 @@ import tempfile
 import torch
 from rich.progress import Progress
 from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from ..runtime.dist import world_size
 from ..runtime.progress import new_progress
 from .scoring import token_nll
 
@@ -26,11 +28,15 @@ def train_adapter(
 ) -> dict:
     """Fine-tune ``model`` (a PeftModel) on tokenised features; ``tc`` is the TrainConfig. ``callbacks``: more
     TrainerCallbacks (the run's experiment tracker, ``runner/tracking.py``, which owns ``report_to``: the
-    Trainer's own integrations stay off so that one tracker run spans every stage)."""
+    Trainer's own integrations stay off so that one tracker run spans every stage).
+
+    ``tc.batch_size`` is the global batch: under N processes each takes ``batch_size / N`` examples per step, so
+    a run makes the same optimizer steps on the same examples whatever N (the pre-flight refuses a batch size N
+    does not divide)."""
     with tempfile.TemporaryDirectory(prefix="baldistill-trainer-") as tmp:
         args = TrainingArguments(
             output_dir=tmp,
-            per_device_train_batch_size=tc.batch_size,
+            per_device_train_batch_size=per_device_batch(tc.batch_size),
             gradient_accumulation_steps=tc.grad_accum,
             num_train_epochs=tc.epochs,
             learning_rate=tc.lr,
@@ -69,12 +75,35 @@ def train_adapter(
     }
 
 
+def per_device_batch(batch_size: int) -> int:
+    """Each process's share of the global batch ``student.train.batch_size``."""
+    n = world_size()
+    if batch_size % n:
+        raise ValueError(f"student.train.batch_size {batch_size} is not divisible by the {n} processes")
+    return batch_size // n
+
+
 class CompletionTrainer(Trainer):
     """The HF Trainer with a completion-only loss that applies the LM head at response positions
     only (same value as the model's own loss with prompt labels at -100; less work with a big
-    vocabulary). Everything else (optimiser, schedule, accelerate, DDP/FSDP) is the Trainer's."""
+    vocabulary). Everything else (optimiser, schedule, accelerate, DDP/FSDP) is the Trainer's.
+
+    The loss is the mean over the response tokens of the whole global batch, as ``Trainer.compute_loss`` makes
+    it: each process sums its tokens' NLL and divides by the token count of every process
+    (``num_items_in_batch``, gathered when ``average_tokens_across_devices`` is on), times the number of
+    processes, since DDP averages the gradients over them. So one process and N give the same loss and step."""
 
     loss_is_scaled_for_ga = True
+
+    def _get_train_sampler(self, train_dataset=None):
+        """Examples grouped by length in runs of one global batch (every process's share of it), so that the
+        per-device batches of a step are consecutive slices of the batch one process would take: N processes
+        step on the same examples as one."""
+        if self.args.train_sampling_strategy != "group_by_length":
+            return super()._get_train_sampler(train_dataset)
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        size = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+        return LengthGroupedSampler(size, dataset=dataset)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
@@ -83,6 +112,8 @@ class CompletionTrainer(Trainer):
             loss = nll.mean() / self.current_gradient_accumulation_steps
         else:
             loss = nll.sum() / num_items_in_batch
+            if self.args.average_tokens_across_devices:
+                loss = loss * self.accelerator.num_processes
         return (loss, None) if return_outputs else loss
 
 
