@@ -533,6 +533,7 @@ class Distiller:
                     "eval/micro": metrics.micro,
                     "eval/head_macro": summary["head"]["macro"],
                     "eval/tail_macro": summary["tail"]["macro"],
+                    **{f"eval/domain/{d}": s.score for d, s in metrics.per_domain.items() if s.score is not None},
                 }
             )
         return metrics

@@ -1,17 +1,21 @@
 """Experiment trackers (``student.train.report_to``): TensorBoard (offline, event files in the run folder's
-``tracker/``), Weights & Biases and MLflow where installed.
+``tracker/``), Weights & Biases (``WANDB_MODE=offline`` keeps it in ``tracker/wandb``) and MLflow (a SQLite
+store, ``tracker/mlflow.db``, unless ``MLFLOW_TRACKING_URI`` names another), where installed.
 
 One tracker run per BalDistill run, opened by the main process when the run starts: every stage's Trainer
 feeds its logs (loss, learning rate, gradient norm) into it through ``TrackerCallback`` at the run's global
 step, so the steps continue across stages (the Trainer's own integrations would start a new count at 0 every
 stage). After each stage's training the stage itself is logged at the same step beside the loss: the stage
 number, the domain quotas, the candidates IFD scored, and the spend (teacher units, tokens, dollars; this
-stage's and the run's so far). Nothing here is imported unless a tracker is asked for.
+stage's and the run's so far). At the end: the final student's macro, micro, head and tail scores and its
+score per domain. The W&B and MLflow run ids are kept in ``tracker/ids.json``, so a resumed run logs into the
+same tracker runs. Nothing here is imported unless a tracker is asked for.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 from pathlib import Path
@@ -49,6 +53,8 @@ class Tracker:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._tb = self._wandb = self._mlflow = None
         params = params or {}
+        ids_file = self.dir / "ids.json"
+        ids = json.loads(ids_file.read_text()) if ids_file.exists() else {}  # a resumed run continues its runs
         if "tensorboard" in names:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -60,17 +66,29 @@ class Tracker:
             import wandb
 
             self._wandb = wandb.init(
-                project=os.environ.get("WANDB_PROJECT", "baldistill"), name=run_name, dir=str(self.dir), config=params
+                project=os.environ.get("WANDB_PROJECT", "baldistill"),
+                name=run_name,
+                dir=str(self.dir),
+                config=params,
+                id=ids.get("wandb"),
+                resume="allow" if ids.get("wandb") else None,
             )
+            ids["wandb"] = self._wandb.id
         if "mlflow" in names:
             import mlflow
 
-            if not os.environ.get("MLFLOW_TRACKING_URI"):  # offline by default: a file store in the run folder
-                mlflow.set_tracking_uri((self.dir / "mlruns").resolve().as_uri())
-            mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "baldistill"))
+            if not os.environ.get("MLFLOW_TRACKING_URI"):  # offline by default: a SQLite store in the run folder
+                mlflow.set_tracking_uri(f"sqlite:///{(self.dir / 'mlflow.db').resolve()}")
             self._mlflow = mlflow
-            mlflow.start_run(run_name=run_name)
-            mlflow.log_params({k: str(v)[:250] for k, v in params.items()})
+            if ids.get("mlflow"):
+                mlflow.start_run(run_id=ids["mlflow"])
+            else:
+                mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", "baldistill"))
+                mlflow.start_run(run_name=run_name)
+                mlflow.log_params({k: str(v)[:250] for k, v in params.items()})
+            ids["mlflow"] = mlflow.active_run().info.run_id
+        if ids:
+            ids_file.write_text(json.dumps(ids) + "\n")
         log.info("trackers: %s (%s)", ", ".join(names), self.dir)
 
     def log(self, values: dict[str, float], step: int | None = None) -> None:
