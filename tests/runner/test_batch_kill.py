@@ -238,6 +238,46 @@ def test_ctrl_c_leaves_the_batch_running_then_status_cancel_and_resume(tiny_mode
     assert training(out) == training(runs[False][0])
 
 
+def test_sigkill_while_a_structured_fallback_batch_is_in_flight_then_resume(tiny_model, tmp_path, runs):
+    """A server that takes only json_object (a FastAPI one): stage 2's synthesis lines ask json_schema and are
+    refused (not billed); the run submits them again as json_object and is killed while that batch runs. The
+    resumed run picks the batch up by its id (no third submission of those requests, no new refusal: the form
+    it learned is in the ledger), and ends with B units, each reply billed once, the training data of a run
+    without batches."""
+    holder = {}
+
+    def fallback(info) -> bool:
+        return '"json_object"' in s.files[info["input_file_id"]]["_content"]
+
+    def on_batch(ev, info):
+        if ev == "retrieve" and info["status"] == "in_progress" and fallback(info) and not holder.get("done"):
+            holder["done"] = True
+            os.kill(holder["proc"].pid, signal.SIGKILL)
+
+    with FakeOpenAIServer(
+        api_key=KEY, reply=reply, on_batch=on_batch, response_formats="fastapi", batch_seconds=0.5
+    ) as s:
+        cfg, out = config(tiny_model, s, tmp_path), tmp_path / "run"
+        holder["proc"] = start(cfg, out)
+        holder["proc"].communicate(timeout=600)
+        assert holder["proc"].returncode == -signal.SIGKILL and holder.get("done")
+        refused = len(s.format_rejections)
+        assert refused > 0 and set(s.format_rejections) == {"json_schema"}
+        assert Ledger(BUDGET, out / "ledger.sqlite", recover=False).setting("structured_form") == "json_object"
+        finish(start(cfg, out, resume=True))
+        assert len(s.format_rejections) == refused  # not learned again
+        assert len(s.batch_billed) == len(set(s.batch_billed)) and s.received == 0  # nothing bought twice
+        # stage 1; stage 2's synthesis and annotations; its fallback (picked up on resume); the verification
+        assert len(s.batch_creates) == 4
+        assert max(Counter(s.batch_submitted).values()) == 2  # a refused line once more, in its fallback, no third
+        led = Ledger(BUDGET, out / "ledger.sqlite")
+        assert led.spent == BUDGET and all(r["units"] <= 1 for r in led.rows())
+        paid = [r for r in led.rows() if r["status"] != "released" and r["physical"]]
+        assert len(paid) == len(s.batch_billed)  # every billed reply is in the ledger, once
+        assert sum(r["status"] == "released" for r in led.rows()) == refused  # the refused lines: not billed
+    assert training(out) == training(runs[False][0])
+
+
 def _ids(s, bid):
     at = 0
     for b in s.batch_creates:

@@ -46,7 +46,7 @@ def make_client(server, tmp_path, budget=100, batch=True, caps=None, **cfg):
         **cfg,
     }
     tc = TeacherConfig(**cfg)
-    backend = OpenAICompatible(tc.model, tc.base_url, tc.api_key_env, tc.timeout, tc.concurrency)
+    backend = OpenAICompatible(tc.model, tc.base_url, tc.api_key_env, tc.timeout, tc.concurrency, tc.structured)
     tmp_path.mkdir(parents=True, exist_ok=True)
     caps = caps or Caps(budget, input_per_mtok=2.0, output_per_mtok=8.0, factor=tc.price.factor(batch))
     return Client(
@@ -276,3 +276,71 @@ def test_requests_past_the_file_limits_go_in_several_batches_at_once(tmp_path, m
         assert len(kept) == 5 and [len(x) for x in _per_batch(s)] == [2, 2, 1]
         assert s.uploads == 3 and len(set(s.batch_submitted)) == 5
         assert [b["state"] for b in c.ledger.batches()] == ["settled"] * 3
+
+
+# ---- structured output through batches (teacher.structured) ---------------------------------------------
+FORM_TAKEN = {"openai": "json_schema", "vllm": "json_schema", "llamacpp": "json_object", "fastapi": "json_object",
+              "plain": "text"}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(FORM_TAKEN))
+def test_a_batch_with_structured_auto_falls_back_to_the_form_each_server_takes(tmp_path, kind):
+    """Synthesis requests ask for json_schema; a server that refuses a line's response_format answers it with an
+    error (no work, not billed): the run releases it and submits it again in the next form, one unit per request
+    at the batch price, and keeps the form it learned (a new engine on the same ledger starts with it)."""
+    with FakeOpenAIServer(api_key=KEY, response_formats=kind) as s:
+        c = make_client(s, tmp_path)
+        c.synthesize(0, "d", examples(4), 3, 0, [])
+        refused = ["json_schema", "json_object"][: ["json_schema", "json_object", "text"].index(FORM_TAKEN[kind])]
+        assert c.engine.backend.form == FORM_TAKEN[kind] and c.ledger.setting("structured_form") == FORM_TAKEN[kind]
+        assert s.received == 0 and len(s.batch_creates) == 1 + len(refused)  # a batch per form tried
+        assert sorted(set(s.format_rejections)) == sorted(refused) and len(s.format_rejections) == 3 * len(refused)
+        rows = c.ledger.rows()
+        charged = [r for r in rows if r["status"] != "released"]
+        assert c.ledger.spent == 3 and len(charged) == 3 and all(r["units"] == 1 for r in charged)
+        assert len([r for r in rows if r["status"] == "released"]) == 3 * len(refused)  # the refused: not billed
+        for r in charged:  # the batch price: half the listed one
+            assert r["dollars"] == pytest.approx(0.5 * (2.0 * r["prompt_tokens"] + 8.0 * r["completion_tokens"]) / 1e6)
+        assert len(s.batch_billed) == len(set(s.batch_billed)) == 3
+        again = make_client(s, tmp_path)  # the same ledger: a resumed run
+        assert again.engine.backend.form == FORM_TAKEN[kind]
+        creates = len(s.batch_creates)
+        again.synthesize(0, "d", examples(4), 2, 3, [])  # two new requests: straight in the learned form
+        assert len(s.batch_creates) == creates + 1 and len(s.format_rejections) == 3 * len(refused)
+
+
+def test_a_batch_server_refusing_an_explicit_form_stops_the_run_in_one_line(tmp_path):
+    with FakeOpenAIServer(api_key=KEY, response_formats="plain") as s:
+        c = make_client(s, tmp_path, structured="json_schema")
+        with pytest.raises(TeacherError, match="rejected the structured-output form json_schema in batch"):
+            c.synthesize(0, "d", examples(4), 2, 0, [])
+        assert c.ledger.spent == 0 and not s.batch_billed  # refused lines are not billed
+
+
+def test_a_batch_is_found_by_its_file_across_pages_of_the_servers_batches(tmp_path):
+    import asyncio
+
+    from baldistill.teacher.batch import BatchAPI
+
+    with FakeOpenAIServer(api_key=KEY, list_page=2) as s:
+        c = make_client(s, tmp_path)
+        api = BatchAPI(c.engine.backend)
+
+        async def make(n):
+            files = []
+            for i in range(n):
+                fid = await api.upload(b'{"custom_id": "x"}\n', f"f{i}.jsonl")
+                await api.create(fid, "/v1/chat/completions", i)
+                files.append(fid)
+            oldest = await api.find(files[0], since=0)
+            newest = await api.find(files[-1], since=0)
+            missing = await api.find("file-nope", since=0)
+            await c.engine.backend.aclose()
+            return files, oldest, newest, missing
+
+        s.batch_lists = 0
+        files, oldest, newest, missing = asyncio.run(make(5))
+        assert oldest is not None and oldest.input_file_id == files[0]
+        assert newest is not None and newest.input_file_id == files[-1]
+        assert missing is None
+        assert s.batch_lists >= 3 + 1 + 3  # the oldest is on the third page of two; so is the end of the list

@@ -98,6 +98,10 @@ class Ledger:
             created REAL, updated REAL)""")
         self.db.execute("""CREATE TABLE IF NOT EXISTS batch_rows (
             ref INTEGER, custom_id TEXT, row INTEGER, request TEXT, PRIMARY KEY (ref, custom_id))""")
+        if "form" not in {r[1] for r in self.db.execute("PRAGMA table_info(batches)")}:  # a ledger before it
+            self.db.execute("ALTER TABLE batches ADD COLUMN form TEXT DEFAULT ''")
+        # what the run learned of its teacher and must not learn again on resume (e.g. the structured form)
+        self.db.execute("CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT)")
         # rows still 'reserved' belong to calls in flight when a previous process died: unknown outcome
         # ('submitted' rows are not: their batch is looked up by id). recover=False: a reader beside a live run
         if recover:
@@ -187,7 +191,7 @@ class Ledger:
 
     # ---- batches (the Batch API) -----------------------------------------------------------------
     def submit(
-        self, asks: list[dict], *, stage: int, kind: str, endpoint: str
+        self, asks: list[dict], *, stage: int, kind: str, endpoint: str, form: str = ""
     ) -> tuple[int | None, list[int], str | None]:
         """Charge the worst case of each ask (``reserve``'s keyword arguments plus ``custom_id`` and ``request``,
         the body sent) as ``submitted`` and record them as one batch, in one transaction. Stops at the first ask
@@ -207,9 +211,9 @@ class Ledger:
                 now = time.time()
                 ids = [a["custom_id"] for a in asks[: len(rows)]]
                 ref = self.db.execute(
-                    "INSERT INTO batches (state, stage, kind, endpoint, custom_ids, created, updated)"
-                    " VALUES ('preparing',?,?,?,?,?,?)",
-                    (stage, kind, endpoint, json.dumps(ids), now, now),
+                    "INSERT INTO batches (state, stage, kind, endpoint, custom_ids, created, updated, form)"
+                    " VALUES ('preparing',?,?,?,?,?,?,?)",
+                    (stage, kind, endpoint, json.dumps(ids), now, now, form),
                 ).lastrowid
                 self.db.executemany(
                     "INSERT INTO batch_rows VALUES (?,?,?,?)",
@@ -222,6 +226,14 @@ class Ledger:
         if refused is not None and not rows:
             raise refused
         return ref, rows, (str(refused) if refused else None)
+
+    def setting(self, key: str) -> str | None:
+        """What the run learned and keeps across a resume (``set_setting``), or None."""
+        r = self.db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return r[0] if r else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO settings VALUES (?,?)", (key, value))
 
     def update_batch(self, ref: int, **fields) -> None:
         """Record what became of a batch: batch_id, file_id, state, output_file_id, error_file_id, note."""
@@ -243,6 +255,7 @@ class Ledger:
             "note",
             "created",
             "updated",
+            "form",
         )
         where = f" WHERE state NOT IN {BATCH_DONE}" if open_only else ""
         out = []

@@ -53,6 +53,27 @@ def response_format(schema: dict, form: str) -> dict | None:
     raise ValueError(f"unknown structured form {form!r}; known: {', '.join(FORMS)}")
 
 
+# a 400/422 that names one of these refused the structured-output field, not the request as a whole
+_VALIDATION = re.compile(r"validation error|literal_error", re.IGNORECASE)
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|schema|grammar|structured", re.IGNORECASE)
+
+
+def rejects_form(status: int | None, detail: str) -> bool:
+    """Whether an error answer (HTTP ``status``, its body as text) refused the ``response_format`` field, having
+    done no work: a 400 or 422 naming it, or llama-cpp-python's request-validation error, answered with HTTP 500."""
+    if status in (400, 422):
+        return bool(_FORMAT_WORDS.search(detail))
+    if status == 500:
+        return bool(_VALIDATION.search(detail)) and "response_format" in detail
+    return False
+
+
+def next_form(form: str) -> str | None:
+    """The form ``teacher.structured: auto`` tries after ``form`` is refused (None after the last)."""
+    i = FORMS.index(form)
+    return FORMS[i + 1] if i + 1 < len(FORMS) else None
+
+
 def downgrade(payload: dict, form: str) -> dict:
     """``payload`` (built with a ``json_schema`` response_format) as sent in ``form``."""
     rf = payload.get("response_format")

@@ -20,7 +20,12 @@ The rules, in the ledger's terms:
 - after a crash, a batch recorded with its id is polled again, never re-submitted; one recorded with only
   its file id is looked up among the server's batches by that file (the kill may have come between the
   create and the record); one recorded before its upload, or whose file no batch uses, was never sent:
-  its rows are released and its requests submitted anew.
+  its rows are released and its requests submitted anew;
+- with ``teacher.structured: auto`` the lines carry the structured-output form the server is known to take
+  (``backend.form``, learned one by one or here, and kept in the ledger for a resumed run); a request the
+  server refused for its ``response_format`` did no work: it is released and submitted again in the next form
+  (json_schema, json_object, text), which the run then keeps; this does not count as a failed attempt. With an
+  explicit form a refusal stops the run, as it does one by one.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..budget.ledger import BudgetExceeded
+from ..core.structured import downgrade, next_form, rejects_form
 from .backends import Fatal, Refused, Unknown
 from .errors import BatchCancelled, TeacherError, TeacherUnavailable
 from .replies import parse_body
@@ -51,9 +57,12 @@ def endpoint(req: Request) -> str:
     return "/v1/chat/completions" if "messages" in req.payload else "/v1/completions"
 
 
-def line(req: Request) -> bytes:
-    """One request of a batch file: custom_id is the request's cache key, body what ``send`` would post."""
+def line(req: Request, form: str | None = None) -> bytes:
+    """One request of a batch file: custom_id is the request's cache key, body what ``send`` would post (with
+    ``form``: its ``json_schema`` response_format as sent in that structured-output form)."""
     body = {k: v for k, v in req.payload.items() if k != "sample"}
+    if form is not None:
+        body = downgrade(body, form)
     return (
         json.dumps(
             {"custom_id": req.cache_key, "method": "POST", "url": endpoint(req), "body": body}, ensure_ascii=False
@@ -82,6 +91,13 @@ class Result:
     raw: str | None  # the response body (a chat.completion) when the request was answered
     why: str = ""  # otherwise: what the API said (failed, expired, cancelled)
     expired: bool = False
+    status: int | None = None  # the HTTP status of an answer that was an error
+    detail: str = ""  # its body, as text
+
+    @property
+    def refused_form(self) -> bool:
+        """The server refused the request's response_format (no work done)."""
+        return self.raw is None and rejects_form(self.status, self.detail)
 
 
 def read_results(output: str | None, errors: str | None) -> dict[str, Result]:
@@ -101,8 +117,11 @@ def read_results(output: str | None, errors: str | None) -> dict[str, Result]:
                 out[cid] = Result(cid, json.dumps(resp["body"]))
                 continue
             code = err.get("code") or (f"HTTP {resp.get('status_code')}" if resp.get("status_code") else "error")
-            msg = err.get("message") or ((resp.get("body") or {}).get("error") or {}).get("message") or ""
-            out[cid] = Result(cid, None, f"{code}: {msg}".strip(": "), code == "batch_expired")
+            body = resp.get("body")
+            msg = err.get("message") or ((body if isinstance(body, dict) else {}).get("error") or {}).get("message")
+            detail = json.dumps(body) if body is not None else json.dumps(err)
+            status = resp.get("status_code") if isinstance(resp.get("status_code"), int) else None
+            out[cid] = Result(cid, None, f"{code}: {msg or ''}".strip(": "), code == "batch_expired", status, detail)
     return out
 
 
@@ -158,7 +177,8 @@ class BatchRunner:
 
     def __init__(self, engine, api: BatchAPI):
         self.engine, self.api, self.cfg = engine, api, engine.cfg
-        self.led, self.cache = engine.ledger, engine.cache
+        self.led, self.cache, self.backend = engine.ledger, engine.cache, engine.backend
+        self._refused: set[str] = set()  # requests released for their response_format: asked again, not failed
         self._known_cancelled: set[int] = set()
         self._advance, self._per_key, self._advanced = None, Counter(), 0
 
@@ -188,7 +208,10 @@ class BatchRunner:
                 watch += await self._submit(todo, bool(watch))
             if not watch:
                 break
+            self._refused = set()
             for cid, why in (await self._wait(watch)).items():
+                if cid in self._refused:  # to be asked again in the next structured-output form
+                    continue
                 tries[cid] += 1
                 if tries[cid] > self.cfg.max_retries:
                     raise TeacherUnavailable(
@@ -207,7 +230,8 @@ class BatchRunner:
     async def _submit(self, todo: list[Request], others_inflight: bool) -> list[dict]:
         """Charge and submit ``todo`` as batches (files within the limits); stops where a cap refuses. When a
         cap refuses the first request with nothing in flight, the cap is reached."""
-        lines = [line(r) for r in todo]
+        form = self._form()
+        lines = [line(r, form) for r in todo]
         made = []
         for part in split([len(x) for x in lines], MAX_REQUESTS, MAX_BYTES):
             reqs = [todo[i] for i in part]
@@ -229,7 +253,7 @@ class BatchRunner:
             ]
             try:
                 ref, rows, refused = self.led.submit(
-                    asks, stage=reqs[0].stage, kind=reqs[0].kind, endpoint=endpoint(reqs[0])
+                    asks, stage=reqs[0].stage, kind=reqs[0].kind, endpoint=endpoint(reqs[0]), form=form or ""
                 )
             except BudgetExceeded as e:
                 ref, rows, refused = None, [], str(e)
@@ -242,6 +266,35 @@ class BatchRunner:
                     log.warning("%s: no more teacher calls in this run", refused)
                 break
         return made
+
+    def _form(self) -> str | None:
+        """With ``teacher.structured: auto``: the structured-output form the lines are sent in (the one the server
+        is known to take); None otherwise (the requests as built)."""
+        return self.backend.form if getattr(self.backend, "structured", None) == "auto" else None
+
+    def _refuse_form(self, b: dict, refused: list[str], detail: str) -> None:
+        """The server refused the response_format of ``refused`` requests of batch ``b`` (released, not billed):
+        with ``auto``, the next form is used from now on (and kept in the ledger) and they are asked again;
+        otherwise the run stops, as it does one by one."""
+        sent = b.get("form") or None
+        after = next_form(sent) if sent and self._form() is not None else None
+        if after is None:
+            what = sent or getattr(self.backend, "structured", "as configured")
+            raise TeacherError(
+                f"{self.api.where} rejected the structured-output form {what} in batch {b['batch_id']}: "
+                f"{detail[:200]}; set teacher.structured to auto (falls back by itself) or off"
+            )
+        if self.backend.form == sent:
+            self.backend.form = after
+            self.led.set_setting("structured_form", after)
+            log.info(
+                "teacher: %s rejected response_format %s in batch %s; using %s for this run",
+                self.api.where,
+                sent,
+                b["batch_id"],
+                after if after != "text" else "plain text",
+            )
+        self._refused.update(refused)
 
     async def _send(self, ref: int, data: bytes, ep: str) -> dict:
         """Upload the file, create the batch, record each id the moment it arrives."""
@@ -358,11 +411,16 @@ class BatchRunner:
         again: dict[str, str] = {}
         failed = info.status == "failed"
         why_failed = "; ".join(e.message or "" for e in (info.errors.data if info.errors else [])) or "batch failed"
+        refused, detail = [], ""
         for cid, (row, payload, status) in self.led.batch_rows(b["ref"]).items():
             if status != "submitted":  # settled before a crash
                 continue
             res = results.get(cid)
-            if res is not None and res.raw is not None:
+            if res is not None and res.refused_form:  # no work done: not billed, asked again in another form
+                self.led.release(row, f"batch {b['batch_id']}: response_format {b.get('form') or ''} refused")
+                again[cid], detail = "response_format refused", res.detail
+                refused.append(cid)
+            elif res is not None and res.raw is not None:
                 self.cache.put(cid, payload, res.raw, self.led.row(row)["prompt_hash"])
                 self._settle_row(row, res.raw)
                 if self._advance and self._per_key.get(cid):
@@ -383,6 +441,8 @@ class BatchRunner:
             note=info.status,
         )
         log.info("batch %s %s: %d request(s) to submit again", b["batch_id"], info.status, len(again))
+        if refused:
+            self._refuse_form(b, refused, detail)
         if info.status == "cancelled" and b["ref"] not in self._known_cancelled:
             raise BatchCancelled(
                 f"batch {b['batch_id']} was cancelled; what it answered is kept and the "

@@ -70,6 +70,7 @@ class TeacherEngine:
         self._gone: str | None = None
         self._inflight: dict[str, asyncio.Future] = {}  # cache key -> the reply of the request being sent
         self.cap_reached: str | None = None  # set when a cap stops the buying: the message
+        self._remembered_form()
         self._pending = 0
         self._batch_only = False  # the pass after the batches: everything is paid and cached, nothing is sent
 
@@ -143,6 +144,21 @@ class TeacherEngine:
             raise
         finally:
             stop.remove()
+            self._remember_form()
+
+    def _remembered_form(self) -> None:
+        """A resumed run starts with the structured-output form its server took (``teacher.structured: auto``),
+        as the ledger kept it, instead of learning it again."""
+        saved = self.ledger.setting("structured_form")
+        if saved and getattr(self.backend, "structured", None) == "auto":
+            self.backend.form = saved
+
+    def _remember_form(self) -> None:
+        form = getattr(self.backend, "form", None)
+        if form and getattr(self.backend, "structured", None) == "auto" and form != self.ledger.setting(
+            "structured_form"
+        ):
+            self.ledger.set_setting("structured_form", form)
 
     async def _execute(self, requests, advance) -> list[Outcome]:
         if self.batching:  # first the batches (they advance the bar as replies arrive), then the pass that reads them

@@ -41,7 +41,10 @@ or listed); its lines are answered like ``/v1/chat/completions`` would answer
 them. With ``state_file`` every file and batch is kept in that JSON file, so a
 server started again on the same file knows them. Batch faults (entry i of
 ``batch_faults`` applies to the i-th created batch, or a callable
-``batch_faults(n, custom_ids) -> kind``):
+``batch_faults(n, custom_ids) -> kind``). A line whose ``response_format`` the server does not take (see above)
+is answered in the error file with the status and body the endpoint would give (not billed).
+``GET /v1/batches`` and ``GET /v1/files`` page as the API does (``limit``, ``after``, ``has_more``), at most
+``list_page`` items a page; ``batch_lists`` counts the batch pages answered. Batch faults:
 
 ============  ===================================================================
 ``"slow"``    finishes after ``batch_slow_seconds`` instead of ``batch_seconds``
@@ -73,6 +76,7 @@ import re
 import socket
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -201,6 +205,7 @@ class FakeOpenAIServer:
         response_formats: tuple[str, ...] | str | None = None,
         batch_api: bool = True,
         batch_seconds: float = 0.2,
+        list_page: int = 100,
         batch_slow_seconds: float = 3.0,
         batch_faults: list | Callable[[int, list], str | None] | None = None,
         on_batch: Callable[[str, Any], Any] | None = None,
@@ -232,6 +237,7 @@ class FakeOpenAIServer:
                 raise ValueError(f"unknown batch fault {k!r}; known: {BATCH_FAULT_KINDS}")
         self.batch_api = batch_api
         self.batch_seconds = float(batch_seconds)
+        self.list_page = int(list_page)  # the most items a listing answers per page (it honours limit and after)
         self.batch_slow_seconds = float(batch_slow_seconds)
         self.batch_faults = batch_faults
         self.on_batch = on_batch
@@ -242,6 +248,7 @@ class FakeOpenAIServer:
         self.batch_submitted: list[str] = []
         self.batch_billed: list[str] = []
         self.uploads = 0
+        self.batch_lists = 0  # pages of GET /v1/batches answered
         if state_file is not None and os.path.exists(state_file):
             with open(state_file, encoding="utf-8") as f:
                 st = json.load(f)
@@ -436,6 +443,44 @@ class FakeOpenAIServer:
             )
         os.replace(tmp, self.state_file)
 
+    def format_rejection(self, body: dict) -> tuple[int, dict] | None:
+        """(HTTP status, error body) of a request whose response_format type this server does not take, as the
+        real server answers it (counted in ``format_rejections``); None when it takes the request. Call under
+        ``lock``."""
+        rf = body.get("response_format")
+        if self.response_formats is None or not isinstance(rf, dict):
+            return None
+        kind = rf.get("type")
+        if kind in self.response_formats:
+            return None
+        self.format_rejections.append(str(kind))
+        self.status_counts["format_rejected"] += 1
+        if self.format_profile == "llamacpp":  # llama-cpp-python 0.3.x: validation error as a 500
+            msg = (
+                "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                f"'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}'}}"
+            )
+            return 500, {"error": {"message": msg, "type": "internal_server_error", "param": None, "code": None}}
+        if "json_object" in self.response_formats:  # a FastAPI server: pydantic validation of the body
+            return 422, {
+                "detail": [
+                    {
+                        "type": "literal_error",
+                        "loc": ["body", "response_format", "type"],
+                        "msg": "Input should be 'text' or 'json_object'",
+                        "input": kind,
+                    }
+                ]
+            }
+        return 400, {
+            "error": {
+                "message": f"Invalid parameter: 'response_format' of type '{kind}' is not supported with this model.",
+                "type": "invalid_request_error",
+                "param": "response_format",
+                "code": None,
+            }
+        }
+
     def _new_file(self, name: str, content: str, purpose: str) -> dict:
         fid = "file-" + uuid.uuid4().hex[:24]
         self.files[fid] = {
@@ -542,6 +587,18 @@ class FakeOpenAIServer:
                         "custom_id": cid,
                         "response": None,
                         "error": {"code": code, "message": f"simulated {code}"},
+                    }
+                )
+                continue
+            refused = self.format_rejection(ln.get("body") or {})
+            if refused is not None:  # the line's own answer, as the endpoint gives it: an error, not billed
+                status_code, obj = refused
+                err.append(
+                    {
+                        "id": rid,
+                        "custom_id": cid,
+                        "response": {"status_code": status_code, "request_id": rid, "body": obj},
+                        "error": None,
                     }
                 )
                 continue
@@ -679,7 +736,8 @@ def _make_handler(server: FakeOpenAIServer):
         def do_GET(self):
             with server.lock:
                 server.gets += 1
-            path = self.path.split("?", 1)[0].rstrip("/")
+            path, _, query = self.path.partition("?")
+            path = path.rstrip("/")
             if path == "/v1/models":
                 if not self._authorized():
                     return self._error("401")
@@ -697,11 +755,15 @@ def _make_handler(server: FakeOpenAIServer):
             if server.batch_api and path.startswith(("/v1/files", "/v1/batches")):
                 if not self._authorized():
                     return self._error("401")
-                return self._batch_get(path)
+                return self._batch_get(path, urllib.parse.parse_qs(query))
             self._error("404")
 
-        def _listing(self, items: list[dict]) -> None:
-            data = [_public(x) for x in items]
+        def _listing(self, items: list[dict], query: dict) -> None:
+            """One page: after the item ``after`` names, at most ``limit`` (and the server's ``list_page``)."""
+            ids = [x["id"] for x in items]
+            start = ids.index(query["after"][0]) + 1 if query.get("after", [None])[0] in ids else 0
+            limit = min(int(query.get("limit", ["20"])[0]), server.list_page)
+            data = [_public(x) for x in items[start : start + limit]]
             self._send_json(
                 200,
                 {
@@ -709,19 +771,21 @@ def _make_handler(server: FakeOpenAIServer):
                     "data": data,
                     "first_id": data[0]["id"] if data else None,
                     "last_id": data[-1]["id"] if data else None,
-                    "has_more": False,
+                    "has_more": start + limit < len(items),
                 },
             )
 
-        def _batch_get(self, path: str):
+        def _batch_get(self, path: str, query: dict | None = None):
+            query = query or {}
             parts = path.split("/")[2:]  # files | files/ID | files/ID/content | batches | batches/ID
             with server.lock:
                 if parts == ["files"]:
-                    return self._listing(sorted(server.files.values(), key=lambda f: -f["created_at"]))
+                    return self._listing(sorted(server.files.values(), key=lambda f: -f["created_at"]), query)
                 if parts == ["batches"]:
                     items = [server._advance(b) for b in server.batches.values()]
                     server._save()
-                    return self._listing(sorted(items, key=lambda b: -b["_t0"]))
+                    server.batch_lists += 1
+                    return self._listing(sorted(items, key=lambda b: -b["_t0"]), query)
                 if parts[0] == "files" and parts[1] in server.files:
                     f = server.files[parts[1]]
                     if len(parts) == 2:
@@ -851,50 +915,11 @@ def _make_handler(server: FakeOpenAIServer):
 
         def _format_rejected(self, body: dict) -> bool:
             """Refuse a response_format type this server does not take, the way the real server says it."""
-            rf = body.get("response_format")
-            if server.response_formats is None or not isinstance(rf, dict):
-                return False
-            kind = rf.get("type")
-            if kind in server.response_formats:
-                return False
             with server.lock:
-                server.format_rejections.append(str(kind))
-                server.status_counts["format_rejected"] += 1
-            if server.format_profile == "llamacpp":  # llama-cpp-python 0.3.x: validation error as a 500
-                msg = (
-                    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-                    f"'msg': \"Input should be 'text' or 'json_object'\", 'input': '{kind}'}}"
-                )
-                self._send_json(
-                    500, {"error": {"message": msg, "type": "internal_server_error", "param": None, "code": None}}
-                )
-            elif "json_object" in server.response_formats:  # a FastAPI server: pydantic validation of the body
-                self._send_json(
-                    422,
-                    {
-                        "detail": [
-                            {
-                                "type": "literal_error",
-                                "loc": ["body", "response_format", "type"],
-                                "msg": "Input should be 'text' or 'json_object'",
-                                "input": kind,
-                            }
-                        ]
-                    },
-                )
-            else:
-                self._send_json(
-                    400,
-                    {
-                        "error": {
-                            "message": f"Invalid parameter: 'response_format' of type '{kind}' is "
-                            "not supported with this model.",
-                            "type": "invalid_request_error",
-                            "param": "response_format",
-                            "code": None,
-                        }
-                    },
-                )
+                got = server.format_rejection(body)
+            if got is None:
+                return False
+            self._send_json(*got)
             return True
 
     return Handler

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 
 import openai
 
 from ...config import ConfigError
-from ...core.structured import FORMS, downgrade
+from ...core.structured import FORMS, downgrade, rejects_form
 from ..requests import Request
 from . import Fatal, Refused, Unknown
 
 log = logging.getLogger("baldistill")
-# a 400/422 that names one of these rejected the structured-output field, not the request as a whole
-_VALIDATION = re.compile(r"validation error|literal_error", re.IGNORECASE)
-_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|schema|grammar|structured", re.IGNORECASE)
 
 
 class OpenAICompatible:
@@ -194,13 +190,9 @@ def _detail(e) -> str:
 
 
 def _format_rejection(e) -> bool:
-    """The server refused the response_format field, having done no work: a 400 or 422 naming it, or
-    llama-cpp-python's request-validation error, which it answers with HTTP 500."""
-    if isinstance(e, (openai.BadRequestError, openai.UnprocessableEntityError)):
-        return bool(_FORMAT_WORDS.search(_detail(e)))
-    if isinstance(e, openai.InternalServerError) and e.status_code == 500:
-        d = _detail(e)
-        return bool(_VALIDATION.search(d)) and "response_format" in d
+    """The server refused the response_format field, having done no work (``core.structured.rejects_form``)."""
+    if isinstance(e, (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError)):
+        return rejects_form(e.status_code, _detail(e))
     return False
 
 
