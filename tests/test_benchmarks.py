@@ -18,6 +18,7 @@ BENCHMARKS = ROOT / "benchmarks"
 
 # benchmark -> a line it always prints at the end of a run, smoke or full size
 FIGURES = {
+    "gpu_check": r"^gpu_check passed$",
     "generation_speed": r"^median: batched [\d.]+ tok/s \(.*\), one-by-one [\d.]+ tok/s \(.*\) -> [\d.]+x$",
     "ifd_from_generation": r"^saving: -?\d+% end to end \([\d.]+x\), scoring [\d.]+x faster$",
     "ifd_speed": r"^FLOP/s: baldistill [\d.]+ G, reference [\d.]+ G; torch\.mm probe [\d.]+ G -> baldistill at \d+%",

@@ -13,9 +13,24 @@ CHATML = (
 )
 
 
-def make_tiny_model(folder: Path, texts: Iterable[str], chat: bool = True, seed: int = 0) -> Path:
-    """Save in ``folder`` a Llama of hidden size 64, 2 layers, with a 512-token BPE vocabulary trained on
-    ``texts``; with ``chat`` a ChatML chat template (``<|im_end|>`` ends a turn), else a base model (``</s>``)."""
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+    tie_word_embeddings=False,
+)
+
+
+def make_tiny_model(
+    folder: Path, texts: Iterable[str], chat: bool = True, seed: int = 0, dtype: str = "float32", **config
+) -> Path:
+    """Save in ``folder`` a randomly initialised Llama (``TINY``: hidden size 64, 2 layers; ``config`` overrides
+    any ``LlamaConfig`` field, e.g. a real model's sizes and vocabulary) with a 512-token BPE tokenizer trained on
+    ``texts`` (its ids are a subset of any larger vocabulary); with ``chat`` a ChatML chat template
+    (``<|im_end|>`` ends a turn), else a base model (``</s>``). ``dtype``: the weights as saved."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -38,20 +53,9 @@ def make_tiny_model(folder: Path, texts: Iterable[str], chat: bool = True, seed:
     if chat:
         hf.chat_template = CHATML
     torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=hf.vocab_size if len(hf) <= hf.vocab_size else len(hf),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        bos_token_id=hf.bos_token_id,
-        eos_token_id=hf.eos_token_id,
-        pad_token_id=hf.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(cfg)
+    sizes = {**TINY, "vocab_size": hf.vocab_size if len(hf) <= hf.vocab_size else len(hf), **config}
+    cfg = LlamaConfig(**sizes, bos_token_id=hf.bos_token_id, eos_token_id=hf.eos_token_id, pad_token_id=hf.pad_token_id)
+    model = LlamaForCausalLM(cfg).to(getattr(torch, dtype))
     model.generation_config.eos_token_id = hf.eos_token_id
     model.save_pretrained(folder)
     hf.save_pretrained(folder)
