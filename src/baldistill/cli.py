@@ -41,12 +41,13 @@ from .report.terminal import (
     prepare_table,
     print_table,
     results_table,
+    run_estimate_table,
     run_table,
     stats_table,
 )
 from .runner.compare import compare as run_comparison
 from .runner.estimate import estimate as estimate_rows
-from .runner.estimate import estimate_comparison
+from .runner.estimate import estimate_comparison, forecast_run
 from .runner.evaluate import Evaluator
 from .runner.results import write_outputs, write_results
 from .runner.runfolder import RunFolderError
@@ -191,10 +192,16 @@ def demo(
     method: Annotated[str | None, typer.Option(help="override the method, e.g. random-ft-cot")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
     resume: bool = False,
+    data: Annotated[
+        str, typer.Option(help="the bundled data set: demo (8 families, configs/demo.yaml) or wide (configs/wide.yaml)")
+    ] = "demo",
 ):
-    """Distil the bundled long-tailed demo data into SmolLM2-135M-Instruct with the reference teacher."""
+    """Distil a bundled long-tailed data set (--data demo or wide) into SmolLM2-135M-Instruct with the reference
+    teacher."""
+    if data not in ("demo", "wide"):
+        _fail(f"--data {data!r}: use demo or wide")
     overrides = list(set_ or []) + ([f"method={method}"] if method else [])
-    _run(load_config(DEMO_CONFIG, overrides), out, resume)
+    _run(load_config(DEMO_CONFIG.with_name(f"{data}.yaml"), overrides), out, resume)
 
 
 @app.command("run")
@@ -406,12 +413,26 @@ def export(
 @app.command()
 @_guard
 def estimate(
-    config: Annotated[Path, typer.Argument(help="YAML config")],
+    config: Annotated[Path | None, typer.Argument(help="YAML config")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
+    run: Annotated[
+        Path | None, typer.Option("--run", help="a run folder: what it spent and what the rest will cost")
+    ] = None,
 ):
-    """Expected teacher calls, tokens and dollars per stage, before anything is spent (no network)."""
-    cfg = load_config(config, set_ or [])
-    print_table(estimate_table(cfg, estimate_rows(cfg)))
+    """Expected teacher calls, tokens and dollars per stage, before anything is spent (no network); with --run DIR,
+    what a run spent and the forecast of what remains, at the tokens per call measured so far."""
+    if run is None:
+        if config is None:
+            _fail("estimate: give a CONFIG, or --run DIR for a run folder")
+        cfg = load_config(config, set_ or [])
+        print_table(estimate_table(cfg, estimate_rows(cfg)))
+        return
+    if config is not None or set_:
+        _fail("estimate --run: takes the run's own config.yaml; give no CONFIG or --set")
+    if not (run / "config.yaml").exists() or not (run / "ledger.sqlite").exists():
+        _fail(f"{run}: not a run folder with a ledger (no config.yaml or ledger.sqlite)")
+    r = forecast_run(run)
+    print_table(run_estimate_table(run, r.cfg, r.forecast, r.done, r.finished, r.cap_reached))
 
 
 @app.command()

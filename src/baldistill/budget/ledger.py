@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.forecast import Charge
 from ..core.spend import PhysicalSpend, Spend, SpendGroup
 
 CHARGED = ("reserved", "submitted", "ok", "unknown", "dropped", "parse_error")
@@ -390,6 +391,29 @@ class Ledger:
                 db.close()
         except sqlite3.Error:
             return 0
+
+    def charges(self) -> list[Charge]:
+        """The charged rows summed per stage, kind and status, in one query (what a live bar and the forecast
+        read while replies arrive)."""
+        cur = self.db.execute(
+            "SELECT stage, kind, status, COUNT(*), SUM(units), SUM(prompt_tokens), SUM(completion_tokens),"
+            f" SUM(COALESCE(reasoning_tokens, 0)), SUM(dollars) FROM calls WHERE status IN {CHARGED}"
+            " GROUP BY stage, kind, status ORDER BY stage, kind, status"
+        )
+        return [
+            Charge(
+                stage=int(r[0]),
+                kind=r[1],
+                status=r[2],
+                requests=int(r[3] or 0),
+                units=int(r[4] or 0),
+                prompt_tokens=int(r[5] or 0),
+                completion_tokens=int(r[6] or 0),
+                reasoning_tokens=int(r[7] or 0),
+                dollars=float(r[8] or 0.0),
+            )
+            for r in cur.fetchall()
+        ]
 
     def shortfall_reasons(self) -> dict[str, dict[str, int]]:
         """Per domain: the units paid that did not become a training example, by reason (the check's verdict,

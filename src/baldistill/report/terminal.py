@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..config import RunConfig
 from ..core import policies
+from ..core.forecast import Forecast, Limits
 from ..core.results import RunMetrics, Summary
 from ..core.spend import Spend
 
@@ -166,6 +167,56 @@ def compare_estimate_table(e: dict, cfg: RunConfig) -> Table:
         cells = _spend_cells(r)
         t.add_row(name, cells[3], *cells[:3], *cells[4:])
     return t
+
+
+def run_estimate_table(
+    run: Path, cfg: RunConfig, f: Forecast, done: list[int], finished: bool, cap_reached: str | None = None
+) -> Table:
+    """``baldistill estimate --run``: per kind the units planned, spent and left, the tokens per call the rest is
+    projected at (measured, or the plan's estimate with the worst-case completion), what was spent and what is to
+    come; tokens only with a price or a token cap, dollars only with a price."""
+    t = cfg.teacher
+    lim = Limits(cfg.budget, t.max_total_tokens, t.max_dollars, bool(t.price.input_per_mtok or t.price.output_per_mtok))
+    k = cfg.effective_stages
+    state = "the run ended" if finished else f"{len(done)} of {k} stage(s) done"
+    if cap_reached:  # nothing more is bought
+        state = ("the run ended; " if finished else "") + cap_reached
+    title = f"{run}: {state}; spent {f.spent.units}/{cfg.budget} units"
+    if lim.shows_tokens:
+        title += f", {f.spent.tokens:,} tokens"
+    if lim.priced:
+        title += f", ${f.spent.dollars:.4f}"
+    caption = ""
+    if lim.shows_tokens:
+        caption = f"projected {round(f.tokens):,} tokens" + (f", ${f.dollars:.4f}" if lim.priced else "")
+        if f.estimate_tokens is not None:
+            caption += f"; estimate before the run: at most {f.estimate_tokens:,} tokens"
+            caption += f", ${f.estimate_dollars:.4f}" if lim.priced and f.estimate_dollars is not None else ""
+    tab = Table(title=title, caption=caption)
+    cols = ["kind", "planned", "spent", "left"]
+    if lim.shows_tokens:
+        cols += ["prompt tok/call", "completion tok/call", "rate from", "tokens spent", "tokens to come"]
+    if lim.priced:
+        cols += ["$ spent", "$ to come"]
+    for col in cols:
+        tab.add_column(col, justify="left" if col in ("kind", "rate from") else "right")
+    for x in f.kinds.values():
+        row = [x.kind, str(x.planned), str(x.spent.units), str(x.remaining)]
+        if lim.shows_tokens:
+            source = f"measured ({x.requests} calls)" if x.requests else "plan (max completion)"
+            more = round(x.more_prompt + x.more_completion)
+            row += [f"{x.prompt:,.1f}", f"{x.completion:,.1f}", source, f"{x.spent.tokens:,}", f"{more:,}"]
+        if lim.priced:
+            row += [f"{x.spent.dollars:.4f}", f"{x.more_dollars:.4f}"]
+        tab.add_row(*row)
+    tab.add_section()
+    row = ["total", str(sum(x.planned for x in f.kinds.values())), str(f.spent.units), str(f.remaining)]
+    if lim.shows_tokens:
+        row += ["", "", "", f"{f.spent.tokens:,}", f"{round(f.more_tokens):,}"]
+    if lim.priced:
+        row += [f"{f.spent.dollars:.4f}", f"{f.more_dollars:.4f}"]
+    tab.add_row(*row)
+    return tab
 
 
 def ledger_table(run: Path, s: Spend) -> Table:

@@ -1,19 +1,24 @@
 """What a run, or a comparison's unfinished runs, will spend before anything is sent (no network, no torch):
 calls from the same budget plan the pipeline follows (``core/plan.py``), prompt tokens from the real prompts
-(about 4 characters per token), completion tokens and dollars as the worst case the ledger reserves."""
+(about 4 characters per token), completion tokens and dollars as the worst case the ledger reserves. And for a
+run folder, finished or cut short (``estimate --run``): what its ledger charged and what the rest of its plan will
+cost at the tokens per request measured so far (``core/forecast.py``)."""
 
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..budget.cache import ReplyCache
-from ..budget.ledger import Caps
-from ..config import RunConfig
+from ..budget.ledger import Caps, Ledger
+from ..config import ConfigError, RunConfig, load_config
 from ..core.comparison import Spec
+from ..core.forecast import KINDS, Forecast, PlanRow, project
 from ..core.methods import METHODS
 from ..core.plan import plan_run
-from ..data import domain_counts
+from ..data import DataError, Example, domain_counts
 from ..teacher.requests import Request, RequestBuilder
 from .inputs import Inputs
 
@@ -25,36 +30,64 @@ def _avg_tokens(reqs: list[Request]) -> float:
     ) / max(1, len(reqs))
 
 
+ZERO = {
+    "stage": 0,
+    "annotate": 0,
+    "synthesize": 0,
+    "verify": 0,
+    "calls": 0,
+    "prompt_tokens": 0,
+    "completion_tokens_max": 0,
+    "dollars_max": 0.0,
+}
+
+
 def estimate(cfg: RunConfig) -> list[dict]:
     """One row per stage: annotate, synthesize and verify calls, prompt tokens (est.), completion tokens and
     dollars (max). With verification an upper bound: a synthetic example that fails its checks is not
     verified, so the run then spends less; equal when every one passes."""
+    rows = [
+        {
+            "stage": p.stage,
+            **{k: p.units[k] for k in KINDS},
+            "calls": p.calls,
+            "prompt_tokens": round(sum(p.prompt_tokens.values())),
+            "completion_tokens_max": p.completion_tokens_max,
+            "dollars_max": p.dollars_max,
+        }
+        for p in plan_spend(cfg)
+    ]
+    return rows or [dict(ZERO)]
+
+
+def caps_of(cfg: RunConfig) -> Caps:
+    """The caps and prices a run of ``cfg`` charges its ledger under (``Caps.price``: a request's dollars)."""
+    t = cfg.teacher
+    return Caps(
+        cfg.budget,
+        t.max_total_tokens,
+        t.max_dollars,
+        t.price.input_per_mtok,
+        t.price.output_per_mtok,
+        t.price.factor(t.batch),
+    )
+
+
+def plan_spend(cfg: RunConfig, pool: list[Example] | None = None) -> list[PlanRow]:
+    """The run's teacher plan, one row per stage: units and estimated prompt tokens per kind, completion tokens and
+    dollars at their worst case (empty for a method without teacher calls). ``pool``: the run's pool when the
+    caller has it (otherwise read as the run will read it)."""
     method = METHODS[cfg.method]
-    pool = Inputs.load(cfg).pool  # the pool the run will use (repeats dropped, test overlap handled)
+    if pool is None:
+        pool = Inputs.load(cfg).pool  # the pool the run will use (repeats dropped, test overlap handled)
     sizes = domain_counts(pool)
     k = cfg.teacher.verify.samples
     plans = plan_run(method, sizes, cfg.budget, cfg.effective_stages, k)
     if not (plans and method.rationale):
-        return [
-            {
-                "stage": 0,
-                "annotate": 0,
-                "synthesize": 0,
-                "verify": 0,
-                "calls": 0,
-                "prompt_tokens": 0,
-                "completion_tokens_max": 0,
-                "dollars_max": 0.0,
-            }
-        ]
+        return []
     t = cfg.teacher
     build = RequestBuilder(t, cfg.data.instruction, cfg.seed)
-    caps = Caps(
-        cfg.budget,
-        input_per_mtok=t.price.input_per_mtok,
-        output_per_mtok=t.price.output_per_mtok,
-        factor=t.price.factor(t.batch),
-    )
+    caps = caps_of(cfg)
     by_dom = {d: [e for e in pool if e.domain == d] for d in sizes}
     rng = random.Random(cfg.seed)
     ann_tok = {d: _avg_tokens([build.annotation(0, e) for e in xs[:50]]) for d, xs in by_dom.items()}
@@ -77,32 +110,70 @@ def estimate(cfg: RunConfig) -> list[dict]:
     rows = []
     for p in plans:
         if p.quota.is_global:
-            ptok = p.annotate * mean_ann
+            ptok = {"annotate": p.annotate * mean_ann, "synthesize": 0.0, "verify": 0.0}
         else:
             real = {d: p.take[d] + p.duplicate.get(d, 0) for d in p.take}
-            ptok = (
-                sum(real[d] * ann_tok[d] for d in real)
-                + sum(
+            ptok = {
+                "annotate": sum(real[d] * ann_tok[d] for d in real),
+                "synthesize": sum(
                     n * (syn_tok[d] if not made.get(d) else syn_tok_after(d, made[d])) for d, n in p.synthesize.items()
-                )
-                + sum(n * ver_tok[d] for d, n in p.verify.items())
-            )
+                ),
+                "verify": sum(n * ver_tok[d] for d, n in p.verify.items()),
+            }
         for d, n in p.synthesize.items():
             made[d] = made.get(d, 0) + n
-        units = p.units()
+        prompt = round(ptok["annotate"] + ptok["synthesize"] + ptok["verify"])
         rows.append(
-            {
-                "stage": p.stage,
-                "annotate": units["annotate"],
-                "synthesize": units["synthesize"],
-                "verify": units["verify"],
-                "calls": p.calls,
-                "prompt_tokens": round(ptok),
-                "completion_tokens_max": p.calls * t.max_tokens,
-                "dollars_max": round(caps.price(round(ptok), p.calls * t.max_tokens), 4),
-            }
+            PlanRow(
+                stage=p.stage,
+                units=p.units(),
+                prompt_tokens=ptok,
+                completion_tokens_max=p.calls * t.max_tokens,
+                dollars_max=round(caps.price(prompt, p.calls * t.max_tokens), 4),
+            )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class RunForecast:
+    """``estimate --run``: a run's config, the stages whose teacher steps are done, whether the run ended
+    (``metrics.json``), the cap that ended its buying if one did (then nothing more is bought) and the forecast."""
+
+    cfg: RunConfig
+    done: list[int]
+    finished: bool
+    forecast: Forecast
+    cap_reached: str | None = None
+
+
+def forecast_run(run: Path) -> RunForecast:
+    """What a run folder's ledger charged and what the rest of its plan will cost at the measured rates: the
+    stages without ``stages/<i>/done.json`` and the unspent units of a stage cut short; nothing for a run that
+    ended or whose cap was reached. Reads the ledger beside a live run without touching it."""
+    cfg = load_config(run / "config.yaml")
+    finished = (run / "metrics.json").exists()
+    stages = range(cfg.effective_stages)
+    marks = {i: run / "stages" / str(i) / "done.json" for i in stages}
+    done = [i for i, p in marks.items() if p.exists()]
+    cap = next((c for i in done if (c := json.loads(marks[i].read_text()).get("cap_reached"))), None)
+    if finished:
+        cap = json.loads((run / "metrics.json").read_text()).get("cap_reached") or cap
+    if finished or cap:  # nothing more will be bought
+        done = list(stages)
+    led = Ledger(Caps(0), run / "ledger.sqlite", recover=False)
+    try:
+        charged = led.charges()
+    finally:
+        led.close()
+    try:
+        plan = plan_spend(cfg)
+    except (ConfigError, DataError):
+        if len(done) < len(stages):  # what remains cannot be planned without the run's data
+            raise
+        plan = []  # an ended run needs no plan: its spend is all in the ledger
+    f = project(plan, charged, done, cfg.teacher.max_tokens, caps_of(cfg).price)
+    return RunForecast(cfg, done, finished, f, cap)
 
 
 SPEND_KEYS = ("calls", "annotate", "synthesize", "verify", "prompt_tokens", "completion_tokens_max", "dollars_max")

@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 
 from ..budget.cache import ReplyCache
-from ..budget.ledger import Caps, Ledger
+from ..budget.ledger import Ledger
 from ..config import ConfigError, RunConfig, dump_config
 from ..core import policies
+from ..core.forecast import PlanRow, Totals, cap_warning, project, stage_line
 from ..core.methods import METHODS
 from ..core.plan import plan_stage
 from ..core.results import SCHEMA_VERSION, RunMetrics, StageEval
@@ -36,7 +37,9 @@ from ..runtime import dist
 from ..runtime.progress import PhaseClock, bar, console
 from ..student import Student
 from ..teacher import RequestBuilder, TeacherEngine, make_backend
+from ..teacher.engine import SpendView
 from . import selection
+from .estimate import caps_of, plan_spend
 from .evaluate import Evaluator, limit_per_domain
 from .inputs import Inputs
 from .preflight import preflight
@@ -75,21 +78,15 @@ class Distiller:
             policies.allocate(self.method.policy, self.pool_sizes, cfg.budget, self.stages) if self.method.train else []
         )
         t = cfg.teacher
-        caps = Caps(
-            cfg.budget,
-            t.max_total_tokens,
-            t.max_dollars,
-            t.price.input_per_mtok,
-            t.price.output_per_mtok,
-            t.price.factor(t.batch),
-        )
-        self.ledger = Ledger(caps, folder.path / "ledger.sqlite" if dist.is_main() else None)
+        self.ledger = Ledger(caps_of(cfg), folder.path / "ledger.sqlite" if dist.is_main() else None)
+        self.view = SpendView(self.ledger, max_tokens=t.max_tokens)  # the spend the teacher bars show
         self.requests = RequestBuilder(t, cfg.data.instruction, cfg.seed)
         self._student, self._backend, self._engine = student, backend, None
         self.clock = PhaseClock()
         self.shares: dict[str, list[int]] = {}  # several processes: what each generated, per step
         self.tracker: Tracker | None = None  # student.train.report_to, on the main process
         self._chosen: dict[int, dict] = {}  # stage -> its quotas and candidates (main process), for the tracker
+        self._plan: list[PlanRow] | None = None  # estimate's plan, for the spend's projection (spend_plan)
 
     # heavy parts are built on first use, so a zero-cost step never loads a model or opens a connection
     @property
@@ -106,7 +103,7 @@ class Distiller:
             cache = None
             if t.kind != "reference" or t.cache:  # the simulation costs nothing: cache only when asked
                 cache = ReplyCache(t.cache or self.folder.path / "teacher_cache.sqlite")
-            self._engine = TeacherEngine(backend, t, self.ledger, cache)
+            self._engine = TeacherEngine(backend, t, self.ledger, cache, self.view)
         return self._engine
 
     # ---------------------------------------------------------------------------------------
@@ -147,6 +144,9 @@ class Distiller:
             main["draw"] = self.draw(i, state)
             return main["draw"].ids
 
+        teacher = dist.is_main() and self.method.rationale
+        if teacher:
+            self.warn_caps(i)
         ids = dist.on_main(draw)
         scored = self.score(i, ids) if ids else []
         new, cap = dist.on_main(
@@ -159,6 +159,8 @@ class Distiller:
                 highlight=False,
                 soft_wrap=True,
             )
+        if teacher:
+            self.spend_line(i, state)
         state.train.extend(new)
         with self.clock.phase(str(i + 1), "train"):
             stats = self.train(i, state, new)
@@ -183,6 +185,36 @@ class Distiller:
             training=stats,
             seconds=self.clock.seconds.get(str(i + 1), {}),
         )
+
+    # ---- spend as it happens (main process, methods with teacher rationales) ------------------
+    def spend_plan(self) -> list[PlanRow]:
+        """``estimate``'s plan of this run, made once, when the spend has tokens to show (a price or a token cap):
+        the projection's units and prompt tokens per stage and kind. Empty otherwise (units need no plan)."""
+        if self._plan is None:
+            self._plan = plan_spend(self.cfg, self.pool) if self.view.limits.shows_tokens else []
+        return self._plan
+
+    def warn_caps(self, i: int) -> None:
+        """At stage ``i``'s start: the bars project from the stages before it; one line when the projection
+        crosses ``teacher.max_dollars`` or ``teacher.max_total_tokens`` (how the caps are enforced is unchanged)."""
+        self.view.plan, self.view.done = self.spend_plan(), range(i)
+        if self.view.limits.dollars is None and self.view.limits.tokens is None:
+            return
+        line = cap_warning(self.view.forecast(), self.view.limits)
+        if line:
+            warning = f"[yellow]warning:[/yellow] stage {i + 1}/{self.stages}: {line}"
+            console.print(warning, highlight=False, soft_wrap=True)
+            log.warning("stage %d/%d: %s", i + 1, self.stages, line)
+
+    def spend_line(self, i: int, state: State) -> None:
+        """After stage ``i``'s teacher steps: its spend, the run's, what is left and the projection, on the console
+        and in run.log."""
+        cs = self.ledger.charges()
+        done = range(self.stages) if state.cap_reached else range(i + 1)  # a reached cap buys nothing more
+        f = project(self.view.plan, cs, done, self.cfg.teacher.max_tokens, self.ledger.caps.price)
+        line = stage_line(i, self.stages, Totals.of(c for c in cs if c.stage == i), self.view.limits, f)
+        console.print(line, highlight=False, soft_wrap=True)
+        log.info("%s", line)
 
     def draw(self, i: int, state: State) -> Draw:
         """The main process: this stage's plan and the candidates IFD will score (drawn at random)."""

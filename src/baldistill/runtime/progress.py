@@ -31,10 +31,13 @@ def new_progress() -> Progress:
 
 
 class Advance:
-    """Moves one bar: ``advance(k)``; ``advance.info(text)`` sets the text beside it (e.g. a batch's state)."""
+    """Moves one bar: ``advance(k)``; ``advance.info(text)`` sets the text beside it (e.g. a batch's state and the
+    teacher's spend). ``live``: whether the bar is shown at all (not with ``BALDISTILL_PROGRESS=0``), so that
+    text nobody sees is not computed."""
 
     def __init__(self, progress: Progress, task):
         self.progress, self.task = progress, task
+        self.live = not progress.disable
 
     def __call__(self, n: int = 1) -> None:
         self.progress.advance(self.task, n)

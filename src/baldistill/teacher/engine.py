@@ -6,6 +6,9 @@ reserved in the ledger, the request is sent (bounded concurrency), and the outco
 settled with the reported usage, released when the server did no work (then retried with backoff,
 honouring Retry-After), kept when the outcome is unknown (then retried while the budget allows).
 Every reply is written to the cache the moment it arrives, so a crash loses nothing that was paid for.
+
+A teacher bar shows the spend as replies settle (``SpendView``: the ledger's totals against B and the caps, and
+with the run's plan the projection of ``core/forecast.py``), refreshed at most every ``SpendView.every`` seconds.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import logging
 import random
 import signal
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..budget.cache import ReplyCache
 from ..budget.ledger import BudgetExceeded, Ledger
 from ..core.checks import Verdict
+from ..core.forecast import Forecast, Limits, PlanRow, Totals, bar_text, project
 from .backends import Backend, Declined, Fatal, Refused, Unknown
 from .errors import TeacherError, TeacherUnavailable
 from .replies import Reply, parse_body
@@ -60,19 +65,89 @@ class _on_sigint:
             signal.signal(signal.SIGINT, self.previous)  # whatever handled Ctrl-C before (Python's by default)
 
 
+def limits(ledger: Ledger) -> Limits:
+    """What the ledger's caps let a bar show: B, the token and dollar caps, and whether tokens are priced."""
+    c = ledger.caps
+    return Limits(c.calls, c.tokens, c.dollars, bool(c.input_per_mtok or c.output_per_mtok))
+
+
+class SpendView:
+    """The ledger's spend as a teacher bar's text (``core.forecast.bar_text``); given the run's plan
+    (``runner/estimate.py``'s ``plan_spend``) with the projection too. ``done``: the stages whose teacher steps
+    are over (the runner sets it at each stage's start)."""
+
+    every = 0.2  # seconds between two refreshes of a bar's text while replies arrive
+
+    def __init__(self, ledger: Ledger, plan: Sequence[PlanRow] = (), max_tokens: int = 0):
+        self.ledger, self.plan, self.max_tokens = ledger, list(plan), max_tokens
+        self.done: Collection[int] = ()
+        self.limits = limits(ledger)
+
+    def forecast(self, done: Collection[int] | None = None) -> Forecast:
+        """The projection from the ledger now (``done``: those stages, default ``self.done``)."""
+        return project(
+            self.plan,
+            self.ledger.charges(),
+            self.done if done is None else done,
+            self.max_tokens,
+            self.ledger.caps.price,
+        )
+
+    def text(self) -> str:
+        if self.plan and self.limits.shows_tokens:
+            f = self.forecast()
+            return bar_text(f.spent, self.limits, f)
+        return bar_text(Totals.of(self.ledger.charges()), self.limits)
+
+
+class LiveBar:
+    """A bar's ``advance`` that also shows the spend: ``bar(n)`` moves the bar and refreshes its text (at most every
+    ``SpendView.every`` s, or 20 times what the last refresh took, unless forced); ``bar.info(text)`` sets what is
+    shown before the spend (a batch's state). Without a bar that shows (``BALDISTILL_PROGRESS=0``, or a plain
+    callable) it only moves."""
+
+    def __init__(self, advance, view: SpendView):
+        self.advance, self.view, self.state, self._next = advance, view, "", float("-inf")
+        shown = advance is not None and getattr(advance, "live", True)
+        self._info: Callable[[str], None] | None = getattr(advance, "info", None) if shown else None
+
+    def __call__(self, n: int = 1) -> None:
+        if self.advance is not None:
+            self.advance(n)
+        self.show()
+
+    def info(self, text: str) -> None:
+        self.state = text
+        self.show(force=True)
+
+    def show(self, force: bool = False) -> None:
+        if self._info is None:
+            return
+        now = time.monotonic()
+        if not force and now < self._next:
+            return
+        text = self.view.text()
+        # a large ledger takes longer to sum: then refresh less often, so the text never costs more than ~5 %
+        self._next = now + max(self.view.every, 20 * (time.monotonic() - now))
+        self._info(" · ".join(x for x in (self.state, text) if x))
+
+
 class TeacherEngine:
     """Runs batches of requests against one backend under one ledger, with an optional reply cache.
-    ``cfg`` is the TeacherConfig (concurrency, retries, backoff)."""
+    ``cfg`` is the TeacherConfig (concurrency, retries, backoff); ``view`` what its bars show of the spend."""
 
-    def __init__(self, backend: Backend, cfg, ledger: Ledger, cache: ReplyCache | None = None):
+    def __init__(
+        self, backend: Backend, cfg, ledger: Ledger, cache: ReplyCache | None = None, view: SpendView | None = None
+    ):
         self.backend, self.cfg, self.ledger, self.cache = backend, cfg, ledger, cache
+        self.view = view or SpendView(ledger)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gone: str | None = None
         self._inflight: dict[str, asyncio.Future] = {}  # cache key -> the reply of the request being sent
         self.cap_reached: str | None = None  # set when a cap stops the buying: the message
-        self._remembered_form()
         self._pending = 0
         self._batch_only = False  # the pass after the batches: everything is paid and cached, nothing is sent
+        self._remembered_form()
 
     @property
     def batching(self) -> bool:
@@ -103,7 +178,11 @@ class TeacherEngine:
     def execute(self, requests: list[Request], advance: Callable[[int], None] | None = None) -> list[Outcome]:
         if not requests:
             return []
-        return self._run(self._execute(requests, advance))
+        live = LiveBar(advance, self.view)
+        live.show(force=True)
+        outs = self._run(self._execute(requests, live))
+        live.show(force=True)  # the spend once every reply is settled
+        return outs
 
     def prefetch(self, requests: list[Request], desc: str) -> None:
         """With ``teacher.batch``: buy the replies ``requests`` need through batches now (one wait for all of them),
@@ -113,8 +192,11 @@ class TeacherEngine:
         from ..runtime.progress import bar
 
         with bar(desc, len(requests)) as advance:
-            done = self._run(self._fill(requests, advance))
+            live = LiveBar(advance, self.view)
+            live.show(force=True)
+            done = self._run(self._fill(requests, live))
             advance(len(requests) - done)  # those already in the cache
+            live.show(force=True)
 
     async def _fill(self, requests: list[Request], advance) -> int:
         from .batch import BatchAPI, BatchRunner
@@ -155,8 +237,10 @@ class TeacherEngine:
 
     def _remember_form(self) -> None:
         form = getattr(self.backend, "form", None)
-        if form and getattr(self.backend, "structured", None) == "auto" and form != self.ledger.setting(
-            "structured_form"
+        if (
+            form
+            and getattr(self.backend, "structured", None) == "auto"
+            and form != self.ledger.setting("structured_form")
         ):
             self.ledger.set_setting("structured_form", form)
 
