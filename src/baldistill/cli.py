@@ -400,14 +400,46 @@ def predict(
 @_guard
 def export(
     run: Annotated[Path, typer.Option(help="run folder")],
-    out: Annotated[Path, typer.Option(help="destination folder")],
+    out: Annotated[Path | None, typer.Option(help="destination folder of the student, with its model card")] = None,
     merge: Annotated[bool, typer.Option(help="merge LoRA into the weights (a plain HF model in safetensors)")] = False,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(help="destination folder of the data it was trained on (a datasets folder, Parquet, a card)"),
+    ] = None,
 ):
-    """The student as a Hugging Face folder that transformers, vLLM and the HF tooling load directly."""
-    from .runner.export import export_student  # torch and transformers
+    """The student as a Hugging Face folder that transformers, vLLM and the HF tooling load directly (--out), and the
+    data the budget bought as a Hugging Face data set, every example traced to what it cost (--dataset)."""
+    from .runner.dataset import check_destination
 
-    export_student(run, out, merge)
-    console.print(f"wrote {'merged model' if merge else 'LoRA adapter'} to {out}")
+    if out is None and dataset is None:
+        _fail("export: give --out DIR (the student), --dataset DIR (its data), or both")
+    if merge and out is None:
+        _fail("export --merge: merges the student's weights; give --out DIR")
+    if out is not None and dataset is not None and out.resolve() == dataset.resolve():
+        _fail("export: --out and --dataset need two folders")
+    for dest in (out, dataset):
+        if dest is not None:
+            check_destination(dest)
+    if out is not None and not (run / "adapter" / "adapter_config.json").exists():
+        _fail(f"{run}: no trained adapter (adapter/adapter_config.json); was the run finished?")
+    if dataset is not None:
+        from .runner.dataset import export_dataset  # datasets and pyarrow; no torch
+
+        try:
+            data = export_dataset(run, dataset)
+        except RunFolderError as e:  # its message may name an extra in brackets, which is no markup
+            from rich.markup import escape
+
+            _fail(escape(str(e)))
+        console.print(
+            f"wrote the data set ({len(data.train)} training examples, {len(data.dropped)} dropped) to {dataset}",
+            highlight=False,
+        )
+    if out is not None:
+        from .runner.export import export_student  # torch and transformers
+
+        export_student(run, out, merge, dataset=dataset.name if dataset is not None else None)
+        console.print(f"wrote {'merged model' if merge else 'LoRA adapter'} to {out}", highlight=False)
 
 
 @app.command()

@@ -16,6 +16,11 @@ the batch's state and its requests' custom_ids; ``batch_rows``: which row each c
 ``submitted`` row stays charged across a crash and is *not* turned into ``unknown`` at start-up: its batch
 is looked up by id on resume, never submitted again.
 
+Provenance (table ``replies``, one row per paid reply that was judged, keyed by its ledger row): the reply's text,
+the verdict of the checks on it (ok, dropped, parse_error, with the reason) and, for a synthesis request, the ids
+of the real examples its prompt showed. Written after the checks (``TeacherEngine.record``); it charges nothing
+and is what ``baldistill export --dataset`` traces each example through.
+
 Stored in SQLite (WAL, synchronous=NORMAL: survives a killed process); each row is committed before
 the request is sent. Replies served from a shared cache are charged to this run as if paid
 ("logical" spend) and marked not physical, so the money actually sent to a server is reported apart.
@@ -27,6 +32,7 @@ import csv
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +60,23 @@ COLUMNS = (
     "note",
     "time",
 )
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    """A paid reply as the checks judged it (table ``replies``): its ledger row and key, the text the teacher
+    wrote (None when the body held none; then ``error`` says why), the verdict (ok, dropped, parse_error) with its
+    note, and for a synthesis request the ids of the real examples its prompt showed."""
+
+    row: int
+    key: str
+    kind: str
+    example_id: str | None
+    text: str | None
+    error: str | None
+    verdict: str
+    note: str = ""
+    shown: tuple[str, ...] = ()
 
 
 class BudgetExceeded(RuntimeError):
@@ -101,6 +124,10 @@ class Ledger:
             ref INTEGER, custom_id TEXT, row INTEGER, request TEXT, PRIMARY KEY (ref, custom_id))""")
         if "form" not in {r[1] for r in self.db.execute("PRAGMA table_info(batches)")}:  # a ledger before it
             self.db.execute("ALTER TABLE batches ADD COLUMN form TEXT DEFAULT ''")
+        # provenance: the text of each judged reply, the checks' verdict on it and (synthesis) the examples shown
+        self.db.execute("""CREATE TABLE IF NOT EXISTS replies (
+            row INTEGER PRIMARY KEY, key TEXT, kind TEXT, example_id TEXT, text TEXT, error TEXT,
+            verdict TEXT, note TEXT DEFAULT '', shown TEXT DEFAULT '[]', time REAL)""")
         # what the run learned of its teacher and must not learn again on resume (e.g. the structured form)
         self.db.execute("CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT)")
         # rows still 'reserved' belong to calls in flight when a previous process died: unknown outcome
@@ -319,6 +346,35 @@ class Ledger:
     def mark(self, row: int, status: str, note: str = "") -> None:
         """A later verdict on a paid reply ('dropped' by the answer check, 'parse_error')."""
         self.db.execute("UPDATE calls SET status=?, note=? WHERE id=?", (status, note, row))
+
+    def record_replies(self, replies: Iterable[ReplyRecord]) -> None:
+        """Keep the text of paid replies and the checks' verdicts on them (table ``replies``), in one transaction.
+        A reply judged again (a resumed stage re-reads it from the cache) replaces its earlier record. Charges
+        nothing: the verdict's effect on the spend is ``mark``'s."""
+        now = time.time()
+        rows = [
+            (r.row, r.key, r.kind, r.example_id, r.text, r.error, r.verdict, r.note, json.dumps(list(r.shown)), now)
+            for r in replies
+        ]
+        if not rows:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO replies VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def replies(self) -> dict[int, ReplyRecord]:
+        """Every recorded reply by its ledger row (empty for a ledger written before replies were kept)."""
+        cur = self.db.execute(
+            "SELECT row, key, kind, example_id, text, error, verdict, note, shown FROM replies ORDER BY row"
+        )
+        return {
+            r[0]: ReplyRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or "", tuple(json.loads(r[8] or "[]")))
+            for r in cur.fetchall()
+        }
 
     def adopt(self, legacy_key: str, key: str) -> None:
         """A ledger of the earlier format keyed a call by its payload hash: give its rows the per-example key

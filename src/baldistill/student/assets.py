@@ -25,6 +25,24 @@ OFFLINE_MODELS = {
 }
 
 
+# alias -> the Hugging Face Hub id of the model it is (an exported model's card names its base by it)
+HUB_IDS = {
+    "smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "gemma3-270m": "google/gemma-3-270m",
+}
+
+
+def hub_id(name: str) -> str | None:
+    """The Hub id of a student named in a config: an alias's, a Hub id itself (``org/name`` that is no local
+    folder), or None for a local path."""
+    if name in HUB_IDS:
+        return HUB_IDS[name]
+    p = Path(name).expanduser()
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")) and not p.exists():
+        return name
+    return None
+
+
 def cache_dir() -> Path:
     root = os.environ.get("BALDISTILL_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "baldistill"

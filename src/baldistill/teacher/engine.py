@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..budget.cache import ReplyCache
-from ..budget.ledger import BudgetExceeded, Ledger
+from ..budget.ledger import BudgetExceeded, Ledger, ReplyRecord
 from ..core.checks import Verdict
 from ..core.forecast import Forecast, Limits, PlanRow, Totals, bar_text, project
 from .backends import Backend, Declined, Fatal, Refused, Unknown
@@ -163,7 +163,24 @@ class TeacherEngine:
         return self.backend.label
 
     def record(self, judged: Iterable[tuple[Outcome, Verdict]]) -> None:
-        """Write the check step's verdicts on paid replies to the ledger (kept replies stay 'ok')."""
+        """Write the check step's verdicts on paid replies to the ledger (kept replies stay 'ok'), and keep every
+        judged reply, kept or not, with its text, its verdict and (synthesis) the ids of the examples its prompt
+        showed (the ledger's ``replies`` table: what ``export --dataset`` traces each example through)."""
+        judged = [(out, verdict) for out, verdict in judged if out.row is not None]
+        self.ledger.record_replies(
+            ReplyRecord(
+                row=out.row,
+                key=out.request.key,
+                kind=out.request.kind,
+                example_id=out.request.example_id,
+                text=out.reply.text if out.reply is not None else None,
+                error=(out.reply.error if out.reply is not None else None) or out.error,
+                verdict=verdict.status,
+                note=verdict.note,
+                shown=out.request.shown,
+            )
+            for out, verdict in judged
+        )
         for out, verdict in judged:
             if not verdict.ok and out.row is not None:
                 self.ledger.mark(out.row, verdict.status, verdict.note)

@@ -26,6 +26,8 @@ class Request:
     prompt_hash: str
     meta: dict = field(default_factory=dict, compare=False, hash=False)  # local context, never sent
     copy: int = 0  # the n-th paid copy of the same request (duplicate-ft-cot repeats real tail examples)
+    # synthesis: the ids of the real examples its prompt shows (provenance; never sent, not in the cache key)
+    shown: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def cache_key(self) -> str:
@@ -240,6 +242,7 @@ class RequestBuilder:
             payload,
             self.synth_prompt.hash,
             {"seeds": seeds, "sample": sample},
+            shown=tuple(s.id for s in seeds),
         )
 
     def verification(self, stage: int, ex: Example, sample: int, labels: list[str] | None = None) -> Request:
