@@ -50,6 +50,15 @@ def test_benchmark_smoke_run(name):
     out = f"--- stdout\n{r.stdout[-4000:]}\n--- stderr\n{r.stderr[-4000:]}"
     assert r.returncode == 0, out
     assert re.search(FIGURES[name], r.stdout, re.MULTILINE), f"no figures line matching {FIGURES[name]!r}\n{out}"
+    if name == "staged_cost":  # it names the method of its own config and each scheme it timed, with every part
+        from baldistill import load_config
+
+        cfg = load_config(BENCHMARKS / "staged_cost.yaml")
+        assert cfg.method == "baldistill-f" and cfg.student.train.scheme == "replay"
+        for scheme in (cfg.student.train.scheme, "paper"):
+            line = next(ln for ln in r.stdout.splitlines() if f"{cfg.method} scheme {scheme} K=3:" in ln)
+            for part in ("training before the last stage", "generation", "IFD", "signal", "last stage's training"):
+                assert f"{part} " in line, (part, line)
 
 
 def test_every_benchmark_has_a_smoke_run():

@@ -154,14 +154,17 @@ class TrainConfig(_Strict):
     batch_size: int = Field(
         8,
         ge=1,
-        description="examples per device per step (HF per_device_train_batch_size); lower it when memory is short",
+        description=(
+            "examples per optimiser step, over all processes: under N processes (accelerate launch, torchrun) each "
+            "takes batch_size / N (N must divide it), so the steps are those of one process"
+        ),
     )
     grad_accum: int = Field(
         1,
         ge=1,
         description=(
             "steps whose gradients are summed before each optimiser update (HF gradient_accumulation_steps): "
-            "the effective batch is batch_size × grad_accum × processes"
+            "the effective batch is batch_size × grad_accum"
         ),
     )
     warmup_ratio: float = Field(
@@ -183,17 +186,24 @@ class TrainConfig(_Strict):
             "the start of its prompt"
         ),
     )
-    scheme: Literal["paper", "continue", "select-then-train"] = Field(
+    scheme: Literal["paper", "continue", "select-then-train", "replay"] = Field(
         "paper",
         description="paper: a fresh LoRA on everything selected so far, every stage; continue: the adapter "
         "continues on each stage's new examples; select-then-train: cheap selection students "
-        "between stages, then one fine-tune on the whole selected set",
+        "between stages, then one fine-tune on the whole selected set; replay: the adapter continues on each "
+        "stage's new examples plus `replay` earlier ones per new one (about (1 + replay) × one fine-tune in all)",
     )
     selection_epochs: float = Field(
         1.0, gt=0, description="select-then-train: epochs of a selection student on its stage's new examples"
     )
-    replay: float = Field(
-        0.0, ge=0, description="select-then-train: a selection student also sees this many earlier examples per new one"
+    replay: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "select-then-train and replay: a stage's training also sees this many earlier examples per new one, "
+            "drawn at random (the rest of the training set is not seen again at that stage); unset: 0 under "
+            "select-then-train, 0.5 under replay"
+        ),
     )
     report_to: str | list[str] = Field(
         "none",
@@ -221,6 +231,13 @@ class TrainConfig(_Strict):
             )
         names = list(dict.fromkeys(names))
         return names[0] if len(names) == 1 else names
+
+    @property
+    def effective_replay(self) -> float:
+        """``replay``, or its default for the scheme when unset."""
+        if self.replay is not None:
+            return self.replay
+        return 0.5 if self.scheme == "replay" else 0.0
 
 
 class GenerationConfig(_Strict):
@@ -612,6 +629,24 @@ class SelectionConfig(_Strict):
         None,
         ge=1,
         description="length of the student's rationale that IFD scores; unset: student.generation.max_new_tokens",
+    )
+    feedback_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "methods with the feedback policy: the part of each stage's share spread equally over the domains; "
+            "the rest follows each domain's error (1 − the student's smoothed score; docs/methods.md)"
+        ),
+    )
+    feedback_smoothing: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description=(
+            "methods with the feedback policy: the weight of a stage's new score in a domain's smoothed score "
+            "(1: the newest measurement alone)"
+        ),
     )
 
 

@@ -16,7 +16,8 @@ def test_every_registered_method_is_a_valid_config_and_nothing_else_is(tiny_mode
 
 
 def test_paper_row_order_and_consistent_fields():
-    assert METHOD_ORDER[0] == "zero-shot" and METHOD_ORDER[-1] == "baldistill-a"
+    assert METHOD_ORDER[0] == "zero-shot" and METHOD_ORDER[7] == "baldistill-a"  # the paper's rows, then ours
+    assert METHOD_ORDER[8:] == ["baldistill-f", "baldistill-f-ifd", "baldistill-n-err"]
     assert sorted(["baldistill-a", "unknown", "random-ft"], key=method_rank) == ["random-ft", "baldistill-a", "unknown"]
     assert set(COLORS) == set(METHODS)
     for m in METHODS.values():
@@ -25,4 +26,13 @@ def test_paper_row_order_and_consistent_fields():
         if m.policy == "global":  # a stage-wide quota has no per-domain tail to fill
             assert not (m.synthesize or m.duplicate), m.name
         if m.multi_stage:
-            assert m.selector == "ifd", m.name
+            assert m.selector in ("ifd", "error"), m.name
+        if m.policy == "feedback":  # the feedback policy needs stages to learn from
+            assert m.multi_stage and m.synthesize, m.name
+
+
+def test_the_feedback_method_and_its_two_ablations_differ_from_it_in_one_part_each():
+    full = METHODS["baldistill-f"]
+    assert (full.policy, full.selector) == ("feedback", "error")
+    assert (METHODS["baldistill-f-ifd"].policy, METHODS["baldistill-f-ifd"].selector) == ("feedback", "ifd")
+    assert (METHODS["baldistill-n-err"].policy, METHODS["baldistill-n-err"].selector) == ("naive", "error")

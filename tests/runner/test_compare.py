@@ -7,17 +7,18 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import DEMO, DEMO_TEST, tiny_config
+from conftest import DEMO, DEMO_TEST, PAPER_METHODS, tiny_config
 from typer.testing import CliRunner
 
 from baldistill import load_config
 from baldistill.budget.ledger import Caps, Ledger
 from baldistill.cli import app
 from baldistill.config import ConfigError
-from baldistill.core.methods import METHOD_ORDER as ORDER
 from baldistill.runner.compare import compare
 from baldistill.runner.estimate import estimate_comparison as estimate
 from baldistill.runner.sweeps import make_spec
+
+ORDER = list(PAPER_METHODS)  # the shared comparison runs the paper's eight (conftest)
 
 
 def base_cfg(model, **over):
@@ -158,7 +159,9 @@ def test_cli_estimate_sends_nothing(tiny_model, tmp_path):
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=48, stages=2)))
-    res = CliRunner().invoke(app, ["compare", str(cfg), "--seeds", "3", "--estimate", "--out", str(tmp_path / "c")])
+    methods = ",".join(PAPER_METHODS)
+    args = ["compare", str(cfg), "--methods", methods, "--seeds", "3", "--estimate", "--out", str(tmp_path / "c")]
+    res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "logical" in res.output and "physical" in res.output and "864" in res.output  # 48 x 6 methods x 3 seeds
     assert not (tmp_path / "c").exists()

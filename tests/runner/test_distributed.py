@@ -7,7 +7,9 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import yaml
 from conftest import tiny_config
 
@@ -74,23 +76,37 @@ def _read_jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_two_processes_share_selection_and_evaluation_and_match_one_process(tiny_model, tmp_path):
+@pytest.mark.parametrize("method", ["baldistill-a", "baldistill-f"])
+def test_two_processes_share_selection_and_evaluation_and_match_one_process(tiny_model, tmp_path, method):
     """Selection (candidate rationales and IFD) and evaluation run sharded: each process generates and scores
     about half of the candidates and predicts about half of the test items, and the results are those of one
     process. The learning rate is so small that training leaves both runs with exactly the same student (at a real
     one they differ in the last bits, test_n_processes_train_like_one), so all that differs is how the work is
-    split."""
-    cfg = tiny_config(tiny_model, budget=32, stages=2, eval_each_stage=2, **{"data.max_test_per_domain": 4})
+    split. baldistill-f (its answers made right in some domains, tests/answering_student.py: simulated) also
+    gets the same signal and quotas."""
+    cfg = tiny_config(
+        tiny_model, method=method, budget=32, stages=2, eval_each_stage=2, **{"data.max_test_per_domain": 4}
+    )
     cfg["student"].update(threads=1, score_batch_size=3)
     cfg["student"]["train"]["lr"] = 1e-12
     cfg["student"]["generation"]["batch_size"] = 3  # many batches, so each process gets several
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "BALDISTILL_PROGRESS": "0"}
+    main = tmp_path / "main.py"
+    patch = "import answering_student; answering_student.install()\n" if method == "baldistill-f" else ""
+    main.write_text(f"import sys\n{patch}from baldistill.cli import app\napp(sys.argv[1:])\n")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), *filter(None, [env.get("PYTHONPATH")])])
     one, two = tmp_path / "one", tmp_path / "two"
     for out, launch in ((one, []), (two, ["-m", "torch.distributed.run", "--nproc_per_node", "2"])):
-        cmd = [sys.executable, *launch, "-m", "baldistill.cli", "run", str(tmp_path / "c.yaml"), "--out", str(out)]
+        cmd = [sys.executable, *launch, str(main), "run", str(tmp_path / "c.yaml"), "--out", str(out)]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
         assert r.returncode == 0, r.stderr[-3000:]
+    for i in (0, 1):  # the same quotas (and, for baldistill-f, the same signal)
+        q1, q2 = (json.loads((x / f"stages/{i}/quota.json").read_text()) for x in (one, two))
+        assert q1["quota"] == q2["quota"]
+    if method == "baldistill-f":
+        s1, s2 = (json.loads((x / "stages/1/signal.json").read_text()) for x in (one, two))
+        assert s1 == s2 and len({s["score"] for s in s1["measured"].values()}) > 1
 
     # selection: the same candidates, rationales, IFD to 1e-6, and the same examples chosen
     ifd1, ifd2 = _read_jsonl(one / "stages/1/ifd.jsonl"), _read_jsonl(two / "stages/1/ifd.jsonl")

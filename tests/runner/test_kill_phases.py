@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import tiny_config
+from conftest import FEEDBACK_METHODS, tiny_config
 from test_golden import assert_same, snapshot
 
 KILL_AT = """
@@ -42,13 +42,22 @@ Progress.advance = lambda self, task, *a, **k: (moved(self, task), advance(self,
 from baldistill.cli import app
 app(sys.argv[1:])
 """
+# the feedback method's runs answer as tests/answering_student.py makes them (simulated), so its signal moves the
+# quotas and a resume that lost the signal would show
+ANSWERING = "import answering_student; answering_student.install()\n"
 
 
-def start(cfg: Path, out: Path, kill_at: str | None = None, resume: bool = False) -> subprocess.CompletedProcess:
+def start(
+    cfg: Path, out: Path, kill_at: str | None = None, resume: bool = False, answering: bool = False
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "BALDISTILL_PROGRESS": "0"}
     if kill_at:
         env["BD_KILL_AT"] = kill_at
     code = KILL_AT if kill_at else "import sys; from baldistill.cli import app; app(sys.argv[1:])"
+    if answering:
+        tests = str(Path(__file__).parents[1])
+        env["PYTHONPATH"] = os.pathsep.join([tests, *filter(None, [os.environ.get("PYTHONPATH")])])
+        code = ANSWERING + code
     args = ["run", str(cfg), "--out", str(out)] + (["--resume"] if resume else [])
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=600)
 
@@ -58,17 +67,17 @@ def uninterrupted(tiny_model, tmp_path_factory):
     """Per training scheme: the config and the files of an uninterrupted run (made once)."""
     made = {}
 
-    def get(scheme: str):
-        if scheme not in made:
-            root = tmp_path_factory.mktemp(f"kill-{scheme}")
+    def get(scheme: str, method: str = "baldistill-a"):
+        if (scheme, method) not in made:
+            root = tmp_path_factory.mktemp(f"kill-{scheme}-{method}")
             cfg = root / "c.yaml"
-            cfg.write_text(
-                yaml.safe_dump(tiny_config(tiny_model, budget=24, stages=2, **{"student.train.scheme": scheme}))
-            )
-            r = start(cfg, root / "uninterrupted")
+            over = {"method": method, "student.train.scheme": scheme}
+            budget = 48 if method in FEEDBACK_METHODS else 24  # 48: the tail is synthesized at stage 1 too
+            cfg.write_text(yaml.safe_dump(tiny_config(tiny_model, budget=budget, stages=2, **over)))
+            r = start(cfg, root / "uninterrupted", answering=method in FEEDBACK_METHODS)
             assert r.returncode == 0, r.stderr[-2000:]
-            made[scheme] = cfg, snapshot(root / "uninterrupted")
-        return made[scheme]
+            made[(scheme, method)] = cfg, snapshot(root / "uninterrupted")
+        return made[(scheme, method)]
 
     return get
 
@@ -102,3 +111,28 @@ def test_sigkill_in_any_phase_then_resume_equals_an_uninterrupted_run(uninterrup
     assert sorted(got) == sorted(want)
     for rel in want:
         assert_same(got[rel], want[rel], rel)
+
+
+@pytest.mark.parametrize(
+    "phase", ["stage 1: answering the synthetic examples", "stage 2: student rationales"], ids=["synthetic", "probe"]
+)
+def test_sigkill_while_the_signal_is_measured_then_resume_gives_the_same_quotas_and_training_data(
+    uninterrupted, tmp_path, phase
+):
+    """baldistill-f under the replay scheme: killed while the student answers stage 1's synthetic examples (the
+    signal stage 2 reads) or writes the rationales of stage 2's probe, then resumed: every file as in a run that was
+    not killed, its signal.json and quotas included."""
+    cfg, want = uninterrupted("replay", "baldistill-f")
+    assert "stages/1/signal.json" in want
+    out = tmp_path / "run"
+    r = start(cfg, out, kill_at=phase, answering=True)
+    assert r.returncode == -signal.SIGKILL, (phase, r.returncode, r.stderr[-2000:])
+    assert (out / "stages/0/done.json").exists() == phase.startswith("stage 2")
+    r = start(cfg, out, resume=True, answering=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = snapshot(out)
+    assert sorted(got) == sorted(want)
+    for rel in want:
+        assert_same(got[rel], want[rel], rel)
+    quota = want["stages/1/quota.json"]["quota"]
+    assert quota != {d: 3 for d in quota}  # the signal moved them off the naive split

@@ -107,3 +107,30 @@ def test_equal_ifd_takes_the_candidates_in_the_order_drawn(tmp_path):
     assert draw.cands and [s.id for s in scored] == draw.ids
     for g, cands in draw.cands.items():
         assert [e.id for e in picked if e.domain == g] == cands[: draw.plan.take[g]]
+
+
+def test_error_first_takes_the_wrong_answers_first_each_group_by_ifd():
+    """``errors_first``: the candidates answered wrongly come first (by IFD among themselves), then the right
+    ones by IFD; a take beyond the wrong ones goes on with the best of the right ones."""
+    import random
+
+    from baldistill.core.policies import Quota
+    from baldistill.runner.selection import Draw, Scored, pick
+
+    plan = plan_stage(METHODS["baldistill-n-err"], Quota(6, {"a": 3, "b": 3}), {"a": 10, "b": 10}, 1)
+    ids = {g: [f"{g}{j}" for j in range(10)] for g in "ab"}
+    cands = {g: ids[g][:6] for g in "ab"}
+    # a: wrong answers a0 (IFD .2), a3 (.9); right a1 (.8), a2 (.5), a4 (.7), a5 (.95)
+    right = {"a0": 0, "a1": 1, "a2": 1, "a3": 0, "a4": 1, "a5": 1, "b0": 0, "b1": 0.5, "b2": 0, "b3": 0, "b4": 1}
+    ifd = {"a0": 0.2, "a1": 0.8, "a2": 0.5, "a3": 0.9, "a4": 0.7, "a5": 0.95}
+    ifd |= {"b0": 0.1, "b1": 0.6, "b2": 0.3, "b3": 0.4, "b4": 0.99, "b5": 0.98}
+    scored = [Scored(x, x[0], ifd[x], 1.0, 1.0, "r", right.get(x)) for g in "ab" for x in cands[g]]
+
+    def run(errors_first):
+        drawn = Draw(plan, random.Random(0), ids, {"a": True, "b": True}, cands)
+        return pick(drawn, scored, drop_ifd_ge_1=True, errors_first=errors_first)
+
+    # a: both wrong ones (a3, a0), then the best right one (a5); b: wrong by IFD (b1 half right counts as
+    # wrong, b3, b2); b5 (not judged) and b4 (right) come after
+    assert run(True) == ["a3", "a0", "a5", "b1", "b3", "b2"]
+    assert run(False) == ["a5", "a3", "a1", "b4", "b5", "b1"]  # top IFD alone

@@ -73,7 +73,7 @@ def uses(method: str, key: str) -> bool:
     if key.startswith(("student.train.", "student.lora.")):
         return m.train
     if key.startswith("selection."):
-        return m.selector == "ifd" and m.multi_stage
+        return m.selector in ("ifd", "error") and m.multi_stage
     return True
 
 
@@ -250,6 +250,7 @@ class ResultRow(_Model):
     val_head_macro: float | None = None
     val_tail_macro: float | None = None
     n_val: int = 0
+    signal_by_stage: dict[str, dict[str, float | None]] = Field(default_factory=dict)  # RunMetrics.signal_by_stage
 
     def score(self, key: str, split: str = "test") -> float | None:
         """A score of the row: ``key`` one of ``SCORES`` on the test split, or ``val_<key>`` for "val"."""
@@ -268,7 +269,10 @@ class ResultRow(_Model):
         )
 
     def to_json(self) -> dict:
-        return self.model_dump()
+        d = self.model_dump()
+        if not d["signal_by_stage"]:  # only methods that measure one
+            del d["signal_by_stage"]
+        return d
 
 
 # ---- intervals ---------------------------------------------------------------------------------------

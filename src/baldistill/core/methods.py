@@ -1,7 +1,8 @@
 """The compared methods, as configurations of one pipeline (paper section 4, "baselines").
 
 ``METHODS`` is the one registry: the config's method names, ``compare --methods all``, the row order of
-every table and plot are all read from it. It is in the paper's row order (Table 2), baselines first.
+every table and plot are all read from it. It is in the paper's row order (Table 2), baselines first, then
+the feedback method and its two ablations.
 To add a method, add a row here; the pipeline and the budget plan read only these fields.
 """
 
@@ -16,8 +17,10 @@ from .policies import Policy
 class Method:
     name: str
     summary: str
-    policy: Policy | None  # per-stage quotas; "global": one stage-wide quota, no per-domain split
-    selector: str | None = None  # "ifd" | "random": how head examples are chosen after stage 0 (always random)
+    policy: Policy | None  # per-stage quotas; "global": one stage-wide quota; "feedback": from the student's errors
+    # how head examples are chosen after stage 0 (always random): "random", "ifd" (top IFD), or "error" (the
+    # candidates the student answers wrongly first, each group by IFD)
+    selector: str | None = None
     synthesize: bool = False  # fill tail deficits with teacher-synthesized examples
     duplicate: bool = False  # fill tail deficits with paid copies of the domain's real examples
     rationale: bool = True  # teacher chain-of-thought (False: gold labels only, no teacher calls)
@@ -84,6 +87,32 @@ METHODS: dict[str, Method] = {
             synthesize=True,
             multi_stage=True,
             summary="adaptive balance, per-domain IFD selection on head domains, teacher synthesis for tail deficits",
+        ),
+        Method(
+            name="baldistill-f",
+            policy="feedback",
+            selector="error",
+            synthesize=True,
+            multi_stage=True,
+            summary="feedback balance (each stage's share by the student's errors per domain), the candidates it "
+            "answers wrongly first (by IFD), teacher synthesis for tail deficits",
+        ),
+        Method(
+            name="baldistill-f-ifd",
+            policy="feedback",
+            selector="ifd",
+            synthesize=True,
+            multi_stage=True,
+            summary="ablation of baldistill-f: feedback balance, top-IFD selection",
+        ),
+        Method(
+            name="baldistill-n-err",
+            policy="naive",
+            selector="error",
+            synthesize=True,
+            multi_stage=True,
+            summary="ablation of baldistill-f: naive balance, the candidates the student answers wrongly first "
+            "(by IFD)",
         ),
     ]
 }

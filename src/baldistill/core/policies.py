@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-Policy = Literal["proportional", "naive", "adaptive", "global"]  # global: one stage-wide quota, no per-domain split
+# global: one stage-wide quota, no per-domain split; feedback: each stage's split decided at run time from the
+# student's errors (core/feedback.py), naive until it is measured (the plan made before the run uses naive)
+Policy = Literal["proportional", "naive", "adaptive", "global", "feedback"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def stage_weights(policy: Policy, pool_sizes: Mapping[str, int], stage: int, sta
     equal = Fraction(1, n_domains)
     if policy == "proportional":
         return prop
-    if policy == "naive":
+    if policy in ("naive", "feedback"):
         return {d: equal for d in pool_sizes}
     if policy == "adaptive":
         lam = Fraction(stage, stages)

@@ -114,6 +114,9 @@ class RunMetrics(Summary):
     val: Summary | None = None  # the final student on the validation split (data.val)
     n_val: int = 0
     phase_seconds: dict[str, dict[str, float]] = Field(default_factory=dict)  # per stage ("final") and phase
+    # methods that look at the student's answers: per stage (1-based, as reported) and domain, the score measured
+    # on the candidates (and synthetic examples) it answered before the stage chose (stages/<i>/signal.json)
+    signal_by_stage: dict[str, dict[str, float | None]] = Field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> RunMetrics:
@@ -132,6 +135,7 @@ class RunMetrics(Summary):
             "n_val",
             "shortfall_reasons",
             "unspent_by_domain",
+            "signal_by_stage",
         ):  # only when there is something to say
             if not d.get(k):
                 d.pop(k, None)

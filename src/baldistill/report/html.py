@@ -118,7 +118,7 @@ def _ensure_outputs(folder: Path) -> list[Path]:
 
 
 def _plot_key(path: Path) -> tuple[int, str]:
-    """Plots in reading order (per domain, stages, spend, K sweep, frontier), then by name."""
+    """Plots in reading order (per domain, stages, spend, signal, K sweep, frontier), then by name."""
     rank = [i for i, n in enumerate(NAMES) if path.stem == n or path.stem.startswith(n + "_")]
     return (rank[0] if rank else len(NAMES), path.name)
 

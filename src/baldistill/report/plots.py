@@ -7,6 +7,8 @@ more seeds). Plots (one file each per dataset; the dataset name is appended when
 * stages.png       macro and tail macro after each stage (stage_scores) per method;
 * spend.png        teacher units per stage, stacked by domain, one panel per method that spent any;
 * stage_sweep.png  macro and tail macro against the number of stages K (only with two or more K);
+* signal.png       the student's per-domain score by stage, as the methods that look at its answers measured it
+                   before each stage chose (no test or validation data; one panel per such method);
 * frontier.png     cost–quality frontier: macro and tail macro against the teacher units spent, one line per
                    method that calls the teacher, one point per budget B (only with two or more budgets); bars
                    are the 95 % bootstrap interval where results.json has one, else the sample std.
@@ -29,7 +31,7 @@ from ..core.comparison import Intervals, ResultRow, Setting, load_results
 from ..core.methods import METHOD_ORDER
 from .tables import at_default, datasets_of, domain_order, mean_std, methods_of, split_text
 
-NAMES = ("per_domain", "stages", "spend", "stage_sweep", "frontier")
+NAMES = ("per_domain", "stages", "spend", "signal", "stage_sweep", "frontier")
 
 
 def _pct(values) -> tuple[float, float]:
@@ -38,7 +40,7 @@ def _pct(values) -> tuple[float, float]:
     return (math.nan if m is None else 100 * m), (math.nan if s is None else 100 * s)
 
 
-COLORS = dict(zip(METHOD_ORDER, ["C7", "C0", "C1", "C5", "C4", "C9", "C2", "C3"]))
+COLORS = dict(zip(METHOD_ORDER, ["C7", "C0", "C1", "C5", "C4", "C9", "C2", "C3", "C6", "C8", "tab:olive"]))
 
 
 def method_color(name: str) -> str:
@@ -283,6 +285,39 @@ def plot_frontier(rows: list[ResultRow], d: Setting, ds: str, iv: Intervals | No
     return fig
 
 
+def plot_signal(rows: list[ResultRow], d: Setting, ds: str) -> Figure | None:
+    """Per method that measured one (``signal_by_stage``): each domain's score by stage, mean over seeds, tail
+    domains dashed."""
+    cell = [r for r in rows if r.signal_by_stage]
+    if not cell:
+        return None
+    methods = methods_of(cell)
+    domains, _, tail = domain_order(cell)
+    colors = _domain_colors(domains)
+    fig = Figure(figsize=(5.5 * len(methods) + 1, 4.5), layout="constrained")
+    axes = fig.subplots(1, len(methods), squeeze=False)[0]
+    for ax, m in zip(axes, methods):
+        mine = [r for r in cell if r.method == m]
+        for dom in domains:
+            vals: dict[int, list] = {}
+            for r in mine:
+                for stage, scores in r.signal_by_stage.items():
+                    if scores.get(dom) is not None:
+                        vals.setdefault(int(stage), []).append(scores[dom])
+            if not vals:
+                continue
+            xs = sorted(vals)
+            ys = [_pct(vals[x])[0] for x in xs]
+            ax.plot(xs, ys, marker="o", color=colors[dom], ls="--" if dom in tail else "-", label=dom)
+        ax.set_xlabel("stage (the student trained through the stage before)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        _percent_axis(ax, "student's score on its own candidates")
+        ax.set_title(m)
+    axes[0].legend(fontsize="small", ncols=1 + len(domains) // 12)
+    fig.suptitle(f"The signal by stage and domain (tail dashed), mean over seeds\n{_subtitle(d, ds)}")
+    return fig
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "data"
 
@@ -309,6 +344,7 @@ def write_plots(folder: str | Path) -> list[Path]:
             "per_domain": plot_per_domain(cell, d, ds),
             "stages": plot_stages(cell, d, ds),
             "spend": plot_spend(cell, d, ds),
+            "signal": plot_signal(cell, d, ds),
             "stage_sweep": plot_stage_sweep(sweep, d, ds),
             "frontier": plot_frontier(budgets, d, ds, iv),
         }

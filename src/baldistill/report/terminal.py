@@ -12,6 +12,7 @@ from rich.table import Table
 from ..config import RunConfig
 from ..core import policies
 from ..core.forecast import Forecast, Limits
+from ..core.methods import METHODS
 from ..core.results import RunMetrics, Summary
 from ..core.spend import Spend
 
@@ -141,9 +142,22 @@ def estimate_table(cfg: RunConfig, rows: list[dict]) -> Table:
     """``baldistill estimate``: one row per stage (``runner/estimate.py``) and the total."""
     tc = cfg.teacher
     via = f"; Batch API, {tc.price.batch_discount:.0%} off the listed prices" if tc.batch else ""
+    caption = None
+    if METHODS[cfg.method].policy == "feedback" and cfg.effective_stages > 1:
+        caption = (
+            "the split over domains of stages 2 and later is decided at run time from the student's answers: "
+            "their kinds (annotate, synthesize, verify) and tokens are shown for the naive split; "
+            + (
+                "their calls are exact"
+                if not tc.verify.samples
+                else "a stage's calls may move by the units a tail domain carries to its next stage (the total "
+                "stays within B)"
+            )
+        )
     t = Table(
         title=f"{cfg.method}: B={cfg.budget}, K={cfg.effective_stages}, teacher {tc.kind}"
-        f" {tc.model or ''} (max {tc.max_tokens} completion tokens per call{via})"
+        f" {tc.model or ''} (max {tc.max_tokens} completion tokens per call{via})",
+        caption=caption,
     )
     for col in ("stage", *ESTIMATE_HEADERS):
         t.add_column(col, justify="right")

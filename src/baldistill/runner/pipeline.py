@@ -27,9 +27,11 @@ from ..budget.cache import ReplyCache
 from ..budget.ledger import Ledger
 from ..config import ConfigError, RunConfig, dump_config
 from ..core import policies
+from ..core.feedback import Signal, feedback_quota, smooth
 from ..core.forecast import PlanRow, Totals, cap_warning, project, stage_line
 from ..core.methods import METHODS
-from ..core.plan import plan_stage
+from ..core.plan import StagePlan, plan_stage
+from ..core.policies import Quota
 from ..core.results import SCHEMA_VERSION, RunMetrics, StageEval
 from ..core.spend import SpendGroup
 from ..data import Example, domain_counts
@@ -38,7 +40,7 @@ from ..runtime.progress import PhaseClock, bar, console
 from ..student import Student
 from ..teacher import RequestBuilder, TeacherEngine, make_backend
 from ..teacher.engine import SpendView
-from . import selection
+from . import feedback, selection
 from .estimate import caps_of, plan_spend
 from .evaluate import Evaluator, limit_per_domain
 from .inputs import Inputs
@@ -217,16 +219,28 @@ class Distiller:
         log.info("%s", line)
 
     def draw(self, i: int, state: State) -> Draw:
-        """The main process: this stage's plan and the candidates IFD will score (drawn at random)."""
+        """The main process: this stage's plan and the candidates IFD will score (drawn at random). Under the
+        feedback policy the plan is decided after the candidates are scored (``replan``): the candidates are a
+        probe of every domain, sized by the naive split."""
         rng = random.Random(f"{self.cfg.seed}/stage/{i}")
-        plan = plan_stage(
+        plan = self.plan(i, state, self.quotas[i])
+        if self.method.policy == "feedback" and i > 0:
+            return feedback.probe(plan, state.remaining, self.domains, rng, self.cfg.selection, self.by_id)
+        self.log_plan(i, plan)
+        use_ifd = i > 0 and self.method.selector in ("ifd", "error")
+        return selection.draw(plan, state.remaining, self.domains, rng, use_ifd, self.cfg.selection, self.by_id)
+
+    def plan(self, i: int, state: State, quota: Quota) -> StagePlan:
+        return plan_stage(
             self.method,
-            self.quotas[i],
+            quota,
             {d: len(state.remaining[d]) for d in self.domains},
             i,
             self.cfg.teacher.verify.samples,
             state.synth_carry,
         )
+
+    def log_plan(self, i: int, plan: StagePlan) -> None:
         log.info("stage %d/%d: quota %s; tail %s", i + 1, self.stages, plan.quota.to_json(), plan.tail or "none")
         if plan.verify or plan.carry:
             log.info(
@@ -237,12 +251,55 @@ class Distiller:
                 plan.verify,
                 plan.carry or "none",
             )
-        use_ifd = i > 0 and self.method.selector == "ifd"
-        return selection.draw(plan, state.remaining, self.domains, rng, use_ifd, self.cfg.selection, self.by_id)
+
+    # ---- what the stages learn from the student (runner/feedback.py) ---------------------------
+    def replan(self, i: int, state: State, drawn: Draw, scored: list[Scored]) -> Draw:
+        """The feedback policy at stage ``i`` >= 1: the signal (the judged candidates, and the synthetic examples
+        of the stage before answered before training), smoothed into each domain's score, splits the stage's
+        share (``core/feedback.py``); the candidates drawn are the ranked domains' candidates."""
+        sel = self.cfg.selection
+        pending = {d: Signal(**{k: v for k, v in x.items() if k != "score"}) for d, x in state.synthetic_signal.items()}
+        measured = feedback.signal(scored, pending, self.domains)
+        smoothed = smooth(state.signal, measured, sel.feedback_smoothing)
+        share = self.quotas[i].total
+        quota = feedback_quota(share, self.domains, smoothed, sel.feedback_floor)
+        plan = self.plan(i, state, Quota(share, quota))
+        state.signal, state.synthetic_signal = smoothed, {}
+        self.folder.write_json(f"stages/{i}/signal.json", {
+            "stage": i, "measured": {d: s.to_json() for d, s in measured.items()}, "smoothed": smoothed,
+            "quota": quota, "floor": sel.feedback_floor, "smoothing": sel.feedback_smoothing})  # fmt: skip
+        self.log_plan(i, plan)
+        shown = ", ".join(f"{d} {s.score:.2f} ({s.checked})" for d, s in measured.items() if s.score is not None)
+        log.info("stage %d/%d: signal (score, answers checked) %s", i + 1, self.stages, shown or "none")
+        return feedback.replan(drawn, plan)
+
+    def answer_synthetic(self, i: int, synthetic: list[Example]) -> dict[str, dict]:
+        """The student (before it trains on them) answers the stage's new synthetic examples: the signal their
+        domains carry to the next stage."""
+        if not synthetic:
+            return {}
+        with self.clock.phase(str(i + 1), "signal"):
+            gens = self.student.generate(
+                [e.input for e in synthetic],
+                desc=f"stage {i + 1}: answering the synthetic examples",
+                max_new_tokens=self.cfg.selection.max_new_tokens,
+            )
+        _, rows = self.evaluator().score_texts(synthetic, [g.text for g in gens])
+        answers = [(e.domain, float(r["score"])) for e, r in zip(synthetic, rows)]
+        return {d: s.to_json() for d, s in feedback.synthetic_signal(answers).items()}
 
     def choose(self, i: int, state: State, drawn: Draw, scored: list[Scored]) -> list[Example]:
         """The main process: this stage's new training examples from the scored candidates: select,
         synthesize, annotate, check."""
+        if scored and (self.method.selector == "error" or self.method.policy == "feedback"):
+            with self.clock.phase(str(i + 1), "signal"):
+                feedback.judge(scored, [self.by_id[s.id] for s in scored], self.evaluator().score_texts)
+        if self.method.policy == "feedback" and i > 0:
+            drawn = self.replan(i, state, drawn, scored)
+        elif scored and self.method.selector == "error":
+            measured = feedback.signal(scored, domains=self.domains)
+            self.folder.write_json(f"stages/{i}/signal.json", {
+                "stage": i, "measured": {d: s.to_json() for d, s in measured.items()}})  # fmt: skip
         plan, rng = drawn.plan, drawn.rng
         selected = self.select(state, drawn, scored)
         candidates = {g: len(c) for g, c in drawn.cands.items()}
@@ -250,6 +307,8 @@ class Distiller:
         also = [self.requests.annotation(i, e, self.labels) for e in selected] if self.method.rationale else []
         with self.clock.phase(str(i + 1), "teacher"):
             synthetic = self.synthesize(i, plan.synthesize, state, rng, also)
+        if self.method.policy == "feedback" and i < self.stages - 1:
+            state.synthetic_signal = self.answer_synthetic(i, synthetic)
         state.synth_carry = dict(plan.carry)
         if i == self.stages - 1 and plan.carry:  # nothing comes after the last stage: reported unspent
             for d, n in plan.carry.items():
@@ -261,10 +320,11 @@ class Distiller:
 
     def train(self, i: int, state: State, new: list[Example]) -> dict:
         """``student.train.scheme``. paper: a fresh adapter on everything selected so far, every stage.
-        continue: the adapter continues on the stage's new examples. select-then-train: before the last stage
-        a cheap selection student (the adapter continues on the new examples, plus ``replay`` earlier ones per
-        new one, for ``selection_epochs``); at the last stage the final student, trained once on the whole
-        selected set exactly as a single-stage method trains it."""
+        continue: the adapter continues on the stage's new examples. replay: the adapter continues on the stage's
+        new examples plus ``replay`` earlier ones per new one (drawn at random), every stage. select-then-train:
+        before the last stage a cheap selection student (the adapter continues on the new examples, plus
+        ``replay`` earlier ones per new one, for ``selection_epochs``); at the last stage the final student,
+        trained once on the whole selected set exactly as a single-stage method trains it."""
         tc, seed = self.cfg.student.train, self.cfg.seed + i
         epochs, what = None, ""
         if tc.scheme == "paper":
@@ -274,6 +334,10 @@ class Distiller:
             if i == 0:
                 self.student.new_adapter(seed)
             data = new
+        elif tc.scheme == "replay":
+            if i == 0:
+                self.student.new_adapter(seed)
+            data = new + self.replayed(i, state, new, tc.effective_replay)
         elif i == self.stages - 1:  # select-then-train: the final student
             seed = self.cfg.seed
             self.student.new_adapter(seed)
@@ -281,10 +345,7 @@ class Distiller:
         else:  # select-then-train: a selection student
             if i == 0:
                 self.student.new_adapter(seed)
-            new_ids = {e.id for e in new}
-            earlier = [e for e in state.train if e.id not in new_ids]
-            k = min(len(earlier), round(tc.replay * len(new)))
-            data = new + random.Random(f"{self.cfg.seed}/replay/{i}").sample(earlier, k)
+            data = new + self.replayed(i, state, new, tc.effective_replay)
             epochs, what = tc.selection_epochs, " (selection student)"
         if not data:
             return {}
@@ -295,6 +356,13 @@ class Distiller:
             desc=f"stage {i + 1}/{self.stages}: training on {len(data)}{what}",
             callbacks=[self.tracker.callback()] if self.tracker is not None else None,
         )
+
+    def replayed(self, i: int, state: State, new: list[Example], replay: float) -> list[Example]:
+        """``round(replay × |new|)`` of the earlier stages' examples (all of them when fewer), a seeded draw."""
+        new_ids = {e.id for e in new}
+        earlier = [e for e in state.train if e.id not in new_ids]
+        k = min(len(earlier), round(replay * len(new)))
+        return random.Random(f"{self.cfg.seed}/replay/{i}").sample(earlier, k)
 
     # ---- experiment trackers ---------------------------------------------------------------
     def open_tracker(self, start: int) -> None:
@@ -344,7 +412,9 @@ class Distiller:
     # ---- select ----------------------------------------------------------------------------
     def select(self, state: State, drawn: Draw, scored: list[Scored]) -> list[Example]:
         """The stage's real examples (``selection.pick``), taken out of the pool."""
-        picked = selection.pick(drawn, scored, self.cfg.selection.drop_ifd_ge_1)
+        picked = selection.pick(
+            drawn, scored, self.cfg.selection.drop_ifd_ge_1, errors_first=self.method.selector == "error"
+        )
         chosen = set(picked)
         for d in self.domains:
             state.remaining[d] = [x for x in state.remaining[d] if x not in chosen]
@@ -556,6 +626,7 @@ class Distiller:
             n_val=len(self.val),
             phase_seconds=self.clock.seconds,
             ledger=spent.run_spend(),
+            signal_by_stage=self.folder.signal_by_stage(),
         )
         self.folder.write_metrics(metrics)
         if self.tracker is not None:

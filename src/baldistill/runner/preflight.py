@@ -161,7 +161,14 @@ def _check_config(pf: Preflight, cfg: RunConfig) -> None:
             "teacher.fresh_samples",
             "with teacher.temperature 0 a new sample repeats the first one; set a temperature above 0",
         )
-    if cfg.selection.response == "reference" and method.selector == "ifd":
+    looks = method.selector == "error" or method.policy == "feedback"
+    if cfg.selection.response == "reference" and looks and method.multi_stage:
+        pf.error(
+            "selection.response",
+            f"selection.response: {cfg.method} judges the student's own answers; reference gives it the gold "
+            "text to judge; use generated",
+        )
+    elif cfg.selection.response == "reference" and method.selector == "ifd":
         pf.warn(
             "selection.response",
             "reference: IFD reads reference text the budget did not pay for; never use it to compare methods",

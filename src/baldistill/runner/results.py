@@ -90,6 +90,7 @@ def row_from_run(folder: Path, cell: Cell, dataset: str) -> ResultRow:
         physical_dollars=m.ledger.physical.dollars,
         spend_by_stage_domain=m.spend_by_stage_domain,
         stage_scores=stage_scores,
+        signal_by_stage=m.signal_by_stage,
         n_train=m.n_train,
         n_train_synthetic=m.n_train_synthetic,
         n_train_duplicate=m.n_train_duplicate,

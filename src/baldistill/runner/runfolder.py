@@ -3,6 +3,8 @@
 stages/<i>/quota.json       the stage's plan: quota, head, tail, real examples left before it
 stages/<i>/selected.jsonl   real examples selected (and paid copies), ifd.jsonl what IFD scored,
 stages/<i>/synthetic.jsonl  synthetic examples kept by the check
+stages/<i>/signal.json      methods that look at the student's answers: the per-domain signal (and the feedback
+                            policy's smoothed scores and quotas)
 stages/<i>/adapter/         the student after the stage; eval.json its scores (eval_each_stage)
 stages/<i>/train.jsonl      everything kept so far (cumulative)
 stages/<i>/done.json        written last: the stage is complete, with what --resume needs
@@ -53,6 +55,10 @@ class State:
         default_factory=dict
     )  # units a tail domain left for its next stage (verification)
     unspent: dict[str, dict[str, int]] = field(default_factory=dict)  # per domain and reason: units not spent
+    signal: dict[str, float] = field(default_factory=dict)  # feedback policy: each domain's smoothed score so far
+    # feedback policy: the student's answers to the last stage's synthetic examples, per domain (Signal JSON),
+    # which count at the next stage
+    synthetic_signal: dict[str, dict] = field(default_factory=dict)
 
     def add_unspent(self, domain: str, reason: str, n: int) -> None:
         if n:
@@ -165,6 +171,8 @@ class RunFolder:
                 **({"cap_reached": state.cap_reached} if state.cap_reached else {}),
                 **({"synth_carry": state.synth_carry} if state.synth_carry else {}),
                 **({"unspent": state.unspent} if state.unspent else {}),
+                **({"signal": state.signal} if state.signal else {}),
+                **({"synthetic_signal": state.synthetic_signal} if state.synthetic_signal else {}),
             },
         )
 
@@ -187,7 +195,17 @@ class RunFolder:
             cap_reached=info.get("cap_reached"),
             synth_carry=info.get("synth_carry", {}),
             unspent=info.get("unspent", {}),
+            signal=info.get("signal", {}),
+            synthetic_signal=info.get("synthetic_signal", {}),
         )
+
+    def signal_by_stage(self) -> dict[str, dict[str, float | None]]:
+        """Each stage's measured per-domain score (stages/<i>/signal.json), keyed by the 1-based stage."""
+        out = {}
+        for p in sorted((self.path / "stages").glob("*/signal.json"), key=lambda p: int(p.parent.name)):
+            info = json.loads(p.read_text(encoding="utf-8"))
+            out[str(int(p.parent.name) + 1)] = {d: x["score"] for d, x in info["measured"].items()}
+        return out
 
     def write_metrics(self, metrics: RunMetrics) -> None:
         self.write_json("metrics.json", metrics.to_json())

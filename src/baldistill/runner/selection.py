@@ -45,10 +45,11 @@ class Scored:
     cond_nll: float
     direct_nll: float
     response: str
+    right: float | None = None  # its answer scored against the gold one, where a method looks (1: right, 0: wrong)
 
     def to_json(self) -> dict:
         """A line of ``stages/<i>/ifd.jsonl``."""
-        return {
+        out = {
             "id": self.id,
             "domain": self.domain,
             "ifd": self.ifd,
@@ -56,6 +57,7 @@ class Scored:
             "direct_nll": self.direct_nll,
             "response": self.response,
         }
+        return out if self.right is None else {**out, "right": self.right}
 
 
 def draw(
@@ -110,10 +112,11 @@ def candidates(
     return kept + rest[: max(0, take - len(kept))]
 
 
-def pick(drawn: Draw, scored: list[Scored], drop_ifd_ge_1: bool) -> list[str]:
-    """``plan.take`` ids per group: at random (the stage's generator), or the top IFD of the group's candidates.
-    Equal IFD: the candidate drawn first wins (the order of the seeded random draw, the same for any number of
-    processes)."""
+def pick(drawn: Draw, scored: list[Scored], drop_ifd_ge_1: bool, errors_first: bool = False) -> list[str]:
+    """``plan.take`` ids per group: at random (the stage's generator), or the top IFD of the group's candidates;
+    with ``errors_first`` the candidates the student answered wrongly (``right`` below 1) come first, each of the
+    two by IFD. Equal IFD: the candidate drawn first wins (the order of the seeded random draw, the same for any
+    number of processes). A take beyond the candidates is filled at random from the rest of the group."""
     plan, rng = drawn.plan, drawn.rng
     cands = {g: set(c) for g, c in drawn.cands.items()}
     picked: list[str] = []
@@ -123,7 +126,13 @@ def pick(drawn: Draw, scored: list[Scored], drop_ifd_ge_1: bool) -> list[str]:
             picked += rng.sample(ids, k)
             continue
         mine = [s for s in scored if s.id in cands[g]]
-        top = [mine[j].id for j in select_top([s.ifd for s in mine], k, drop_ifd_ge_1)]
+        if errors_first:
+            wrong = [s for s in mine if s.right is not None and s.right < 1]
+            rest = [s for s in mine if not (s.right is not None and s.right < 1)]
+            top = [wrong[j].id for j in select_top([s.ifd for s in wrong], min(k, len(wrong)), drop_ifd_ge_1)]
+            top += [rest[j].id for j in select_top([s.ifd for s in rest], k - len(top), drop_ifd_ge_1)]
+        else:
+            top = [mine[j].id for j in select_top([s.ifd for s in mine], k, drop_ifd_ge_1)]
         if len(top) < k:  # fewer candidates than the take (cannot happen by the rule above): fill at random
             top += rng.sample(sorted(set(ids) - set(top)), k - len(top))
         picked += top
