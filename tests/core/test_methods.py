@@ -36,3 +36,9 @@ def test_the_feedback_method_and_its_two_ablations_differ_from_it_in_one_part_ea
     assert (full.policy, full.selector) == ("feedback", "error")
     assert (METHODS["baldistill-f-ifd"].policy, METHODS["baldistill-f-ifd"].selector) == ("feedback", "ifd")
     assert (METHODS["baldistill-n-err"].policy, METHODS["baldistill-n-err"].selector) == ("naive", "error")
+
+
+def test_target_is_the_rationale_for_cot_methods_and_the_label_otherwise():
+    assert METHODS["random-ft-cot"].target("2 + 2 = 4. The answer is 4.", "4") == "2 + 2 = 4. The answer is 4."
+    assert METHODS["random-ft-cot"].target(None, "4") == "The answer is 4."  # no rationale (yet): the label
+    assert METHODS["random-ft"].target("2 + 2 = 4. The answer is 4.", "4") == "The answer is 4."

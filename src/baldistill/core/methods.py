@@ -27,6 +27,11 @@ class Method:
     train: bool = True
     multi_stage: bool = False
 
+    def target(self, rationale: str | None, answer: str) -> str:
+        """What the student learns to write: the teacher rationale, or the label alone (random-ft, or no
+        rationale)."""
+        return rationale if self.rationale and rationale else f"The answer is {answer}."
+
 
 METHODS: dict[str, Method] = {
     m.name: m

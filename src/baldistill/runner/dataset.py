@@ -87,13 +87,6 @@ COLUMNS = (
 )
 
 
-def target_of(method: Method, e: Example) -> str:
-    """What the student learned to write (``Distiller.target``): the teacher rationale, or the label alone."""
-    if method.rationale and e.rationale:
-        return e.rationale
-    return f"The answer is {e.answer}."
-
-
 @dataclass
 class RunData:
     """A run's final training set and every other paid request, as the rows of the two splits, with what the card
@@ -237,7 +230,7 @@ class _Builder:
             "source": source,
             "input": example.input if example is not None else "",
             "answer": example.answer if example is not None else "",
-            "target": target_of(self.method, example) if train and example is not None else "",
+            "target": self.method.target(example.rationale, example.answer) if train and example is not None else "",
             "reply": (reply.text or "") if reply is not None else "",
             "teacher": self.teacher if rows or train else "",
             "prompt": self.prompts.get(kind, "") if last is not None else "",

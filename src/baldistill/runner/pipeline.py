@@ -350,7 +350,7 @@ class Distiller:
         if not data:
             return {}
         return self.student.fit(
-            [(e.input, self.target(e)) for e in data],
+            [(e.input, self.method.target(e.rationale, e.answer)) for e in data],
             seed=seed,
             epochs=epochs,
             desc=f"stage {i + 1}/{self.stages}: training on {len(data)}{what}",
@@ -403,12 +403,6 @@ class Distiller:
         self.tracker.log({k: v for k, v in values.items() if v is not None})
         self.tracker.flush()
 
-    def target(self, e: Example) -> str:
-        """What the student learns to write: the teacher rationale, or the label alone (random-ft)."""
-        if self.method.rationale and e.rationale:
-            return e.rationale
-        return f"The answer is {e.answer}."
-
     # ---- select ----------------------------------------------------------------------------
     def select(self, state: State, drawn: Draw, scored: list[Scored]) -> list[Example]:
         """The stage's real examples (``selection.pick``), taken out of the pool."""
@@ -450,7 +444,7 @@ class Distiller:
                 )
                 self.shares[f"stage {i + 1}: candidates"] = list(self.student.rows_by_rank)
         else:  # explicit opt-in only: reads reference text the teacher budget did not pay for
-            shown = [self.target(e) for e in exs]
+            shown = [self.method.target(e.rationale, e.answer) for e in exs]
             responses = [self.student.encode(s) for s in shown]
         with self.clock.phase(str(i + 1), "ifd"):
             scores = self.student.ifd(
