@@ -59,7 +59,7 @@ def staged(cfg, student: Student, out: Path) -> dict:
         "candidates": [len(read_jsonl(out / f"stages/{i}/ifd.jsonl")) for i in range(d.stages)],
         "steps": [x["training"].get("steps", 0) for x in done],
         "train": [
-            (e.input, d.target(e))
+            (e.input, d.method.target(e.rationale, e.answer))
             for e in map(Example.from_json, read_jsonl(out / f"stages/{d.stages - 1}/train.jsonl"))
         ],
     }

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import random
 import re
@@ -318,12 +317,7 @@ def build(seed: int = 0, domains: list[str] | None = None) -> dict[str, list[dic
     return out
 
 
-def write(out: dict[str, list[dict[str, str]]], out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, recs in out.items():
-        with open(out_dir / f"{split}.jsonl", "w", encoding="utf-8", newline="\n") as f:
-            for rec in recs:
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+write = demo.write  # one JSON line per record, UTF-8, "\n" line ends: byte for byte as the demo's files
 
 
 def main(argv: list[str] | None = None) -> int:

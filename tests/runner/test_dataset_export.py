@@ -17,7 +17,6 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -105,10 +104,8 @@ def charged(run_dir: Path) -> list[dict]:
 
 
 def target(method: str, e: Example) -> str:
-    """What the pipeline trained the student on (Distiller.target reads only the method)."""
-    from baldistill.runner.pipeline import Distiller
-
-    return Distiller.target(SimpleNamespace(method=METHODS[method]), e)
+    """What the pipeline trained the student on (the rationale for a method with one, else the label)."""
+    return e.rationale if METHODS[method].rationale and e.rationale else f"The answer is {e.answer}."
 
 
 def test_every_judged_reply_is_kept_with_its_verdict_and_the_examples_it_showed(made):

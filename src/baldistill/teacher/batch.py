@@ -235,22 +235,7 @@ class BatchRunner:
         made = []
         for part in split([len(x) for x in lines], MAX_REQUESTS, MAX_BYTES):
             reqs = [todo[i] for i in part]
-            asks = [
-                dict(
-                    key=r.key,
-                    stage=r.stage,
-                    domain=r.domain,
-                    kind=r.kind,
-                    example_id=r.example_id,
-                    prompt_tokens=r.worst_prompt_tokens(),
-                    max_tokens=r.max_tokens(),
-                    physical=True,
-                    prompt_hash=r.prompt_hash,
-                    custom_id=r.cache_key,
-                    request=r.payload,
-                )
-                for r in reqs
-            ]
+            asks = [dict(r.charge(physical=True), custom_id=r.cache_key, request=r.payload) for r in reqs]
             try:
                 ref, rows, refused = self.led.submit(
                     asks, stage=reqs[0].stage, kind=reqs[0].kind, endpoint=endpoint(reqs[0]), form=form or ""

@@ -405,17 +405,7 @@ class TeacherEngine:
 
     def _reserve(self, req: Request, physical: bool) -> int:
         """Charge the worst case of ``req``; raises BudgetExceeded when a cap would be crossed."""
-        return self.ledger.reserve(
-            key=req.key,
-            stage=req.stage,
-            domain=req.domain,
-            kind=req.kind,
-            example_id=req.example_id,
-            prompt_tokens=req.worst_prompt_tokens(),
-            max_tokens=req.max_tokens(),
-            physical=physical,
-            prompt_hash=req.prompt_hash,
-        )
+        return self.ledger.reserve(**req.charge(physical))
 
     def _settle(self, row: int, req: Request, reply: Reply) -> None:
         u = reply.usage

@@ -59,6 +59,21 @@ class Request:
         p = self.payload
         return int(p.get("max_completion_tokens") or p.get("max_tokens") or 0)
 
+    def charge(self, physical: bool) -> dict:
+        """What the ledger reserves for this request, one by one or in a batch: its unit, its place in the run
+        and the worst case of its tokens."""
+        return dict(
+            key=self.key,
+            stage=self.stage,
+            domain=self.domain,
+            kind=self.kind,
+            example_id=self.example_id,
+            prompt_tokens=self.worst_prompt_tokens(),
+            max_tokens=self.max_tokens(),
+            physical=physical,
+            prompt_hash=self.prompt_hash,
+        )
+
 
 # the values each prompt is filled with; a placeholder outside these fails at the first call otherwise
 PLACEHOLDERS = {
