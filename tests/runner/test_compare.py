@@ -562,7 +562,7 @@ def test_two_processes_on_one_folder_share_the_cells(tiny_model, tmp_path):
 def test_a_reporting_budget_equal_to_the_runs_own_budget_is_the_same_run_for_reuse(tiny_model):
     """A frontier comparison fixes the head/tail split with data.reporting_budget=96; its B = 96 cells are the
     runs of a comparison without that setting (both split at B = 96) and may be reused; its B = 48 cells not."""
-    from baldistill.runner.compare import reuse_key
+    from baldistill.runner.reuse import reuse_key
 
     plain = base_cfg(tiny_model)  # B = 48
     same = base_cfg(tiny_model, **{"data.reporting_budget": 48})

@@ -21,6 +21,7 @@ from ..core.plan import plan_run
 from ..data import DataError, Example, domain_counts
 from ..teacher.requests import Request, RequestBuilder
 from .inputs import Inputs
+from .reuse import finished_runs, reuse_key
 
 
 def _avg_tokens(reqs: list[Request]) -> float:
@@ -181,10 +182,9 @@ SPEND_KEYS = ("calls", "annotate", "synthesize", "verify", "prompt_tokens", "com
 
 def estimate_comparison(base: RunConfig, spec: Spec, out: Path, reuse=()) -> dict:
     """A comparison's teacher spend before anything is sent. Logical: every cell's full budget that is neither
-    finished in `out` nor served by a finished run of a `reuse` folder (``compare.reuse_runs``). Physical: an upper
+    finished in `out` nor served by a finished run of a `reuse` folder (``reuse.reuse_runs``). Physical: an upper
     bound, since annotations are shared: at most one request per distinct real example (no sharing across seeds
     and copies with ``fresh_samples``), plus every synthesis call."""
-    from .compare import finished_runs, reuse_key
     from .sweeps import cell_configs
 
     pool = Inputs.load(base).pool
