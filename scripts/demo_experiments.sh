@@ -4,6 +4,8 @@
 #   bash scripts/demo_experiments.sh [OUT_ROOT]      (default runs/experiments)
 #   bash scripts/demo_experiments.sh OUT_ROOT verification   only the verified-synthesis comparison
 #   bash scripts/demo_experiments.sh OUT_ROOT evidence       "the comparison that can tell" (about 80 runs)
+#   bash scripts/demo_experiments.sh OUT_ROOT decide         "does feedback pay", demo then wide (after evidence:
+#                                                    it reuses that comparison's runs; about 55 new runs)
 #   JOBS=2 bash scripts/demo_experiments.sh ...      two processes of one torch thread each (on 2 cores this gave
 #                                                    1.4x the batched-generation throughput of one process): the
 #                                                    main comparison beside the two sweeps; for verification and
@@ -85,9 +87,38 @@ evidence() {
     --reuse "$OUT/main" --out "$OUT/frontier"
 }
 
+decide() {
+  # "Does feedback pay" (docs/results.md, pre-registered before any of these ran). Validation decides, test is
+  # reported. The demo first: 5 seeds, noise 0.3, every method under the default scheme (paper); the runs of
+  # "the comparison that can tell" (evidence, 2.) are reused. Then noise 0 for balance-ft-cot and the feedback
+  # method, and the feedback method under its cheapest scheme (select-then-train: 1.46x one fine-tune against
+  # replay's 1.69x, docs/performance.md).
+  local methods=random-ft-cot,balance-ft-cot,baldistill-n,baldistill-a,baldistill-f,baldistill-f-ifd,baldistill-n-err
+  twice $BD compare demo --methods $methods --seeds 5 --set teacher.synthesis_noise=0.3 \
+    --reference balance-ft-cot,random-ft-cot --stage-eval 0 --set data.val=../bundled/demo/val.jsonl \
+    --set student.threads=1 --reuse "$OUT/main" --out "$OUT/decide-demo"
+  twice $BD compare demo --methods balance-ft-cot,baldistill-f --seeds 5 --set teacher.synthesis_noise=0 \
+    --reference balance-ft-cot --stage-eval 0 --set data.val=../bundled/demo/val.jsonl \
+    --set student.threads=1 --reuse "$OUT/main" --out "$OUT/decide-demo-noise0"
+  twice $BD compare demo --methods baldistill-f --seeds 5 --set teacher.synthesis_noise=0.3 \
+    --sweep student.train.scheme=paper,select-then-train --stage-eval 0 --set data.val=../bundled/demo/val.jsonl \
+    --set student.threads=1 --reuse "$OUT/decide-demo" --out "$OUT/decide-demo-scheme"
+  # wide, with every setting frozen by the demo's decisions (3 seeds): the same three comparisons
+  twice $BD compare wide --methods $methods --seeds 3 --set teacher.synthesis_noise=0.3 \
+    --reference balance-ft-cot,random-ft-cot --stage-eval 0 --set data.val=../bundled/wide/val.jsonl \
+    --set student.threads=1 --out "$OUT/decide-wide"
+  twice $BD compare wide --methods balance-ft-cot,baldistill-f --seeds 3 --set teacher.synthesis_noise=0 \
+    --reference balance-ft-cot --stage-eval 0 --set data.val=../bundled/wide/val.jsonl \
+    --set student.threads=1 --out "$OUT/decide-wide-noise0"
+  twice $BD compare wide --methods baldistill-f --seeds 3 --set teacher.synthesis_noise=0.3 \
+    --sweep student.train.scheme=paper,select-then-train --stage-eval 0 --set data.val=../bundled/wide/val.jsonl \
+    --set student.threads=1 --reuse "$OUT/decide-wide" --out "$OUT/decide-wide-scheme"
+}
+
 case "${2:-}" in
   verification) verification; exit ;;
   evidence) evidence; exit ;;
+  decide) decide; exit ;;
 esac
 
 if [ "$JOBS" = 2 ]; then

@@ -16,10 +16,11 @@ SCRIPT = ROOT / "scripts" / "demo_experiments.sh"
 
 
 def compare_commands(text: str, out: Path) -> list[list[str]]:
-    """The `$BD compare ...` commands of the script, continuation lines joined, its `common` array and $OUT
-    expanded: the arguments after `compare`."""
+    """The `$BD compare ...` commands of the script, continuation lines joined, its `common` array, its local
+    scalars and $OUT expanded: the arguments after `compare`."""
     text = text.replace("\\\n", " ")
     common = re.search(r"local common=\((.*)\)", text)
+    scalars = re.findall(r"local (\w+)=([^\s(]+)\n", text)  # e.g. local methods=a,b,c
     cmds = []
     for line in text.splitlines():
         if "$BD compare" not in line:
@@ -27,13 +28,15 @@ def compare_commands(text: str, out: Path) -> list[list[str]]:
         line = line[line.index("$BD compare") + len("$BD compare") :]
         if common:
             line = line.replace('"${common[@]}"', common.group(1))
+        for name, value in scalars:
+            line = line.replace(f"${name} ", f"{value} ")
         cmds.append(shlex.split(line.replace("$OUT", str(out))))
     return cmds
 
 
 def test_every_comparison_in_the_experiment_script_passes_the_checks(tmp_path):
     cmds = compare_commands(SCRIPT.read_text(), tmp_path)
-    assert len(cmds) == 9  # main, two sweeps, verification and the five evidence comparisons
+    assert len(cmds) == 15  # main, two sweeps, verification, the five evidence and the six decide comparisons
     for args in cmds:
         for i, a in enumerate(args[:-1]):  # --reuse needs a comparison folder; an empty one stands in
             if a == "--reuse":

@@ -185,3 +185,13 @@ def test_demo_command_runs_wide(tiny_model, tmp_path, build):
     assert json.loads((out / "metrics.json").read_text())["per_domain"].keys() == set(build.DOMAINS)
     r = CliRunner().invoke(app, ["demo", "--data", "nope", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "use demo or wide" in r.output
+
+
+def test_estimate_and_compare_take_wide_by_name():
+    """'wide' names the bundled config, as 'demo' does: nothing runs, nothing is sent."""
+    from baldistill.cli import app
+
+    r = CliRunner().invoke(app, ["estimate", "wide"])
+    assert r.exit_code == 0 and "180" in r.output, r.output
+    r = CliRunner().invoke(app, ["compare", "wide", "--methods", "baldistill-n", "--seeds", "2", "--estimate"])
+    assert r.exit_code == 0 and "2 of 2 runs to do" in " ".join(r.output.split()), r.output

@@ -207,13 +207,13 @@ def demo(
 @app.command("run")
 @_guard
 def run_cmd(
-    config: Annotated[Path, typer.Argument(help="YAML config")],
+    config: Annotated[Path, typer.Argument(help="YAML config ('demo' or 'wide': a bundled one)")],
     out: Annotated[Path, typer.Option(help="run folder")] = Path("runs/run"),
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out after its last completed stage")] = False,
 ):
     """Run any distillation described by a config file."""
-    _run(load_config(config, set_ or []), out, resume)
+    _run(load_config(_config_arg(config), set_ or []), out, resume)
 
 
 @app.command()
@@ -267,7 +267,7 @@ def stats(
 @app.command()
 @_guard
 def check(
-    config: Annotated[Path, typer.Argument(help="YAML config ('demo': the bundled one)")],
+    config: Annotated[Path, typer.Argument(help="YAML config ('demo' or 'wide': a bundled one)")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
     out: Annotated[Path | None, typer.Option(help="also check this run folder (as run --out would)")] = None,
     resume: Annotated[bool, typer.Option(help="check --out as a run to resume")] = False,
@@ -445,7 +445,7 @@ def export(
 @app.command()
 @_guard
 def estimate(
-    config: Annotated[Path | None, typer.Argument(help="YAML config")] = None,
+    config: Annotated[Path | None, typer.Argument(help="YAML config ('demo' or 'wide': a bundled one)")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: key=value")] = None,
     run: Annotated[
         Path | None, typer.Option("--run", help="a run folder: what it spent and what the rest will cost")
@@ -456,7 +456,7 @@ def estimate(
     if run is None:
         if config is None:
             _fail("estimate: give a CONFIG, or --run DIR for a run folder")
-        cfg = load_config(config, set_ or [])
+        cfg = load_config(_config_arg(config), set_ or [])
         print_table(estimate_table(cfg, estimate_rows(cfg)))
         return
     if config is not None or set_:
@@ -576,14 +576,14 @@ def batch_cancel(run: Annotated[Path, typer.Argument(help="run folder")]):
 
 
 def _config_arg(config: Path) -> Path:
-    """'demo' names the bundled default config."""
-    return DEMO_CONFIG if str(config) == "demo" else config
+    """'demo' and 'wide' name the bundled configs of the two bundled data sets."""
+    return DEMO_CONFIG.with_name(f"{config}.yaml") if str(config) in ("demo", "wide") else config
 
 
 @app.command()
 @_guard
 def compare(
-    config: Annotated[Path, typer.Argument(help="YAML config of the base run ('demo': the bundled one)")],
+    config: Annotated[Path, typer.Argument(help="YAML config of the base run ('demo' or 'wide': a bundled one)")],
     methods: Annotated[str, typer.Option(help="comma-separated methods, or 'all'")] = "all",
     seeds: Annotated[int, typer.Option(help="seeds per cell: seed, seed+1, ...")] = 1,
     stages: Annotated[str | None, typer.Option(help="stage counts K to sweep, e.g. 3,5,8 (first = default)")] = None,
