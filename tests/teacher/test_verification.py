@@ -51,7 +51,8 @@ def test_each_noise_kind_is_drawn_at_its_rate():
 def test_one_number_is_split_evenly_over_the_four_kinds():
     assert ReferenceTeacher([], 0.3).rates == {k: pytest.approx(0.075) for k in KINDS}
     assert TeacherConfig(synthesis_noise=0.3).synthesis_noise.rates() == {k: pytest.approx(0.075) for k in KINDS}
-    kinds = [ReferenceTeacher(big_reserve(), 0.4, seed=1).made("b", j).kind for j in range(2000)]
+    t = ReferenceTeacher(big_reserve(), 0.4, seed=1)  # a draw is a function of (domain, j): one teacher serves all
+    kinds = [t.made("b", j).kind for j in range(2000)]
     for k in ("wrong_answer", "other_domain", "malformed"):  # near_copy needs seeds or earlier draws: j > 0 has them
         assert within(kinds.count(k), 2000, 0.1), (k, kinds.count(k))
 
