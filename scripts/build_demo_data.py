@@ -383,19 +383,25 @@ def write(out: dict[str, list[dict[str, str]]], out_dir: Path) -> None:
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def command(argv, doc: str, default_out: str, build_fn, domains) -> int:
+    """The command line of a bundled data set's build script: --seed and --out, the splits written, their sizes
+    per domain printed (shared with scripts/build_wide_data.py)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("src/baldistill/bundled/demo"))
+    ap.add_argument("--out", type=Path, default=Path(default_out))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    out = build(args.seed)
+    out = build_fn(args.seed)
     write(out, args.out)
     for split, recs in out.items():
-        counts = {d: sum(r["domain"] == d for r in recs) for d in DOMAINS}
-        print(f"{split:8s} {len(recs):4d}  {counts}", file=sys.stderr)
+        counts = {d: sum(r["domain"] == d for r in recs) for d in domains}
+        print(f"{split:8s} {len(recs):5d}  {counts}", file=sys.stderr)
     print(f"wrote {args.out} in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command(argv, __doc__, "src/baldistill/bundled/demo", build, DOMAINS)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,10 @@ scripts/build_demo_data.py, which this script does not change.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 import random
 import re
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -321,18 +318,7 @@ write = demo.write  # one JSON line per record, UTF-8, "\n" line ends: byte for 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("src/baldistill/bundled/wide"))
-    args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    out = build(args.seed)
-    write(out, args.out)
-    for split, recs in out.items():
-        counts = {d: sum(r["domain"] == d for r in recs) for d in DOMAINS}
-        print(f"{split:8s} {len(recs):5d}  {counts}", file=sys.stderr)
-    print(f"wrote {args.out} in {time.perf_counter() - t0:.2f}s", file=sys.stderr)
-    return 0
+    return demo.command(argv, __doc__, "src/baldistill/bundled/wide", build, DOMAINS)
 
 
 if __name__ == "__main__":
