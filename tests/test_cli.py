@@ -211,3 +211,12 @@ def test_debug_shows_the_traceback_and_a_bug_exits_1(tmp_path, monkeypatch):
     r = runner.invoke(app, ["stats", str(DEMO / "train.jsonl")])
     assert r.exit_code == 1 and "Traceback" in r.output and "internal error" in r.output
     assert "ZeroDivisionError" in r.output
+
+
+def test_an_error_message_keeps_its_square_brackets(tmp_path):
+    """Rich would read '[gemma]' or '[x]' in a message as markup and drop it; an error line prints them as they are
+    (extras, lists and file names carry brackets)."""
+    r = runner.invoke(app, ["demo", "--data", "[bold]wide[/bold]", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--data '[bold]wide[/bold]': use demo or wide" in r.output, r.output
+    r = runner.invoke(app, ["stats", str(tmp_path / "[gemma].jsonl")])
+    assert r.exit_code == 2 and "[gemma].jsonl" in r.output, r.output

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 try:  # typer >= 0.20 carries its own copy of click
@@ -105,7 +106,7 @@ DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
 def _fail(msg: str, code: int = 2):
     if DEBUG:
         traceback.print_exc()
-    console.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)  # its brackets are text
     raise typer.Exit(code)
 
 
@@ -180,7 +181,7 @@ def _run(cfg, out: Path, resume: bool):
         return metrics
     print_table(run_table(metrics))
     if metrics.cap_reached:
-        console.print(f"[yellow]{metrics.cap_reached}[/yellow]", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]{escape(metrics.cap_reached)}[/yellow]", highlight=False, soft_wrap=True)
     console.print(f"run folder: {out}  (metrics.json, predictions.jsonl, stages/, ledger.sqlite, adapter/)")
     return metrics
 
@@ -296,7 +297,7 @@ def check(
     else:
         for f in findings:
             color = "red" if f.level == "error" else "yellow"
-            console.print(f"[{color}]{f.level}:[/{color}] {f.line()}", highlight=False, soft_wrap=True)
+            console.print(f"[{color}]{f.level}:[/{color}] {escape(f.line())}", highlight=False, soft_wrap=True)
         if report:
             console.print(
                 f"data: {report['pool_used']} of {report['pool_rows']} pool rows used; repeats "
@@ -390,7 +391,8 @@ def predict(
         labels = sorted({e.answer for e in load_examples(cfg.data.train, cfg.data.fields)})
     if text is not None:
         g = student.generate([text])[0]
-        console.print(f"[bold]rationale:[/bold] {g.text}\n[bold]answer:[/bold] {parse_answer(g.text, labels)}")
+        answer = str(parse_answer(g.text, labels))
+        console.print(f"[bold]rationale:[/bold] {escape(g.text)}\n[bold]answer:[/bold] {escape(answer)}")
         return
     for r, g in zip(rows, student.generate([str(r[key]) for r in rows])):
         sys.stdout.write(json.dumps({**r, "rationale": g.text, "prediction": parse_answer(g.text, labels)}) + "\n")
@@ -427,10 +429,8 @@ def export(
 
         try:
             data = export_dataset(run, dataset)
-        except RunFolderError as e:  # its message may name an extra in brackets, which is no markup
-            from rich.markup import escape
-
-            _fail(escape(str(e)))
+        except RunFolderError as e:
+            _fail(str(e))
         console.print(
             f"wrote the data set ({len(data.train)} training examples, {len(data.dropped)} dropped) to {dataset}",
             highlight=False,
