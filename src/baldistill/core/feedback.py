@@ -52,6 +52,11 @@ class Signal:
     def to_json(self) -> dict:
         return {"right": self.right, "checked": self.checked, "score": self.score, "source": self.source}
 
+    @classmethod
+    def from_json(cls, x: Mapping) -> Signal:
+        """The signal ``to_json`` wrote (its ``score`` is derived, so it is not read back)."""
+        return cls(x["right"], x["checked"], x.get("source", "real"))
+
 
 def smooth(previous: Mapping[str, float], measured: Mapping[str, Signal], alpha: float = SMOOTHING) -> dict[str, float]:
     """ŝ of every domain with a score so far: the newest measurement blended into the earlier ŝ (a domain

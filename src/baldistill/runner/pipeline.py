@@ -258,7 +258,7 @@ class Distiller:
         of the stage before answered before training), smoothed into each domain's score, splits the stage's
         share (``core/feedback.py``); the candidates drawn are the ranked domains' candidates."""
         sel = self.cfg.selection
-        pending = {d: Signal(**{k: v for k, v in x.items() if k != "score"}) for d, x in state.synthetic_signal.items()}
+        pending = {d: Signal.from_json(x) for d, x in state.synthetic_signal.items()}
         measured = feedback.signal(scored, pending, self.domains)
         smoothed = smooth(state.signal, measured, sel.feedback_smoothing)
         share = self.quotas[i].total
