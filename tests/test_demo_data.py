@@ -1,43 +1,30 @@
 """Checks on the committed demo dataset (src/baldistill/bundled/demo)."""
 
 import hashlib
-import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from bundled_data import SPLITS, assert_schema, load_script, read_splits
 
 ROOT = Path(__file__).parents[1]
 DEMO = ROOT / "src/baldistill/bundled/demo"
 SCRIPT = ROOT / "scripts/build_demo_data.py"
-SPLITS = ("train", "test", "reserve", "val")
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("build_demo_data", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
 def build():
-    return _load_script()
+    return load_script(SCRIPT)
 
 
 @pytest.fixture(scope="module")
 def data():
-    return {s: [json.loads(line) for line in (DEMO / f"{s}.jsonl").read_text("utf-8").splitlines()] for s in SPLITS}
+    return read_splits(DEMO)
 
 
 def test_schema(data):
-    for split, recs in data.items():
-        for r in recs:
-            assert list(r) == ["id", "domain", "input", "answer", "rationale"]
-            assert all(isinstance(v, str) and v == v.strip() and v for v in r.values())
-            assert r["id"].startswith(f"{r['domain']}-{split}-")
-        assert len({r["id"] for r in recs}) == len(recs)
+    assert_schema(data)
 
 
 def test_domains_and_sizes(data, build):

@@ -1,12 +1,12 @@
 """Checks on the committed ``wide`` data set (src/baldistill/bundled/wide) and its config (configs/wide.yaml)."""
 
-import importlib.util
 import json
 import math
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from bundled_data import SPLITS, assert_schema, load_script, read_splits
 from typer.testing import CliRunner
 
 from baldistill import load_config
@@ -18,7 +18,6 @@ ROOT = Path(__file__).parents[1]
 WIDE = ROOT / "src/baldistill/bundled/wide"
 CONFIG = ROOT / "src/baldistill/configs/wide.yaml"
 SCRIPT = ROOT / "scripts/build_wide_data.py"
-SPLITS = ("train", "test", "reserve", "val")
 DEMO_FAMILIES = {
     "products",
     "word_sequence_reversal",
@@ -33,15 +32,12 @@ DEMO_FAMILIES = {
 
 @pytest.fixture(scope="module")
 def build():
-    spec = importlib.util.spec_from_file_location("build_wide_data", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT)
 
 
 @pytest.fixture(scope="module")
 def data():
-    return {s: [json.loads(line) for line in (WIDE / f"{s}.jsonl").read_text("utf-8").splitlines()] for s in SPLITS}
+    return read_splits(WIDE)
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +46,7 @@ def cfg():
 
 
 def test_schema(data):
-    for split, recs in data.items():
-        for r in recs:
-            assert list(r) == ["id", "domain", "input", "answer", "rationale"]
-            assert all(isinstance(v, str) and v == v.strip() and v for v in r.values())
-            assert r["id"].startswith(f"{r['domain']}-{split}-")
-        assert len({r["id"] for r in recs}) == len(recs)
+    assert_schema(data)
 
 
 def test_families_and_split_sizes(data, build):
