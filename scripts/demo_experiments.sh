@@ -4,8 +4,9 @@
 #   bash scripts/demo_experiments.sh [OUT_ROOT]      (default runs/experiments)
 #   bash scripts/demo_experiments.sh OUT_ROOT verification   only the verified-synthesis comparison
 #   bash scripts/demo_experiments.sh OUT_ROOT evidence       "the comparison that can tell" (about 80 runs)
-#   bash scripts/demo_experiments.sh OUT_ROOT decide         "does feedback pay", demo then wide (after evidence:
-#                                                    it reuses that comparison's runs; about 55 new runs)
+#   bash scripts/demo_experiments.sh OUT_ROOT decide         "does feedback pay", demo then wide (it reuses 25
+#                                                    runs of evidence where OUT_ROOT/main is there: 55 new
+#                                                    runs; otherwise 80)
 #   JOBS=2 bash scripts/demo_experiments.sh ...      two processes of one torch thread each (on 2 cores this gave
 #                                                    1.4x the batched-generation throughput of one process): the
 #                                                    main comparison beside the two sweeps; for verification and
@@ -94,12 +95,16 @@ decide() {
   # method, and the feedback method under its cheapest scheme (select-then-train: 1.46x one fine-tune against
   # replay's 1.69x, docs/performance.md).
   local methods=random-ft-cot,balance-ft-cot,baldistill-n,baldistill-a,baldistill-f,baldistill-f-ifd,baldistill-n-err
+  # evidence's runs are reused where its folder is here; without it (a fresh machine) decide runs those 25
+  # cells itself rather than the 55 runs of evidence's first two comparisons (20 of them verified, unused here)
+  local reuse=(--reuse "$OUT/main")
+  [ -d "$OUT/main" ] || reuse=()
   twice $BD compare demo --methods $methods --seeds 5 --set teacher.synthesis_noise=0.3 \
     --reference balance-ft-cot,random-ft-cot --stage-eval 0 --set data.val=../bundled/demo/val.jsonl \
-    --set student.threads=1 --reuse "$OUT/main" --out "$OUT/decide-demo"
+    --set student.threads=1 "${reuse[@]}" --out "$OUT/decide-demo"
   twice $BD compare demo --methods balance-ft-cot,baldistill-f --seeds 5 --set teacher.synthesis_noise=0 \
     --reference balance-ft-cot --stage-eval 0 --set data.val=../bundled/demo/val.jsonl \
-    --set student.threads=1 --reuse "$OUT/main" --out "$OUT/decide-demo-noise0"
+    --set student.threads=1 "${reuse[@]}" --out "$OUT/decide-demo-noise0"
   twice $BD compare demo --methods baldistill-f --seeds 5 --set teacher.synthesis_noise=0.3 \
     --sweep student.train.scheme=paper,select-then-train --stage-eval 0 --set data.val=../bundled/demo/val.jsonl \
     --set student.threads=1 --reuse "$OUT/decide-demo" --out "$OUT/decide-demo-scheme"

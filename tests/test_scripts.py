@@ -16,18 +16,18 @@ SCRIPT = ROOT / "scripts" / "demo_experiments.sh"
 
 
 def compare_commands(text: str, out: Path) -> list[list[str]]:
-    """The `$BD compare ...` commands of the script, continuation lines joined, its `common` array, its local
+    """The `$BD compare ...` commands of the script, continuation lines joined, its local arrays, its local
     scalars and $OUT expanded: the arguments after `compare`."""
     text = text.replace("\\\n", " ")
-    common = re.search(r"local common=\((.*)\)", text)
+    arrays = re.findall(r"local (\w+)=\((.*)\)", text)  # e.g. local common=(--set a=1); the first of a name
     scalars = re.findall(r"local (\w+)=([^\s(]+)\n", text)  # e.g. local methods=a,b,c
     cmds = []
     for line in text.splitlines():
         if "$BD compare" not in line:
             continue
         line = line[line.index("$BD compare") + len("$BD compare") :]
-        if common:
-            line = line.replace('"${common[@]}"', common.group(1))
+        for name, value in arrays:
+            line = line.replace(f'"${{{name}[@]}}"', value)
         for name, value in scalars:
             line = line.replace(f"${name} ", f"{value} ")
         cmds.append(shlex.split(line.replace("$OUT", str(out))))
