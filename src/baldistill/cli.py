@@ -100,7 +100,8 @@ app = typer.Typer(
     "Add --debug to any command to see tracebacks.",
 )
 
-DEMO_CONFIG = Path(__file__).parent / "configs" / "demo.yaml"
+CONFIGS = Path(__file__).parent / "configs"
+BUNDLED = ("demo", "wide")  # the bundled data sets, each with its config: configs/<name>.yaml
 
 
 def _fail(msg: str, code: int = 2):
@@ -199,10 +200,10 @@ def demo(
 ):
     """Distil a bundled long-tailed data set (--data demo or wide) into SmolLM2-135M-Instruct with the reference
     teacher."""
-    if data not in ("demo", "wide"):
-        _fail(f"--data {data!r}: use demo or wide")
+    if data not in BUNDLED:
+        _fail(f"--data {data!r}: use {' or '.join(BUNDLED)}")
     overrides = list(set_ or []) + ([f"method={method}"] if method else [])
-    _run(load_config(DEMO_CONFIG.with_name(f"{data}.yaml"), overrides), out, resume)
+    _run(load_config(_config_arg(Path(data)), overrides), out, resume)
 
 
 @app.command("run")
@@ -577,7 +578,7 @@ def batch_cancel(run: Annotated[Path, typer.Argument(help="run folder")]):
 
 def _config_arg(config: Path) -> Path:
     """'demo' and 'wide' name the bundled configs of the two bundled data sets."""
-    return DEMO_CONFIG.with_name(f"{config}.yaml") if str(config) in ("demo", "wide") else config
+    return CONFIGS / f"{config}.yaml" if str(config) in BUNDLED else config
 
 
 @app.command()
